@@ -1,0 +1,1 @@
+"""Adapters: the ports implemented over aiodynamo (DynamoDB) and aiobotocore (SNS, SQS)."""

@@ -1,0 +1,86 @@
+"""MessageQueue over SQS (aiobotocore): long-poll receive, batched delete and release."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import structlog
+
+from paysys.adapters.aws import translated
+from paysys.ports import QueueMessage
+
+if TYPE_CHECKING:
+    from types_aiobotocore_sqs.client import SQSClient
+    from types_aiobotocore_sqs.type_defs import MessageTypeDef
+
+log = structlog.get_logger(__name__)
+
+SQS_BATCH_LIMIT = 10
+
+
+@dataclass(frozen=True, slots=True)
+class SqsQueue:
+    client: SQSClient
+    queue_url: str
+
+    async def receive(self, max_messages: int, wait_seconds: int) -> list[QueueMessage]:
+        async with translated("SQS", "ReceiveMessage"):
+            response = await self.client.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=max_messages,
+                WaitTimeSeconds=wait_seconds,
+                MessageAttributeNames=["All"],
+                MessageSystemAttributeNames=["ApproximateReceiveCount"],
+            )
+        return [_to_message(m) for m in response.get("Messages", [])]
+
+    async def delete(self, messages: Sequence[QueueMessage]) -> None:
+        for chunk in _chunks(messages):
+            async with translated("SQS", "DeleteMessageBatch"):
+                response = await self.client.delete_message_batch(
+                    QueueUrl=self.queue_url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m.receipt_handle}
+                        for i, m in enumerate(chunk)
+                    ],
+                )
+            for failed in response.get("Failed", []):
+                log.warning(
+                    "sqs.delete_failed",
+                    message_id=chunk[int(failed["Id"])].message_id,
+                    reason=failed.get("Message", failed.get("Code")),
+                )
+
+    async def release(self, messages: Sequence[QueueMessage]) -> None:
+        for chunk in _chunks(messages):
+            async with translated("SQS", "ChangeMessageVisibilityBatch"):
+                await self.client.change_message_visibility_batch(
+                    QueueUrl=self.queue_url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m.receipt_handle, "VisibilityTimeout": 0}
+                        for i, m in enumerate(chunk)
+                    ],
+                )
+
+    async def ping(self) -> None:
+        async with translated("SQS", "GetQueueAttributes"):
+            await self.client.get_queue_attributes(
+                QueueUrl=self.queue_url, AttributeNames=["QueueArn"]
+            )
+
+
+def _to_message(raw: MessageTypeDef) -> QueueMessage:
+    correlation = raw.get("MessageAttributes", {}).get("correlation_id")
+    return QueueMessage(
+        message_id=raw["MessageId"],
+        receipt_handle=raw["ReceiptHandle"],
+        body=raw.get("Body", ""),
+        receive_count=int(raw.get("Attributes", {}).get("ApproximateReceiveCount", "1")),
+        correlation_id=correlation.get("StringValue") if correlation else None,
+    )
+
+
+def _chunks(messages: Sequence[QueueMessage]) -> list[Sequence[QueueMessage]]:
+    return [messages[i : i + SQS_BATCH_LIMIT] for i in range(0, len(messages), SQS_BATCH_LIMIT)]

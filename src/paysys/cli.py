@@ -1,0 +1,146 @@
+"""The entrypoint: reads settings, configures logging, runs a role or a command.
+
+paysys --role api | --role worker     serve one role (what a container runs)
+paysys provision                      create table/topic/queues/subscription, idempotently
+paysys local                          embedded emulator + provision + API + worker
+paysys config                         every setting, its value, source and default
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any
+
+import structlog
+
+from paysys import config as config_module
+from paysys.config import Settings
+from paysys.emulator import moto_server
+from paysys.errors import PaysysError
+from paysys.logging import configure_logging
+from paysys.provision import provision
+from paysys.resources import open_clients, open_resources
+from paysys.roles import run_api, run_worker
+
+log = structlog.get_logger(__name__)
+
+COMMANDS = ("serve", "provision", "local", "config")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="paysys", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "command", nargs="?", default="serve", choices=COMMANDS, help="default: serve --role"
+    )
+    parser.add_argument("--role", choices=("api", "worker"), help="the role to serve")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    env = os.environ if environ is None else environ
+    try:
+        settings = Settings.from_env(env)
+    except PaysysError as exc:
+        sys.stderr.write(f"paysys: {exc}\n")
+        return 2
+    if args.command == "config":
+        sys.stdout.write(render_config(settings, env))
+        return 0
+    configure_logging(settings.log_format, settings.log_level)
+    if args.command == "serve" and args.role is None:
+        sys.stderr.write("paysys: choose a role: --role api | --role worker\n")
+        return 2
+    command: Command = {
+        "provision": _provision,
+        "local": _local,
+        "serve": _serve_api if args.role == "api" else _serve_worker,
+    }[args.command]
+    try:
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(_until_signalled(command, settings))
+    except PaysysError as exc:
+        log.error("paysys.failed", error=str(exc), code=exc.code)
+        return 1
+    return 0
+
+
+Command = Callable[[Settings, asyncio.Event], Coroutine[Any, Any, None]]
+
+
+async def _until_signalled(command: Command, settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, _on_signal, sig, stop)
+    await command(settings, stop)
+
+
+def _on_signal(sig: signal.Signals, stop: asyncio.Event) -> None:
+    log.info("signal.received", signal=sig.name)
+    stop.set()
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop  # noqa: PLC0415 - optional speed-up, absent on some platforms
+    except ImportError:  # pragma: no cover
+        return None
+    return uvloop.new_event_loop
+
+
+async def _provision(settings: Settings, _: asyncio.Event) -> None:
+    async with open_clients(settings) as clients:
+        await provision(clients)
+
+
+async def _serve_api(settings: Settings, stop: asyncio.Event) -> None:
+    async with open_resources(settings) as resources:
+        await run_api(settings, resources, stop)
+
+
+async def _serve_worker(settings: Settings, stop: asyncio.Event) -> None:
+    async with open_resources(settings) as resources:
+        await run_worker(settings, resources, stop)
+
+
+async def _local(settings: Settings, stop: asyncio.Event) -> None:
+    """Embedded mode: emulator (unless an endpoint is configured), provision, API + worker."""
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.aws_endpoint_url is None:
+            endpoint = await stack.enter_async_context(moto_server(settings.local_emulator_port))
+            settings = settings.replace(aws_endpoint_url=endpoint)
+        async with open_clients(settings) as clients:
+            await provision(clients)
+        resources = await stack.enter_async_context(open_resources(settings))
+        base = f"http://{settings.api_host}:{settings.api_port}"
+        log.info(
+            "local.ready",
+            api=base,
+            aws_endpoint=settings.aws_endpoint_url,
+            try_it=f"curl -s -XPOST {base}/payments -H 'Content-Type: application/json' "
+            '-d \'{"amount": "12.50", "currency": "BRL"}\'',
+        )
+        async with asyncio.TaskGroup() as group:
+            group.create_task(run_api(settings, resources, stop))
+            group.create_task(run_worker(settings, resources, stop))
+
+
+def render_config(settings: Settings, environ: Mapping[str, str]) -> str:
+    """Every setting: variable, effective value (secrets masked), where it came from, default."""
+    lines = []
+    for doc in config_module.describe():
+        field_name = doc.env.removeprefix(config_module.PREFIX).lower()
+        value = getattr(settings, field_name)
+        shown = "(unset)" if value is None else str(value)
+        if doc.secret and value is not None:
+            shown = "********"
+        source = "env" if environ.get(doc.env) else "default"
+        lines.append(f"{doc.env}={shown}    # {source}; default {doc.default}; {doc.doc}")
+    return "\n".join(lines) + "\n"

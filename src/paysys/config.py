@@ -1,0 +1,194 @@
+"""One typed, frozen settings object read from ``PAYSYS_*`` environment variables.
+
+Every field has a default that serves the embedded mode; the table in the README is
+checked against :data:`FIELDS` by a test. Secrets are ``repr=False`` and never logged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from paysys.errors import ConfigError
+
+PREFIX = "PAYSYS_"
+
+LogFormat = Literal["auto", "json", "console"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+def _doc(text: str, *, secret: bool = False) -> dict[str, Any]:
+    return {"doc": text, "secret": secret}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    # --- AWS -----------------------------------------------------------------------------
+    aws_endpoint_url: str | None = field(
+        default=None,
+        metadata=_doc("AWS endpoint override (emulator). Unset: real AWS, standard credentials."),
+    )
+    aws_region: str = field(default="us-east-1", metadata=_doc("AWS region."))
+    aws_access_key_id: str | None = field(
+        default=None,
+        metadata=_doc("Static access key; unset uses the default chain (env, IRSA, IMDS)."),
+    )
+    aws_secret_access_key: str | None = field(
+        default=None, repr=False, metadata=_doc("Static secret key.", secret=True)
+    )
+    aws_timeout_seconds: float = field(
+        default=5.0, metadata=_doc("Connect/read timeout of one AWS call (long polls add wait).")
+    )
+    aws_max_attempts: int = field(
+        default=4, metadata=_doc("Attempts per AWS call (jittered backoff on throttling/5xx).")
+    )
+    dynamodb_retry_seconds: float = field(
+        default=3.0, metadata=_doc("Time budget for DynamoDB retries before a 503.")
+    )
+    # --- resources -----------------------------------------------------------------------
+    table_name: str = field(default="paysys-payments", metadata=_doc("DynamoDB table."))
+    topic_name: str = field(default="paysys-payment-events", metadata=_doc("SNS topic name."))
+    topic_arn: str | None = field(
+        default=None, metadata=_doc("SNS topic ARN; unset: looked up by topic name.")
+    )
+    queue_name: str = field(default="paysys-payment-created", metadata=_doc("SQS queue name."))
+    queue_url: str | None = field(
+        default=None, metadata=_doc("SQS queue URL; unset: looked up by queue name.")
+    )
+    dlq_name: str = field(
+        default="paysys-payment-created-dlq", metadata=_doc("Dead-letter queue name.")
+    )
+    max_receive_count: int = field(
+        default=5, metadata=_doc("Receives before a message moves to the DLQ.")
+    )
+    # --- API -----------------------------------------------------------------------------
+    api_host: str = field(default="127.0.0.1", metadata=_doc("API bind address."))
+    api_port: int = field(default=8080, metadata=_doc("API port."))
+    max_body_bytes: int = field(default=16_384, metadata=_doc("Largest accepted request body."))
+    max_amount: Decimal = field(
+        default=Decimal("1000000.00"), metadata=_doc("Largest accepted payment amount.")
+    )
+    shutdown_timeout_seconds: float = field(
+        default=10.0, metadata=_doc("Time given to in-flight requests/messages on stop.")
+    )
+    # --- worker --------------------------------------------------------------------------
+    worker_loops: int = field(default=4, metadata=_doc("Concurrent SQS receive loops."))
+    worker_max_in_flight: int = field(
+        default=64, metadata=_doc("Messages processed at once, across all loops.")
+    )
+    worker_batch_size: int = field(default=10, metadata=_doc("Messages per receive (1-10)."))
+    worker_wait_seconds: int = field(
+        default=5, metadata=_doc("Long-poll wait (0-20 s); stop waits for it to end.")
+    )
+    visibility_timeout_seconds: int = field(
+        default=30, metadata=_doc("SQS visibility timeout set on the queue.")
+    )
+    worker_host: str = field(default="127.0.0.1", metadata=_doc("Worker health port bind."))
+    worker_port: int = field(
+        default=8081, metadata=_doc("Worker /healthz and /readyz port; 0 disables it.")
+    )
+    # --- embedded mode -------------------------------------------------------------------
+    local_emulator_port: int = field(
+        default=0, metadata=_doc("`paysys local`: emulator port on 127.0.0.1 (0 = any free).")
+    )
+    # --- logs ----------------------------------------------------------------------------
+    log_format: LogFormat = field(
+        default="auto", metadata=_doc("auto (console on a TTY, else JSON), json or console.")
+    )
+    log_level: LogLevel = field(default="INFO", metadata=_doc("Log level."))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Build settings from ``PAYSYS_<FIELD>`` variables; unknown values fail loudly."""
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(env_name(f.name))
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f, raw)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def replace(self, **changes: Any) -> Settings:
+        new = dataclasses.replace(self, **changes)
+        new.validate()
+        return new
+
+    def validate(self) -> None:
+        problems: list[str] = []
+        if not 1 <= self.worker_batch_size <= 10:
+            problems.append("WORKER_BATCH_SIZE must be 1-10")
+        if not 0 <= self.worker_wait_seconds <= 20:
+            problems.append("WORKER_WAIT_SECONDS must be 0-20")
+        if self.worker_loops < 1:
+            problems.append("WORKER_LOOPS must be >= 1")
+        if self.worker_max_in_flight < 1:
+            problems.append("WORKER_MAX_IN_FLIGHT must be >= 1")
+        if self.max_receive_count < 1:
+            problems.append("MAX_RECEIVE_COUNT must be >= 1")
+        if self.max_amount <= 0:
+            problems.append("MAX_AMOUNT must be positive")
+        if (self.aws_access_key_id is None) != (self.aws_secret_access_key is None):
+            problems.append("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together")
+        if problems:
+            raise ConfigError("; ".join(f"{PREFIX}{p}" for p in problems))
+
+    @property
+    def static_credentials(self) -> tuple[str, str] | None:
+        """Explicit credentials, or the emulator's dummy ones when an endpoint is set."""
+        if self.aws_access_key_id is not None and self.aws_secret_access_key is not None:
+            return (self.aws_access_key_id, self.aws_secret_access_key)
+        if self.aws_endpoint_url is not None:
+            return ("test", "test")
+        return None
+
+    @property
+    def aws_pool_size(self) -> int:
+        """HTTP connections per AWS client: every loop may long-poll while every in-flight
+        message updates DynamoDB and a delete/visibility batch is under way per loop."""
+        return 2 * self.worker_loops + self.worker_max_in_flight + 4
+
+
+def env_name(field_name: str) -> str:
+    return PREFIX + field_name.upper()
+
+
+def _parse(f: dataclasses.Field[Any], raw: str) -> Any:
+    hint = typing.get_type_hints(Settings)[f.name]
+    choices = typing.get_args(hint) if typing.get_origin(hint) is Literal else ()
+    if choices:
+        value = raw.upper() if f.name == "log_level" else raw.lower()
+        if value not in choices:
+            raise ConfigError(f"{env_name(f.name)}={raw!r}: expected one of {', '.join(choices)}")
+        return value
+    parse: Callable[[str], Any] = hint if hint in (int, float, Decimal) else str
+    try:
+        value = parse(raw)
+    except (ValueError, InvalidOperation) as exc:
+        raise ConfigError(f"{env_name(f.name)}={raw!r} is not a valid {parse.__name__}") from exc
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise ConfigError(f"{env_name(f.name)}={raw!r} is not a finite number")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class SettingDoc:
+    env: str
+    default: str
+    doc: str
+    secret: bool
+
+
+def describe() -> list[SettingDoc]:
+    """Every setting with its variable name, default and one-line description."""
+    out = []
+    for f in dataclasses.fields(Settings):
+        default = f.default
+        shown = "(unset)" if default is None else str(default)
+        out.append(SettingDoc(env_name(f.name), shown, f.metadata["doc"], f.metadata["secret"]))
+    return out

@@ -1,0 +1,190 @@
+"""The payment domain: values, rules and events. No I/O, no vendor imports."""
+
+from __future__ import annotations
+
+import enum
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from paysys.currencies import ISO_4217
+from paysys.errors import FieldError, MalformedMessage, ValidationError
+
+MAX_DESCRIPTION_LENGTH = 500
+EVENT_TYPE = "PaymentCreated"
+_CENT = Decimal("0.01")
+
+
+class PaymentStatus(enum.StrEnum):
+    PENDING = "Pending"
+    APPROVED = "Approved"
+
+
+@dataclass(frozen=True, slots=True)
+class NewPayment:
+    """A validated request to create a payment."""
+
+    amount: Decimal
+    currency: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    id: str
+    amount: Decimal
+    currency: str
+    description: str
+    status: PaymentStatus
+    created_at: datetime
+    updated_at: datetime
+    approved_at: datetime | None = None
+
+    @classmethod
+    def create(cls, new: NewPayment, now: datetime) -> Payment:
+        return cls(
+            id=str(uuid.uuid4()),
+            amount=new.amount,
+            currency=new.currency,
+            description=new.description,
+            status=PaymentStatus.PENDING,
+            created_at=now,
+            updated_at=now,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The public JSON shape: money as a string, times as ISO 8601 UTC."""
+        return {
+            "id": self.id,
+            "amount": format_amount(self.amount),
+            "currency": self.currency,
+            "description": self.description,
+            "status": self.status.value,
+            "created_at": format_time(self.created_at),
+            "updated_at": format_time(self.updated_at),
+            "approved_at": format_time(self.approved_at) if self.approved_at else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentCreated:
+    """The event published to SNS after a payment is stored."""
+
+    payment_id: str
+    amount: Decimal
+    currency: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, payment: Payment) -> PaymentCreated:
+        return cls(payment.id, payment.amount, payment.currency, payment.created_at)
+
+    def to_message(self) -> str:
+        return json.dumps(
+            {
+                "type": EVENT_TYPE,
+                "payment_id": self.payment_id,
+                "amount": format_amount(self.amount),
+                "currency": self.currency,
+                "created_at": format_time(self.created_at),
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_message(cls, body: str) -> PaymentCreated:
+        try:
+            data = json.loads(body)
+        except ValueError as exc:
+            raise MalformedMessage(f"body is not JSON: {exc}") from exc
+        if not isinstance(data, dict) or data.get("type") != EVENT_TYPE:
+            raise MalformedMessage(f"not a {EVENT_TYPE} event")
+        try:
+            return cls(
+                payment_id=str(uuid.UUID(data["payment_id"])),
+                amount=Decimal(data["amount"]),
+                currency=str(data["currency"]),
+                created_at=datetime.fromisoformat(data["created_at"]),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError, InvalidOperation) as exc:
+            raise MalformedMessage(f"unparsable {EVENT_TYPE} event: {exc!r}") from exc
+
+
+def format_amount(amount: Decimal) -> str:
+    return str(amount.quantize(_CENT))
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_new_payment(data: object, *, max_amount: Decimal) -> NewPayment:
+    """Validate a decoded JSON body. Numbers must arrive as Decimal (``parse_float=Decimal``)."""
+    if not isinstance(data, Mapping):
+        raise ValidationError([FieldError("body", "must be a JSON object")])
+    errors: list[FieldError] = [
+        FieldError(str(key), "unknown field")
+        for key in data
+        if key not in {"amount", "currency", "description"}
+    ]
+    amount = _parse_amount(data.get("amount"), max_amount, errors)
+    currency = _parse_currency(data.get("currency"), errors)
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        errors.append(FieldError("description", "must be a string"))
+    elif len(description) > MAX_DESCRIPTION_LENGTH:
+        errors.append(
+            FieldError("description", f"must be at most {MAX_DESCRIPTION_LENGTH} characters")
+        )
+    if errors or amount is None or currency is None or not isinstance(description, str):
+        raise ValidationError(errors)
+    return NewPayment(amount=amount, currency=currency, description=description)
+
+
+def _parse_amount(raw: object, max_amount: Decimal, errors: list[FieldError]) -> Decimal | None:
+    if raw is None:
+        errors.append(FieldError("amount", "is required"))
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
+        errors.append(FieldError("amount", 'must be a decimal string or number, e.g. "12.50"'))
+        return None
+    try:
+        amount = Decimal(raw.strip()) if isinstance(raw, str) else Decimal(raw)
+    except InvalidOperation:
+        errors.append(FieldError("amount", f"{raw!r} is not a decimal number"))
+        return None
+    exponent = amount.as_tuple().exponent
+    if not amount.is_finite() or not isinstance(exponent, int):
+        errors.append(FieldError("amount", "must be a finite number"))
+        return None
+    if amount <= 0:
+        errors.append(FieldError("amount", "must be greater than 0"))
+    elif amount > max_amount:
+        errors.append(FieldError("amount", f"must be at most {format_amount(max_amount)}"))
+    elif exponent < -2 and amount != amount.quantize(_CENT):
+        errors.append(FieldError("amount", "must have at most 2 decimal places"))
+    else:
+        return amount.quantize(_CENT)
+    return None
+
+
+def _parse_currency(raw: object, errors: list[FieldError]) -> str | None:
+    if raw is None:
+        errors.append(FieldError("currency", "is required"))
+    elif not isinstance(raw, str) or raw not in ISO_4217:
+        errors.append(FieldError("currency", "must be an ISO 4217 code in upper case, e.g. BRL"))
+    else:
+        return raw
+    return None

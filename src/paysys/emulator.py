@@ -1,0 +1,75 @@
+"""The embedded AWS emulator: moto's server mode in a child process on loopback.
+
+A child process (not a thread) so the emulator gets its own core and its own GIL; the
+embedded mode, the benchmark and the subprocess-based tests use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+import structlog
+
+from paysys.errors import BackendUnavailable
+
+log = structlog.get_logger(__name__)
+
+LOOPBACK = "127.0.0.1"
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def moto_server(port: int = 0, *, ready_seconds: float = 30.0) -> AsyncIterator[str]:
+    """Start ``moto.server`` on 127.0.0.1 and yield its endpoint URL; stop it on exit."""
+    port = port or free_port()
+    endpoint = f"http://{LOOPBACK}:{port}"
+    process = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)],
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        # Its own process group: a terminal's Ctrl-C reaches only us, and we stop the
+        # emulator after the API and worker have drained.
+        start_new_session=True,
+    )
+    try:
+        await wait_until_up(endpoint, ready_seconds, process)
+        log.info("emulator.started", endpoint=endpoint, pid=process.pid)
+        yield endpoint
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 10)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        log.info("emulator.stopped", endpoint=endpoint)
+
+
+async def wait_until_up(
+    endpoint: str, ready_seconds: float, process: asyncio.subprocess.Process | None = None
+) -> None:
+    deadline = time.monotonic() + ready_seconds
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+        while time.monotonic() < deadline:
+            if process is not None and process.returncode is not None:
+                raise BackendUnavailable(f"emulator exited with code {process.returncode}")
+            try:
+                async with http.get(f"{endpoint}/moto-api/data.json") as response:
+                    if response.status == 200:
+                        return
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            await asyncio.sleep(0.1)
+    raise BackendUnavailable(f"emulator at {endpoint} did not start within {ready_seconds:.0f}s")

@@ -1,0 +1,99 @@
+"""The one error tree of paysys.
+
+Adapters translate vendor errors into these at the boundary; the API maps them to HTTP in
+one middleware (``api.error_middleware``); the worker decides per class whether a message is
+retried (left on the queue) or acknowledged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class PaysysError(Exception):
+    """Root of every error paysys raises on purpose."""
+
+    status = 500
+    code = "internal_error"
+
+    def to_json(self) -> dict[str, object]:
+        return {"error": {"code": self.code, "message": str(self)}}
+
+
+class ConfigError(PaysysError):
+    """Settings that cannot work (bad value, missing pair)."""
+
+    code = "config_error"
+
+
+class ClientError(PaysysError):
+    """The request is wrong; the client can fix it (4xx)."""
+
+    status = 400
+    code = "bad_request"
+
+
+class MalformedJSON(ClientError):
+    code = "malformed_json"
+
+
+class UnsupportedMediaType(ClientError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class PayloadTooLarge(ClientError):
+    status = 413
+    code = "payload_too_large"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    field: str
+    message: str
+
+
+class ValidationError(ClientError):
+    """One or more fields are invalid; every problem is reported at once."""
+
+    status = 422
+    code = "validation_error"
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = errors
+
+    def to_json(self) -> dict[str, object]:
+        body = super().to_json()
+        body["error"] = {
+            "code": self.code,
+            "message": "the request has invalid fields",
+            "fields": [{"field": e.field, "message": e.message} for e in self.errors],
+        }
+        return body
+
+
+class NotFound(ClientError):
+    status = 404
+    code = "not_found"
+
+
+class PaymentNotFound(NotFound):
+    code = "payment_not_found"
+
+    def __init__(self, payment_id: str) -> None:
+        super().__init__(f"payment {payment_id} does not exist")
+        self.payment_id = payment_id
+
+
+class BackendUnavailable(PaysysError):
+    """DynamoDB, SNS or SQS cannot be reached or keeps failing: retry later (503)."""
+
+    status = 503
+    code = "backend_unavailable"
+
+
+class MalformedMessage(PaysysError):
+    """A queue message whose body is not a PaymentCreated event."""
+
+    code = "malformed_message"

@@ -1,0 +1,144 @@
+"""The composition root: every client opened and closed in one place.
+
+``async with open_resources(settings) as r:`` is used by the API, the worker, ``provision``
+and the benchmark alike. Nothing builds a client at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+from aiodynamo.client import Client
+from aiodynamo.credentials import Credentials, Key, StaticCredentials
+from aiodynamo.http.aiohttp import AIOHTTP
+from aiodynamo.models import DecorelatedJitterRetry
+from yarl import URL
+
+from paysys.adapters.aws import translated
+from paysys.adapters.dynamodb import DynamoPayments
+from paysys.adapters.sns import SnsPublisher
+from paysys.adapters.sqs import SqsQueue
+from paysys.config import Settings
+from paysys.errors import BackendUnavailable
+from paysys.service import PaymentService
+
+if TYPE_CHECKING:
+    from types_aiobotocore_sns.client import SNSClient
+    from types_aiobotocore_sqs.client import SQSClient
+
+
+@dataclass(frozen=True, slots=True)
+class Clients:
+    """Raw, open clients (used by provisioning, the benchmark and tests)."""
+
+    settings: Settings
+    http: aiohttp.ClientSession
+    dynamodb: Client
+    sns: SNSClient
+    sqs: SQSClient
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    """The wired application: adapters over open clients."""
+
+    clients: Clients
+    payments: DynamoPayments
+    events: SnsPublisher
+    queue: SqsQueue
+    service: PaymentService
+
+
+@asynccontextmanager
+async def open_clients(settings: Settings) -> AsyncIterator[Clients]:
+    async with AsyncExitStack() as stack:
+        pool = settings.aws_pool_size
+        http = await stack.enter_async_context(
+            aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=pool, limit_per_host=pool),
+                timeout=aiohttp.ClientTimeout(
+                    total=settings.aws_timeout_seconds, connect=settings.aws_timeout_seconds
+                ),
+            )
+        )
+        dynamodb = Client(
+            AIOHTTP(http),
+            _dynamo_credentials(settings),
+            settings.aws_region,
+            URL(settings.aws_endpoint_url) if settings.aws_endpoint_url else None,
+            numeric_type=Decimal,
+            throttle_config=DecorelatedJitterRetry(time_limit_secs=settings.dynamodb_retry_seconds),
+        )
+        session = get_session()
+        config = AioConfig(
+            max_pool_connections=pool,
+            connect_timeout=settings.aws_timeout_seconds,
+            # A long poll holds the connection for up to the wait time.
+            read_timeout=settings.aws_timeout_seconds + settings.worker_wait_seconds,
+            retries={"mode": "standard", "total_max_attempts": settings.aws_max_attempts},
+        )
+        sns = await stack.enter_async_context(
+            session.create_client("sns", config=config, **_botocore_kwargs(settings))
+        )
+        sqs = await stack.enter_async_context(
+            session.create_client("sqs", config=config, **_botocore_kwargs(settings))
+        )
+        yield Clients(settings, http, dynamodb, sns, sqs)
+
+
+@asynccontextmanager
+async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
+    async with open_clients(settings) as clients:
+        topic_arn = settings.topic_arn or await find_topic_arn(clients.sns, settings.topic_name)
+        queue_url = settings.queue_url or await find_queue_url(clients.sqs, settings.queue_name)
+        payments = DynamoPayments(clients.dynamodb, settings.table_name)
+        events = SnsPublisher(clients.sns, topic_arn)
+        yield Resources(
+            clients=clients,
+            payments=payments,
+            events=events,
+            queue=SqsQueue(clients.sqs, queue_url),
+            service=PaymentService(payments, events),
+        )
+
+
+async def find_topic_arn(sns: SNSClient, name: str) -> str:
+    """Look a topic up by name without needing CreateTopic permission."""
+    async with translated("SNS", "ListTopics"):
+        paginator = sns.get_paginator("list_topics")
+        async for page in paginator.paginate():
+            for topic in page.get("Topics", []):
+                arn = topic.get("TopicArn", "")
+                if arn.rsplit(":", 1)[-1] == name:
+                    return arn
+    raise BackendUnavailable(f"SNS topic {name!r} not found: run `paysys provision`")
+
+
+async def find_queue_url(sqs: SQSClient, name: str) -> str:
+    async with translated("SQS", "GetQueueUrl"):
+        response = await sqs.get_queue_url(QueueName=name)
+    return response["QueueUrl"]
+
+
+def _dynamo_credentials(settings: Settings) -> Credentials:
+    static = settings.static_credentials
+    if static is None:
+        return Credentials.auto()
+    return StaticCredentials(Key(id=static[0], secret=static[1]))
+
+
+def _botocore_kwargs(settings: Settings) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"region_name": settings.aws_region}
+    if settings.aws_endpoint_url:
+        kwargs["endpoint_url"] = settings.aws_endpoint_url
+    static = settings.static_credentials
+    if static is not None:
+        kwargs["aws_access_key_id"], kwargs["aws_secret_access_key"] = static
+    return kwargs

@@ -1,0 +1,106 @@
+"""Running the roles: the API server and the worker (with its small health server).
+
+Each ``run_*`` serves until ``stop`` is set, then shuts down within the settings' bound.
+Signal handling lives in the CLI; these functions only watch an event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from aiohttp import web
+
+from paysys.api import READINESS, HealthCheck, add_health_routes, create_app
+from paysys.config import Settings
+from paysys.resources import Resources
+from paysys.worker import Worker, WorkerOptions
+
+log = structlog.get_logger(__name__)
+
+
+def readiness_checks(resources: Resources) -> dict[str, HealthCheck]:
+    return {
+        "dynamodb": resources.payments.ping,
+        "sns": resources.events.ping,
+        "sqs": resources.queue.ping,
+    }
+
+
+def worker_options(settings: Settings) -> WorkerOptions:
+    return WorkerOptions(
+        loops=settings.worker_loops,
+        max_in_flight=settings.worker_max_in_flight,
+        batch_size=settings.worker_batch_size,
+        wait_seconds=settings.worker_wait_seconds,
+        drain_seconds=settings.shutdown_timeout_seconds,
+    )
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    app: web.Application, host: str, port: int, shutdown_s: float
+) -> AsyncIterator[int]:
+    """Serve ``app`` for the duration of the block; yields the bound port."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_s)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port, shutdown_timeout=shutdown_s)
+        await site.start()
+        bound = runner.addresses[0][1] if runner.addresses else port
+        yield int(bound)
+    finally:
+        await runner.cleanup()
+
+
+async def run_api(settings: Settings, resources: Resources, stop: asyncio.Event) -> None:
+    app = create_app(settings, resources.service, readiness_checks(resources))
+    async with serving(
+        app, settings.api_host, settings.api_port, settings.shutdown_timeout_seconds
+    ) as port:
+        log.info("api.listening", url=f"http://{settings.api_host}:{port}")
+        await stop.wait()
+        log.info("api.stopping")
+    log.info("api.stopped")
+
+
+async def run_worker(settings: Settings, resources: Resources, stop: asyncio.Event) -> Worker:
+    worker = Worker(resources.queue, resources.service, worker_options(settings))
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.worker_port:
+            port = await stack.enter_async_context(
+                serving(
+                    worker_health_app(worker, resources),
+                    settings.worker_host,
+                    settings.worker_port,
+                    1.0,
+                )
+            )
+            log.info("worker.health_listening", url=f"http://{settings.worker_host}:{port}")
+        stopper = asyncio.create_task(_stop_when(stop, worker))
+        try:
+            await worker.run()
+        finally:
+            stopper.cancel()
+    return worker
+
+
+async def _stop_when(stop: asyncio.Event, worker: Worker) -> None:
+    await stop.wait()
+    worker.stop()
+
+
+def worker_health_app(worker: Worker, resources: Resources) -> web.Application:
+    """``/healthz``: the loops are running; ``/readyz``: and the backends answer."""
+    app = web.Application()
+
+    async def loops_running() -> None:
+        if worker.running_loops == 0 and not worker.stopping:
+            raise RuntimeError("no receive loop is running")
+
+    checks = readiness_checks(resources)
+    app[READINESS] = {"loops": loops_running, "sqs": checks["sqs"], "dynamodb": checks["dynamodb"]}
+    add_health_routes(app)
+    return app

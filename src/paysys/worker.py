@@ -1,0 +1,244 @@
+"""The approval worker: N concurrent SQS receive loops sharing one bounded semaphore.
+
+Each loop reserves free slots of the semaphore, long-polls for at most that many messages
+and hands the batch to its own task, so receiving never waits for processing. A message is
+deleted (in batches) only after its payment is approved or found already approved; anything
+that fails stays on the queue for SQS to redeliver and, after ``maxReceiveCount``, to move to
+the DLQ. ``stop()`` ends receiving without cancelling a long poll that is in flight, hands
+messages that arrive after it back to the queue, and waits a bounded time for running batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from paysys.domain import PaymentCreated
+from paysys.errors import BackendUnavailable, MalformedMessage, PaymentNotFound
+from paysys.ports import MessageQueue, QueueMessage
+from paysys.service import Approval, PaymentService
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    loops: int = 4
+    max_in_flight: int = 64
+    batch_size: int = 10
+    wait_seconds: int = 10
+    drain_seconds: float = 10.0
+    max_backoff_seconds: float = 5.0
+
+
+@dataclass(slots=True)
+class WorkerStats:
+    received: int = 0
+    approved: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    malformed: int = 0
+    released: int = 0
+    deleted: int = 0
+    in_flight: int = 0
+    batches: int = 0
+
+
+class Worker:
+    def __init__(
+        self, queue: MessageQueue, service: PaymentService, options: WorkerOptions
+    ) -> None:
+        self._queue = queue
+        self._service = service
+        self._options = options
+        self._slots = asyncio.BoundedSemaphore(options.max_in_flight)
+        self._reserving = asyncio.Lock()
+        self._stopping = asyncio.Event()
+        self._batches: set[asyncio.Task[None]] = set()
+        self.stats = WorkerStats()
+        self.running_loops = 0
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def stop(self) -> None:
+        """Stop taking work; ``run`` then drains and returns."""
+        if not self._stopping.is_set():
+            log.info("worker.stopping", in_flight=self.stats.in_flight)
+        self._stopping.set()
+
+    async def run(self, *, burst: bool = False) -> WorkerStats:
+        """Run the loops until ``stop()``; with ``burst`` each loop also ends at an empty
+        receive, so the call returns once the queue is drained (used by tests)."""
+        log.info("worker.started", loops=self._options.loops, burst=burst)
+        try:
+            async with asyncio.TaskGroup() as group:
+                for index in range(self._options.loops):
+                    group.create_task(self._loop(index, burst=burst))
+        finally:
+            await self._drain()
+        log.info("worker.stopped", **_summary(self.stats))
+        return self.stats
+
+    # --- receiving ------------------------------------------------------------------------
+
+    async def _loop(self, index: int, *, burst: bool) -> None:
+        self.running_loops += 1
+        failures = 0
+        try:
+            while not self._stopping.is_set():
+                slots = await self._reserve(self._options.batch_size)
+                try:
+                    messages = await self._receive(slots)
+                except Exception as exc:  # noqa: BLE001 - a loop outlives any backend failure
+                    self._free(slots)
+                    failures += 1
+                    await self._backoff(index, failures, exc)
+                    continue
+                failures = 0
+                self._free(slots - len(messages))
+                if not messages:
+                    if burst:
+                        return
+                    continue
+                if self._stopping.is_set():
+                    await self._hand_back(messages)
+                    return
+                self._start_batch(messages)
+        finally:
+            self.running_loops -= 1
+
+    async def _receive(self, slots: int) -> list[QueueMessage]:
+        if self._stopping.is_set():
+            return []
+        messages = await self._queue.receive(slots, self._options.wait_seconds)
+        self.stats.received += len(messages)
+        return messages
+
+    async def _reserve(self, wanted: int) -> int:
+        """Take at least one slot (waiting if all are busy) and up to ``wanted`` free ones.
+        One loop reserves at a time, so loops cannot deadlock holding partial batches."""
+        async with self._reserving:
+            await self._slots.acquire()
+            taken = 1
+            while taken < wanted and not self._slots.locked():
+                await self._slots.acquire()
+                taken += 1
+        return taken
+
+    def _free(self, count: int) -> None:
+        for _ in range(count):
+            self._slots.release()
+
+    async def _backoff(self, index: int, failures: int, exc: Exception) -> None:
+        ceiling = min(self._options.max_backoff_seconds, 0.2 * 2**failures)
+        delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not crypto
+        log.warning("worker.receive_failed", loop=index, error=repr(exc), retry_in_s=delay)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+
+    async def _hand_back(self, messages: Sequence[QueueMessage]) -> None:
+        """Messages received after stop: make them visible again instead of sitting on them."""
+        try:
+            await self._queue.release(messages)
+            self.stats.released += len(messages)
+        except BackendUnavailable as exc:
+            log.warning("worker.release_failed", count=len(messages), error=str(exc))
+        finally:
+            self._free(len(messages))
+
+    # --- processing ----------------------------------------------------------------------
+
+    def _start_batch(self, messages: list[QueueMessage]) -> None:
+        self.stats.in_flight += len(messages)
+        self.stats.batches += 1
+        task = asyncio.create_task(self._handle_batch(messages))
+        self._batches.add(task)
+        task.add_done_callback(self._batches.discard)
+
+    async def _handle_batch(self, messages: list[QueueMessage]) -> None:
+        try:
+            results = await asyncio.gather(*(self._process(m) for m in messages))
+            done = [m for m, acked in zip(messages, results, strict=True) if acked]
+            if done:
+                await self._queue.delete(done)
+                self.stats.deleted += len(done)
+        except BackendUnavailable as exc:
+            # Approvals are idempotent: redelivered messages will be acknowledged as duplicates.
+            log.warning("worker.delete_failed", count=len(messages), error=str(exc))
+        finally:
+            self.stats.in_flight -= len(messages)
+            self._free(len(messages))
+
+    async def _process(self, message: QueueMessage) -> bool:
+        """Handle one message; True when it may be deleted. Never raises."""
+        started = time.perf_counter()
+        with structlog.contextvars.bound_contextvars(
+            message_id=message.message_id, correlation_id=message.correlation_id
+        ):
+            outcome, acked, error = await self._approve(message)
+            fields: dict[str, object] = {
+                "outcome": outcome,
+                "receive_count": message.receive_count,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            }
+            if error:
+                log.warning("message.processed", error=error, **fields)
+            else:
+                log.info("message.processed", **fields)
+        return acked
+
+    async def _approve(self, message: QueueMessage) -> tuple[str, bool, str | None]:
+        try:
+            event = PaymentCreated.from_message(message.body)
+        except MalformedMessage as exc:
+            self.stats.malformed += 1
+            return "malformed", False, str(exc)
+        structlog.contextvars.bind_contextvars(payment_id=event.payment_id)
+        try:
+            approval = await self._service.approve(event)
+        except PaymentNotFound as exc:
+            self.stats.failed += 1
+            return "unknown_payment", False, str(exc)
+        except BackendUnavailable as exc:
+            self.stats.failed += 1
+            return "retry", False, str(exc)
+        except Exception as exc:  # one bad message must never end a loop
+            self.stats.failed += 1
+            log.exception("message.crashed")
+            return "error", False, repr(exc)
+        if approval is Approval.APPROVED:
+            self.stats.approved += 1
+        else:
+            self.stats.duplicates += 1
+        return approval.value, True, None
+
+    async def _drain(self) -> None:
+        if not self._batches:
+            return
+        pending = set(self._batches)
+        _, still_running = await asyncio.wait(pending, timeout=self._options.drain_seconds)
+        for task in still_running:
+            task.cancel()
+        if still_running:
+            await asyncio.wait(still_running)
+            log.warning("worker.drain_timeout", cancelled_batches=len(still_running))
+
+
+def _summary(stats: WorkerStats) -> dict[str, int]:
+    return {
+        "received": stats.received,
+        "approved": stats.approved,
+        "duplicates": stats.duplicates,
+        "failed": stats.failed,
+        "malformed": stats.malformed,
+        "released": stats.released,
+        "deleted": stats.deleted,
+    }

@@ -40,6 +40,7 @@ SERVICE = web.AppKey("service", PaymentService)
 READINESS = web.AppKey("readiness", dict[str, HealthCheck])
 
 REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID = web.RequestKey("request_id", str)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
 
 
@@ -74,7 +75,7 @@ async def create_payment(request: web.Request) -> web.Response:
         )
     data = _decode_json(await _read_body(request))
     new = parse_new_payment(data, max_amount=request.app[SETTINGS].max_amount)
-    payment = await request.app[SERVICE].create(new, request[REQUEST_ID_HEADER])
+    payment = await request.app[SERVICE].create(new, request[REQUEST_ID])
     return web.json_response(
         payment.to_json(), status=202, headers={"Location": f"/payments/{payment.id}"}
     )
@@ -135,7 +136,7 @@ def _decode_json(body: bytes) -> Any:
 async def context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     supplied = request.headers.get(REQUEST_ID_HEADER, "")
     request_id = supplied if _REQUEST_ID.match(supplied) else str(uuid.uuid4())
-    request[REQUEST_ID_HEADER] = request_id
+    request[REQUEST_ID] = request_id
     started = time.perf_counter()
     with structlog.contextvars.bound_contextvars(correlation_id=request_id):
         response = await handler(request)

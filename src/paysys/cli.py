@@ -53,10 +53,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     if args.command == "config":
         sys.stdout.write(render_config(settings, env))
         return 0
-    configure_logging(settings.log_format, settings.log_level)
     if args.command == "serve" and args.role is None:
         sys.stderr.write("paysys: choose a role: --role api | --role worker\n")
         return 2
+    configure_logging(settings.log_format, settings.log_level)
     command: Command = {
         "provision": _provision,
         "local": _local,

@@ -1,0 +1,138 @@
+"""Fixtures: one real AWS emulator per session (moto server over HTTP, or LocalStack in Docker
+with PAYSYS_TEST_BACKEND=localstack), fresh uniquely named resources for every test."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from paysys.api import create_app
+from paysys.config import Settings
+from paysys.logging import configure_logging
+from paysys.provision import Provisioned, provision
+from paysys.resources import Clients, Resources, open_clients, open_resources
+from paysys.roles import readiness_checks
+
+from .backends import start_backend
+
+
+class LogSink:
+    """Collects the JSON log lines paysys writes during the tests."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.lines.extend(line for line in text.splitlines() if line.strip())
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        parsed = [json.loads(line) for line in self.lines]
+        return [entry for entry in parsed if entry.get("event") == name]
+
+
+_SINK = LogSink()
+configure_logging("json", "INFO", stream=_SINK)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def logs() -> LogSink:
+    _SINK.lines.clear()
+    return _SINK
+
+
+@pytest.fixture(scope="session")
+def endpoint() -> Iterator[str]:
+    with start_backend(os.environ.get("PAYSYS_TEST_BACKEND", "moto")) as url:
+        yield url
+
+
+def fresh_settings(endpoint: str, **overrides: Any) -> Settings:
+    suffix = uuid.uuid4().hex[:10]
+    base = Settings(
+        aws_endpoint_url=endpoint,
+        table_name=f"payments-{suffix}",
+        topic_name=f"events-{suffix}",
+        queue_name=f"created-{suffix}",
+        dlq_name=f"created-dlq-{suffix}",
+        worker_wait_seconds=1,
+        worker_port=0,
+        api_port=0,
+        aws_timeout_seconds=2.0,
+        aws_max_attempts=2,
+        dynamodb_retry_seconds=1.0,
+        shutdown_timeout_seconds=5.0,
+    )
+    return base.replace(**overrides)
+
+
+@pytest.fixture
+def settings(endpoint: str) -> Settings:
+    return fresh_settings(endpoint)
+
+
+@pytest.fixture
+async def clients(settings: Settings) -> AsyncIterator[Clients]:
+    async with open_clients(settings) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def provisioned(clients: Clients) -> Provisioned:
+    return await provision(clients)
+
+
+@pytest.fixture
+async def resources(settings: Settings, provisioned: Provisioned) -> AsyncIterator[Resources]:
+    async with open_resources(settings) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def api(settings: Settings, resources: Resources) -> AsyncIterator[TestClient[Any, Any]]:
+    app = create_app(settings, resources.service, readiness_checks(resources))
+    async with TestClient(TestServer(app)) as client:
+        yield client
+
+
+async def queue_depth(clients: Clients, queue_url: str) -> tuple[int, int]:
+    """(visible, in flight) messages of a queue."""
+    response = await clients.sqs.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )
+    attrs = response["Attributes"]
+    return (
+        int(attrs["ApproximateNumberOfMessages"]),
+        int(attrs["ApproximateNumberOfMessagesNotVisible"]),
+    )
+
+
+async def wait_for_status(
+    http: aiohttp.ClientSession | TestClient[Any, Any],
+    url: str,
+    status: str,
+    guard_seconds: float = 20.0,
+) -> dict[str, Any]:
+    """Poll GET url until the payment has ``status`` (a hang guard, not a speed check)."""
+    async with asyncio.timeout(guard_seconds):
+        while True:
+            async with http.get(url) as response:
+                body: dict[str, Any] = await response.json()
+            if body.get("status") == status:
+                return body
+            await asyncio.sleep(0.1)

@@ -1,0 +1,93 @@
+"""Settings from the environment, the `paysys` CLI, and the README kept true."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from paysys.cli import main
+from paysys.config import Settings, describe
+from paysys.errors import ConfigError
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_defaults_serve_the_embedded_mode() -> None:
+    settings = Settings.from_env({})
+    assert settings.aws_endpoint_url is None  # unset = real AWS, standard credential chain
+    assert settings.static_credentials is None
+    assert settings.api_host == "127.0.0.1"
+    assert settings.max_receive_count == 5
+
+
+def test_values_are_typed() -> None:
+    settings = Settings.from_env(
+        {
+            "PAYSYS_WORKER_LOOPS": "16",
+            "PAYSYS_AWS_TIMEOUT_SECONDS": "2.5",
+            "PAYSYS_MAX_AMOUNT": "50.00",
+            "PAYSYS_LOG_LEVEL": "debug",
+            "PAYSYS_AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
+            "UNRELATED": "x",
+        }
+    )
+    assert settings.worker_loops == 16
+    assert settings.aws_timeout_seconds == 2.5
+    assert settings.max_amount == Decimal("50.00")
+    assert settings.log_level == "DEBUG"
+    assert settings.static_credentials == ("test", "test")
+    # The pool covers N long polls plus every in-flight update and the batch calls.
+    assert settings.aws_pool_size > settings.worker_loops + settings.worker_max_in_flight
+
+
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [
+        ({"PAYSYS_WORKER_LOOPS": "many"}, "PAYSYS_WORKER_LOOPS"),
+        ({"PAYSYS_WORKER_BATCH_SIZE": "11"}, "WORKER_BATCH_SIZE must be 1-10"),
+        ({"PAYSYS_WORKER_WAIT_SECONDS": "21"}, "WORKER_WAIT_SECONDS"),
+        ({"PAYSYS_LOG_FORMAT": "xml"}, "expected one of auto, json, console"),
+        ({"PAYSYS_MAX_AMOUNT": "NaN"}, "finite"),
+        ({"PAYSYS_AWS_ACCESS_KEY_ID": "AKIA"}, "go together"),
+    ],
+)
+def test_bad_values_fail_loudly(env: dict[str, str], fragment: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
+        Settings.from_env(env)
+
+
+def test_secret_never_in_repr_or_config_output(capsys: pytest.CaptureFixture[str]) -> None:
+    env = {"PAYSYS_AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "PAYSYS_AWS_SECRET_ACCESS_KEY": "s3cr3t!"}
+    assert "s3cr3t!" not in repr(Settings.from_env(env))
+    assert main(["config"], env) == 0
+    out = capsys.readouterr().out
+    assert "s3cr3t!" not in out
+    assert "PAYSYS_AWS_SECRET_ACCESS_KEY=********    # env" in out
+    assert "PAYSYS_WORKER_LOOPS=4    # default" in out
+
+
+def test_cli_refuses_bad_settings_and_missing_role(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--role", "api"], {"PAYSYS_API_PORT": "eighty"}) == 2
+    assert "PAYSYS_API_PORT='eighty'" in capsys.readouterr().err
+    assert main([], {}) == 2
+    assert "choose a role" in capsys.readouterr().err
+
+
+def test_python_dash_m_is_the_same_entrypoint() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "paysys", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "--role {api,worker}" in result.stdout
+    assert "provision" in result.stdout
+
+
+def test_readme_configuration_table_matches_the_settings() -> None:
+    row = re.compile(r"^\| `(PAYSYS_[A-Z0-9_]+)` \| `([^`]*)` \|", re.M)
+    rows = {m.group(1): m.group(2) for m in row.finditer(README.read_text())}
+    expected = {doc.env: doc.default for doc in describe()}
+    assert rows == expected

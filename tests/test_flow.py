@@ -1,0 +1,148 @@
+"""End to end through real processes: `paysys --role api` and `--role worker` as the
+container runs them, talking to the emulator over HTTP; SIGTERM stops them cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from paysys.config import Settings, env_name
+from paysys.emulator import free_port, wait_until_up
+from paysys.provision import Provisioned
+
+from .conftest import queue_depth, wait_for_status
+
+
+def role_env(settings: Settings, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYSYS_")}
+    for name in (
+        "aws_endpoint_url",
+        "table_name",
+        "topic_name",
+        "queue_name",
+        "dlq_name",
+        "worker_wait_seconds",
+        "shutdown_timeout_seconds",
+    ):
+        env[env_name(name)] = str(getattr(settings, name))
+    env[env_name("log_format")] = "json"
+    env.update(extra)
+    return env
+
+
+async def start_role(role: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "paysys", "--role", role,
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+
+async def stop_role(process: asyncio.subprocess.Process) -> tuple[int, str]:
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)  # hang guard
+    return process.returncode or 0, stderr.decode()
+
+
+@pytest.fixture
+async def system(settings: Settings, provisioned: Provisioned) -> AsyncIterator[dict[str, Any]]:
+    api_port, worker_port = free_port(), free_port()
+    env = role_env(
+        settings,
+        PAYSYS_API_PORT=str(api_port),
+        PAYSYS_WORKER_PORT=str(worker_port),
+        PAYSYS_WORKER_LOOPS="3",
+    )
+    api = await start_role("api", env)
+    worker = await start_role("worker", env)
+    base = f"http://127.0.0.1:{api_port}"
+    try:
+        await wait_until_up_http(f"{base}/readyz")
+        await wait_until_up_http(f"http://127.0.0.1:{worker_port}/readyz")
+        yield {"base": base, "api": api, "worker": worker}
+    finally:
+        for process in (api, worker):
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+
+
+async def wait_until_up_http(url: str) -> None:
+    async with aiohttp.ClientSession() as http, asyncio.timeout(30):
+        while True:
+            try:
+                async with http.get(url) as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+
+
+async def test_post_to_approved_through_real_processes(
+    system: dict[str, Any], clients, provisioned: Provisioned
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        ids = []
+        for i in range(10):
+            async with http.post(
+                f"{system['base']}/payments",
+                json={"amount": f"{i + 1}.25", "currency": "BRL"},
+                headers={"X-Request-ID": f"flow-{i}"},
+            ) as response:
+                assert response.status == 202
+                ids.append((await response.json())["id"])
+        for payment_id in ids:
+            url = f"{system['base']}/payments/{payment_id}"
+            body = await wait_for_status(http, url, "Approved")
+            assert body["approved_at"] is not None
+    assert await queue_depth(clients, provisioned.queue_url) == (0, 0)
+
+    api_code, api_log = await stop_role(system["api"])
+    worker_code, worker_log = await stop_role(system["worker"])
+    assert (api_code, worker_code) == (0, 0)
+    # One correlation id follows a payment from the request to its approval.
+    assert '"correlation_id": "flow-3"' in api_log
+    assert '"correlation_id": "flow-3"' in worker_log
+    assert f'"payment_id": "{ids[3]}"' in worker_log
+    assert '"event": "worker.stopped"' in worker_log
+
+
+async def test_sigterm_during_load_loses_nothing(
+    system: dict[str, Any], clients, provisioned: Provisioned
+) -> None:
+    async with aiohttp.ClientSession() as http:
+
+        async def post(i: int) -> str:
+            async with http.post(
+                f"{system['base']}/payments", json={"amount": "1.00", "currency": "USD"}
+            ) as response:
+                assert response.status == 202
+                return str((await response.json())["id"])
+
+        ids = await asyncio.gather(*(post(i) for i in range(30)))
+        worker_code, worker_log = await stop_role(system["worker"])
+        assert worker_code == 0
+        assert '"event": "worker.stopped"' in worker_log
+        # Nothing is stranded in flight: what was not approved is visible for the next worker.
+        visible, in_flight = await queue_depth(clients, provisioned.queue_url)
+        assert in_flight == 0
+        statuses = []
+        for payment_id in ids:
+            async with http.get(f"{system['base']}/payments/{payment_id}") as response:
+                statuses.append((await response.json())["status"])
+        assert statuses.count("Pending") == visible
+
+
+async def test_emulator_helper_reports_a_dead_endpoint() -> None:
+    from paysys.errors import BackendUnavailable  # noqa: PLC0415
+
+    with pytest.raises(BackendUnavailable):
+        await wait_until_up(f"http://127.0.0.1:{free_port()}", 0.5)

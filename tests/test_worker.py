@@ -1,0 +1,150 @@
+"""The worker against the real emulator: approval, duplicates, poison messages, DLQ, stop."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from paysys.config import Settings
+from paysys.domain import NewPayment, PaymentCreated, PaymentStatus
+from paysys.provision import Provisioned, provision
+from paysys.resources import Clients, Resources, open_clients, open_resources
+from paysys.roles import worker_options
+from paysys.worker import Worker
+
+from .conftest import fresh_settings, queue_depth
+
+NEW = NewPayment(amount=Decimal("10.00"), currency="BRL", description="test")
+NEW_TIME = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def make_worker(resources: Resources, settings: Settings, **overrides: Any) -> Worker:
+    options = dataclasses.replace(worker_options(settings), **overrides)
+    return Worker(resources.queue, resources.service, options)
+
+
+async def test_approves_every_pending_payment(
+    settings: Settings, resources: Resources, clients: Clients, provisioned: Provisioned, logs
+) -> None:
+    payments = [await resources.service.create(NEW, f"corr-{i}") for i in range(25)]
+    stats = await make_worker(resources, settings, loops=3, max_in_flight=8).run(burst=True)
+
+    assert stats.approved == 25
+    assert stats.deleted == 25
+    for payment in payments:
+        stored = await resources.service.get(payment.id)
+        assert stored.status is PaymentStatus.APPROVED
+        assert stored.approved_at is not None
+        assert stored.approved_at >= stored.created_at
+    assert await queue_depth(clients, provisioned.queue_url) == (0, 0)
+    lines = logs.events("message.processed")
+    assert {line["payment_id"] for line in lines} == {p.id for p in payments}
+    assert {line["correlation_id"] for line in lines} == {f"corr-{i}" for i in range(25)}
+    assert all(line["outcome"] == "approved" and "duration_ms" in line for line in lines)
+
+
+async def test_duplicate_delivery_is_acknowledged_once_approved(
+    settings: Settings, resources: Resources, clients: Clients, provisioned: Provisioned
+) -> None:
+    payment = await resources.service.create(NEW, "first")
+    await make_worker(resources, settings).run(burst=True)
+    approved = await resources.service.get(payment.id)
+
+    # SQS delivers at least once: the same event arrives twice more.
+    for _ in range(2):
+        await resources.events.publish(PaymentCreated.of(payment), "again")
+    stats = await make_worker(resources, settings).run(burst=True)
+
+    assert (stats.approved, stats.duplicates, stats.deleted) == (0, 2, 2)
+    again = await resources.service.get(payment.id)
+    assert again.approved_at == approved.approved_at  # approved exactly once
+    assert await queue_depth(clients, provisioned.queue_url) == (0, 0)
+
+
+async def test_malformed_message_never_stops_the_loop_and_ends_in_the_dlq(
+    endpoint: str, logs
+) -> None:
+    settings = fresh_settings(endpoint, visibility_timeout_seconds=1, max_receive_count=2)
+    async with open_clients(settings) as clients:
+        provisioned = await provision(clients)
+        async with open_resources(settings) as resources:
+            await clients.sqs.send_message(QueueUrl=provisioned.queue_url, MessageBody="{not json")
+            await clients.sqs.send_message(
+                QueueUrl=provisioned.queue_url,
+                MessageBody=json.dumps({"type": "PaymentCreated", "payment_id": "nope"}),
+            )
+            good = await resources.service.create(NEW, "good")
+
+            first = await make_worker(resources, settings, loops=2).run(burst=True)
+            assert first.approved == 1
+            assert first.malformed == 2
+            assert (await resources.service.get(good.id)).status is PaymentStatus.APPROVED
+            malformed = logs.events("message.processed")
+            assert sum(1 for m in malformed if m["outcome"] == "malformed" and m["message_id"]) == 2
+
+            # Not deleted: redelivered after the visibility timeout, then moved to the DLQ.
+            async with asyncio.timeout(20):
+                while (await queue_depth(clients, provisioned.dlq_url))[0] < 2:
+                    await asyncio.sleep(1.1)
+                    await make_worker(resources, settings).run(burst=True)
+            assert await queue_depth(clients, provisioned.queue_url) == (0, 0)
+
+
+async def test_event_for_unknown_payment_is_not_acknowledged(
+    settings: Settings, resources: Resources, clients: Clients, provisioned: Provisioned
+) -> None:
+    ghost = PaymentCreated(
+        payment_id="00000000-0000-4000-8000-000000000000",
+        amount=Decimal("1.00"),
+        currency="BRL",
+        created_at=NEW_TIME,
+    )
+    await resources.events.publish(ghost, "ghost")
+    stats = await make_worker(resources, settings).run(burst=True)
+    assert (stats.failed, stats.deleted) == (1, 0)
+    assert await queue_depth(clients, provisioned.queue_url) == (0, 1)  # waits for redelivery
+
+
+async def test_stop_waits_for_the_long_poll_and_exits_cleanly(
+    settings: Settings, resources: Resources, clients: Clients, provisioned: Provisioned
+) -> None:
+    worker = make_worker(resources, settings, loops=4, wait_seconds=2)
+    running = asyncio.create_task(worker.run())
+    await asyncio.sleep(0.3)  # every loop is now inside a long poll
+    assert worker.running_loops == 4
+    payment = await resources.service.create(NEW, "during-stop")
+    worker.stop()
+    stats = await asyncio.wait_for(running, timeout=15)  # hang guard, not a speed check
+    assert worker.running_loops == 0
+    # The message either was processed or handed back visible: never stranded in flight.
+    stored = await resources.service.get(payment.id)
+    visible, in_flight = await queue_depth(clients, provisioned.queue_url)
+    assert in_flight == 0
+    assert (stored.status is PaymentStatus.APPROVED) == (visible == 0)
+    assert stats.in_flight == 0
+
+
+async def test_in_flight_never_exceeds_the_semaphore(
+    settings: Settings, resources: Resources
+) -> None:
+    for i in range(30):
+        await resources.service.create(NEW, f"c{i}")
+    worker = make_worker(resources, settings, loops=4, max_in_flight=5)
+    peak = 0
+
+    async def watch() -> None:
+        nonlocal peak
+        while True:
+            peak = max(peak, worker.stats.in_flight)
+            await asyncio.sleep(0)
+
+    watcher = asyncio.create_task(watch())
+    stats = await worker.run(burst=True)
+    watcher.cancel()
+    assert stats.approved == 30
+    assert 1 <= peak <= 5
+    assert stats.batches >= 6  # 30 messages in batches of at most 5

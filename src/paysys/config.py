@@ -32,6 +32,9 @@ class Settings:
         default=None,
         metadata=_doc("AWS endpoint override (emulator). Unset: real AWS, standard credentials."),
     )
+    dynamodb_endpoint_url: str | None = field(
+        default=None, metadata=_doc("DynamoDB endpoint override; unset: PAYSYS_AWS_ENDPOINT_URL.")
+    )
     aws_region: str = field(default="us-east-1", metadata=_doc("AWS region."))
     aws_access_key_id: str | None = field(
         default=None,
@@ -143,7 +146,7 @@ class Settings:
         """Explicit credentials, or the emulator's dummy ones when an endpoint is set."""
         if self.aws_access_key_id is not None and self.aws_secret_access_key is not None:
             return (self.aws_access_key_id, self.aws_secret_access_key)
-        if self.aws_endpoint_url is not None:
+        if self.aws_endpoint_url is not None or self.dynamodb_endpoint_url is not None:
             return ("test", "test")
         return None
 

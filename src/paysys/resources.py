@@ -72,7 +72,7 @@ async def open_clients(settings: Settings) -> AsyncIterator[Clients]:
             AIOHTTP(http),
             _dynamo_credentials(settings),
             settings.aws_region,
-            URL(settings.aws_endpoint_url) if settings.aws_endpoint_url else None,
+            _dynamodb_endpoint(settings),
             numeric_type=Decimal,
             throttle_config=DecorelatedJitterRetry(time_limit_secs=settings.dynamodb_retry_seconds),
         )
@@ -125,6 +125,11 @@ async def find_queue_url(sqs: SQSClient, name: str) -> str:
     async with translated("SQS", "GetQueueUrl"):
         response = await sqs.get_queue_url(QueueName=name)
     return response["QueueUrl"]
+
+
+def _dynamodb_endpoint(settings: Settings) -> URL | None:
+    endpoint = settings.dynamodb_endpoint_url or settings.aws_endpoint_url
+    return URL(endpoint) if endpoint else None
 
 
 def _dynamo_credentials(settings: Settings) -> Credentials:

@@ -76,7 +76,9 @@ def test_body_must_be_an_object() -> None:
 
 def test_event_round_trip_keeps_money_exact() -> None:
     payment = Payment.create(
-        parse_new_payment({"amount": "0.30", "currency": "EUR"}, max_amount=MAX), utcnow()
+        parse_new_payment({"amount": "0.30", "currency": "EUR"}, max_amount=MAX),
+        utcnow(),
+        correlation_id="c-1",
     )
     event = PaymentCreated.from_message(PaymentCreated.of(payment).to_message())
     assert event == PaymentCreated.of(payment)

@@ -4,86 +4,36 @@ container runs them, talking to the emulator over HTTP; SIGTERM stops them clean
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 
-from paysys.config import Settings, env_name
+from paysys.config import Settings
 from paysys.emulator import free_port, wait_until_up
 from paysys.provision import Provisioned
 
 from .conftest import queue_depth, wait_for_status
-
-
-def role_env(settings: Settings, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYSYS_")}
-    for name in (
-        "aws_endpoint_url",
-        "table_name",
-        "topic_name",
-        "queue_name",
-        "dlq_name",
-        "worker_wait_seconds",
-        "shutdown_timeout_seconds",
-    ):
-        env[env_name(name)] = str(getattr(settings, name))
-    env[env_name("log_format")] = "json"
-    env.update(extra)
-    return env
-
-
-async def start_role(role: str, env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "paysys", "--role", role,
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-
-
-async def stop_role(process: asyncio.subprocess.Process) -> tuple[int, str]:
-    if process.returncode is None:
-        process.send_signal(signal.SIGTERM)
-    _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)  # hang guard
-    return process.returncode or 0, stderr.decode()
+from .processes import role_env, start_role, stop_role, wait_http_ok
 
 
 @pytest.fixture
 async def system(settings: Settings, provisioned: Provisioned) -> AsyncIterator[dict[str, Any]]:
     api_port, worker_port = free_port(), free_port()
-    env = role_env(
-        settings,
-        PAYSYS_API_PORT=str(api_port),
-        PAYSYS_WORKER_PORT=str(worker_port),
-        PAYSYS_WORKER_LOOPS="3",
-    )
+    env = role_env(settings, api_port=api_port, worker_port=worker_port, worker_loops=3)
     api = await start_role("api", env)
     worker = await start_role("worker", env)
     base = f"http://127.0.0.1:{api_port}"
     try:
-        await wait_until_up_http(f"{base}/readyz")
-        await wait_until_up_http(f"http://127.0.0.1:{worker_port}/readyz")
+        await wait_http_ok(f"{base}/readyz")
+        await wait_http_ok(f"http://127.0.0.1:{worker_port}/readyz")
         yield {"base": base, "api": api, "worker": worker}
     finally:
         for process in (api, worker):
             if process.returncode is None:
                 process.kill()
                 await process.wait()
-
-
-async def wait_until_up_http(url: str) -> None:
-    async with aiohttp.ClientSession() as http, asyncio.timeout(30):
-        while True:
-            try:
-                async with http.get(url) as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
 
 
 async def test_post_to_approved_through_real_processes(

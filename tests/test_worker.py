@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from paysys.config import Settings
-from paysys.domain import NewPayment, PaymentCreated, PaymentStatus
+from paysys.domain import NewPayment, Payment, PaymentCreated, PaymentStatus
 from paysys.provision import Provisioned, provision
 from paysys.resources import Clients, Resources, open_clients, open_resources
 from paysys.roles import worker_options
@@ -22,6 +22,11 @@ NEW = NewPayment(amount=Decimal("10.00"), currency="BRL", description="test")
 NEW_TIME = datetime(2026, 1, 1, tzinfo=UTC)
 
 
+async def create(resources: Resources, correlation_id: str) -> Payment:
+    accepted = await resources.service.create(NEW, correlation_id)
+    return await resources.service.get(accepted.payment_id)
+
+
 def make_worker(resources: Resources, settings: Settings, **overrides: Any) -> Worker:
     options = dataclasses.replace(worker_options(settings), **overrides)
     return Worker(resources.queue, resources.service, options)
@@ -30,7 +35,7 @@ def make_worker(resources: Resources, settings: Settings, **overrides: Any) -> W
 async def test_approves_every_pending_payment(
     settings: Settings, resources: Resources, clients: Clients, provisioned: Provisioned, logs
 ) -> None:
-    payments = [await resources.service.create(NEW, f"corr-{i}") for i in range(25)]
+    payments = [await create(resources, f"corr-{i}") for i in range(25)]
     stats = await make_worker(resources, settings, loops=3, max_in_flight=8).run(burst=True)
 
     assert stats.approved == 25
@@ -50,7 +55,7 @@ async def test_approves_every_pending_payment(
 async def test_duplicate_delivery_is_acknowledged_once_approved(
     settings: Settings, resources: Resources, clients: Clients, provisioned: Provisioned
 ) -> None:
-    payment = await resources.service.create(NEW, "first")
+    payment = await create(resources, "first")
     await make_worker(resources, settings).run(burst=True)
     approved = await resources.service.get(payment.id)
 
@@ -77,7 +82,7 @@ async def test_malformed_message_never_stops_the_loop_and_ends_in_the_dlq(
                 QueueUrl=provisioned.queue_url,
                 MessageBody=json.dumps({"type": "PaymentCreated", "payment_id": "nope"}),
             )
-            good = await resources.service.create(NEW, "good")
+            good = await create(resources, "good")
 
             first = await make_worker(resources, settings, loops=2).run(burst=True)
             assert first.approved == 1
@@ -116,7 +121,7 @@ async def test_stop_waits_for_the_long_poll_and_exits_cleanly(
     running = asyncio.create_task(worker.run())
     await asyncio.sleep(0.3)  # every loop is now inside a long poll
     assert worker.running_loops == 4
-    payment = await resources.service.create(NEW, "during-stop")
+    payment = await create(resources, "during-stop")
     worker.stop()
     stats = await asyncio.wait_for(running, timeout=15)  # hang guard, not a speed check
     assert worker.running_loops == 0
@@ -132,7 +137,7 @@ async def test_in_flight_never_exceeds_the_semaphore(
     settings: Settings, resources: Resources
 ) -> None:
     for i in range(30):
-        await resources.service.create(NEW, f"c{i}")
+        await create(resources, f"c{i}")
     worker = make_worker(resources, settings, loops=4, max_in_flight=5)
     peak = 0
 

@@ -23,6 +23,7 @@ from aiohttp.typedefs import Handler
 from paysys.config import Settings
 from paysys.domain import parse_new_payment
 from paysys.errors import (
+    InvalidIdempotencyKey,
     MalformedJSON,
     PayloadTooLarge,
     PaymentNotFound,
@@ -41,6 +42,8 @@ READINESS = web.AppKey("readiness", dict[str, HealthCheck])
 
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID = web.RequestKey("request_id", str)
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
 
 
@@ -75,10 +78,24 @@ async def create_payment(request: web.Request) -> web.Response:
         )
     data = _decode_json(await _read_body(request))
     new = parse_new_payment(data, max_amount=request.app[SETTINGS].max_amount)
-    payment = await request.app[SERVICE].create(new, request[REQUEST_ID])
-    return web.json_response(
-        payment.to_json(), status=202, headers={"Location": f"/payments/{payment.id}"}
+    accepted = await request.app[SERVICE].create(
+        new, request[REQUEST_ID], _idempotency_key(request)
     )
+    headers = {"Location": f"/payments/{accepted.body['id']}"}
+    if accepted.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return web.json_response(accepted.body, status=202, headers=headers)
+
+
+def _idempotency_key(request: web.Request) -> str | None:
+    key = request.headers.get(IDEMPOTENCY_KEY_HEADER)
+    if key is None:
+        return None
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH or not key.isprintable():
+        raise InvalidIdempotencyKey(
+            f"{IDEMPOTENCY_KEY_HEADER} must be 1-{MAX_IDEMPOTENCY_KEY_LENGTH} printable characters"
+        )
+    return key
 
 
 async def get_payment(request: web.Request) -> web.Response:

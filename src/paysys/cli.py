@@ -3,7 +3,8 @@
 paysys --role api | --role worker     serve one role (what a container runs)
 paysys provision                      create table/topic/queues/subscription, idempotently
 paysys local                          embedded emulator + provision + API + worker
-paysys config                         every setting, its value, source and default
+paysys config [--markdown]            every setting, its value, source and default
+paysys dlq list | redrive             show dead letters (and why) / move them back
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -21,16 +23,17 @@ import structlog
 
 from paysys import config as config_module
 from paysys.config import Settings
+from paysys.dlq import list_dead_letters, redrive
 from paysys.emulator import moto_server
 from paysys.errors import PaysysError
 from paysys.logging import configure_logging
 from paysys.provision import provision
-from paysys.resources import open_clients, open_resources
+from paysys.resources import find_queue_url, open_clients, open_resources
 from paysys.roles import run_api, run_worker
 
 log = structlog.get_logger(__name__)
 
-COMMANDS = ("serve", "provision", "local", "config")
+COMMANDS = ("serve", "provision", "local", "config", "dlq")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "command", nargs="?", default="serve", choices=COMMANDS, help="default: serve --role"
     )
+    parser.add_argument(
+        "action", nargs="?", choices=("list", "redrive"), help="dlq: list or redrive"
+    )
     parser.add_argument("--role", choices=("api", "worker"), help="the role to serve")
+    parser.add_argument(
+        "--markdown", action="store_true", help="config: print the README's settings table"
+    )
     return parser
 
 
@@ -51,15 +60,19 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         sys.stderr.write(f"paysys: {exc}\n")
         return 2
     if args.command == "config":
-        sys.stdout.write(render_config(settings, env))
+        sys.stdout.write(markdown_table() if args.markdown else render_config(settings, env))
         return 0
     if args.command == "serve" and args.role is None:
         sys.stderr.write("paysys: choose a role: --role api | --role worker\n")
+        return 2
+    if args.command == "dlq" and args.action is None:
+        sys.stderr.write("paysys: choose: dlq list | dlq redrive\n")
         return 2
     configure_logging(settings.log_format, settings.log_level)
     command: Command = {
         "provision": _provision,
         "local": _local,
+        "dlq": _dlq_list if args.action == "list" else _dlq_redrive,
         "serve": _serve_api if args.role == "api" else _serve_worker,
     }[args.command]
     try:
@@ -100,6 +113,24 @@ async def _provision(settings: Settings, _: asyncio.Event) -> None:
         await provision(clients)
 
 
+async def _dlq_list(settings: Settings, _: asyncio.Event) -> None:
+    async with open_resources(settings) as resources:
+        sqs = resources.clients.sqs
+        dlq_url = await find_queue_url(sqs, settings.dlq_name)
+        letters = await list_dead_letters(sqs, dlq_url, resources.payments)
+    for letter in letters:
+        sys.stdout.write(json.dumps(letter.to_json()) + "\n")
+    log.info("dlq.listed", count=len(letters), dlq=settings.dlq_name)
+
+
+async def _dlq_redrive(settings: Settings, _: asyncio.Event) -> None:
+    async with open_resources(settings) as resources:
+        sqs = resources.clients.sqs
+        dlq_url = await find_queue_url(sqs, settings.dlq_name)
+        moved = await redrive(sqs, dlq_url, resources.queue.queue_url)
+    log.info("dlq.redriven", count=moved, dlq=settings.dlq_name, queue=settings.queue_name)
+
+
 async def _serve_api(settings: Settings, stop: asyncio.Event) -> None:
     async with open_resources(settings) as resources:
         await run_api(settings, resources, stop)
@@ -130,6 +161,11 @@ async def _local(settings: Settings, stop: asyncio.Event) -> None:
         async with asyncio.TaskGroup() as group:
             group.create_task(run_api(settings, resources, stop))
             group.create_task(run_worker(settings, resources, stop))
+
+
+def markdown_table() -> str:
+    rows = [f"| `{d.env}` | `{d.default}` | {d.doc} |" for d in config_module.describe()]
+    return "\n".join(["| Variable | Default | Meaning |", "|---|---|---|", *rows]) + "\n"
 
 
 def render_config(settings: Settings, environ: Mapping[str, str]) -> str:

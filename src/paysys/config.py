@@ -54,6 +54,16 @@ class Settings:
     )
     # --- resources -----------------------------------------------------------------------
     table_name: str = field(default="paysys-payments", metadata=_doc("DynamoDB table."))
+    idempotency_table_name: str = field(
+        default="paysys-idempotency", metadata=_doc("DynamoDB table of Idempotency-Keys.")
+    )
+    idempotency_ttl_seconds: int = field(
+        default=86_400, metadata=_doc("How long an Idempotency-Key is remembered.")
+    )
+    idempotency_lock_seconds: int = field(
+        default=30,
+        metadata=_doc("After this, a request holding a key is presumed dead and may be resumed."),
+    )
     topic_name: str = field(default="paysys-payment-events", metadata=_doc("SNS topic name."))
     topic_arn: str | None = field(
         default=None, metadata=_doc("SNS topic ARN; unset: looked up by topic name.")
@@ -93,6 +103,16 @@ class Settings:
     worker_host: str = field(default="127.0.0.1", metadata=_doc("Worker health port bind."))
     worker_port: int = field(
         default=8081, metadata=_doc("Worker /healthz and /readyz port; 0 disables it.")
+    )
+    # --- reconciler (runs inside the worker) ----------------------------------------------
+    reconcile_after_seconds: int = field(
+        default=60, metadata=_doc("A payment Pending this long gets its event republished.")
+    )
+    reconcile_interval_seconds: float = field(
+        default=15.0, metadata=_doc("How often the reconciler looks; 0 disables it.")
+    )
+    reconcile_batch_size: int = field(
+        default=100, metadata=_doc("Most payments republished per reconciler pass.")
     )
     # --- embedded mode -------------------------------------------------------------------
     local_emulator_port: int = field(

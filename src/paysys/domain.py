@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
 import uuid
 from collections.abc import Mapping
@@ -43,17 +44,21 @@ class Payment:
     created_at: datetime
     updated_at: datetime
     approved_at: datetime | None = None
+    correlation_id: str = ""
 
     @classmethod
-    def create(cls, new: NewPayment, now: datetime) -> Payment:
+    def create(
+        cls, new: NewPayment, now: datetime, *, correlation_id: str, payment_id: str | None = None
+    ) -> Payment:
         return cls(
-            id=str(uuid.uuid4()),
+            id=payment_id or new_payment_id(),
             amount=new.amount,
             currency=new.currency,
             description=new.description,
             status=PaymentStatus.PENDING,
             created_at=now,
             updated_at=now,
+            correlation_id=correlation_id,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -112,6 +117,16 @@ class PaymentCreated:
             )
         except (ValueError, KeyError, TypeError, AttributeError, InvalidOperation) as exc:
             raise MalformedMessage(f"unparsable {EVENT_TYPE} event: {exc!r}") from exc
+
+
+def new_payment_id() -> str:
+    return str(uuid.uuid4())
+
+
+def fingerprint(new: NewPayment) -> str:
+    """What makes two requests "the same" for an idempotency key: the validated fields."""
+    canonical = json.dumps([format_amount(new.amount), new.currency, new.description])
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def format_amount(amount: Decimal) -> str:

@@ -86,6 +86,24 @@ class PaymentNotFound(NotFound):
         self.payment_id = payment_id
 
 
+class InvalidIdempotencyKey(ClientError):
+    code = "invalid_idempotency_key"
+
+
+class IdempotencyKeyReused(ClientError):
+    """The key was used before with a different request body."""
+
+    status = 422
+    code = "idempotency_key_reused"
+
+
+class IdempotencyConflict(ClientError):
+    """Another request with the same key is still being processed."""
+
+    status = 409
+    code = "idempotency_conflict"
+
+
 class BackendUnavailable(PaysysError):
     """DynamoDB, SNS or SQS cannot be reached or keeps failing: retry later (503)."""
 

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from paysys.domain import Payment, PaymentCreated
 
 
 class PaymentRepository(Protocol):
-    async def add(self, payment: Payment) -> None:
-        """Store a new payment; never overwrites one with the same id."""
+    async def add(self, payment: Payment) -> bool:
+        """Store a new payment; True if stored, False if that id already exists."""
 
     async def get(self, payment_id: str) -> Payment:
         """Return the payment or raise ``PaymentNotFound``."""
@@ -20,6 +21,9 @@ class PaymentRepository(Protocol):
     async def approve(self, payment_id: str, now: datetime) -> bool:
         """Move ``Pending → Approved`` atomically. True if this call approved it, False if it
         was already approved; ``PaymentNotFound`` if there is no such payment."""
+
+    async def pending_before(self, cutoff: datetime, limit: int) -> list[Payment]:
+        """Payments still ``Pending`` that were created before ``cutoff``, oldest first."""
 
     async def ping(self) -> None:
         """Raise ``BackendUnavailable`` unless the table answers."""
@@ -30,6 +34,30 @@ class EventPublisher(Protocol):
         """Publish the event; return the broker's message id."""
 
     async def ping(self) -> None: ...
+
+
+class ClaimState(enum.StrEnum):
+    NEW = "new"  # first time this key is seen: go ahead
+    RESUMED = "resumed"  # an earlier holder died mid-way: finish its work, same payment id
+    DONE = "done"  # finished before: replay the stored response
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    state: ClaimState
+    payment_id: str
+    response: dict[str, Any] | None = None
+
+
+class IdempotencyStore(Protocol):
+    async def claim(self, key: str, fingerprint: str, payment_id: str, now: datetime) -> Claim:
+        """Take the key for this request, or raise ``IdempotencyKeyReused`` (other body) /
+        ``IdempotencyConflict`` (a live request holds it)."""
+
+    async def complete(self, key: str, response: dict[str, Any], now: datetime) -> None: ...
+
+    async def release(self, key: str) -> None:
+        """End an unfinished claim's lease so a retry resumes it at once, same payment id."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +75,7 @@ class MessageQueue(Protocol):
     async def delete(self, messages: Sequence[QueueMessage]) -> None:
         """Acknowledge messages (batched); failures are logged, never raised for one entry."""
 
-    async def release(self, messages: Sequence[QueueMessage]) -> None:
-        """Make messages visible again at once (visibility 0)."""
+    async def change_visibility(self, messages: Sequence[QueueMessage], seconds: int) -> None:
+        """Batched: 0 hands messages back at once; more extends the time we hold them."""
 
     async def ping(self) -> None: ...

@@ -11,10 +11,20 @@ from dataclasses import dataclass, field
 
 import structlog
 from aiodynamo.errors import ResourceInUse
-from aiodynamo.models import KeySchema, KeySpec, KeyType, PayPerRequest, RetryConfig
+from aiodynamo.models import (
+    GlobalSecondaryIndex,
+    KeySchema,
+    KeySpec,
+    KeyType,
+    PayPerRequest,
+    Projection,
+    ProjectionType,
+    RetryConfig,
+)
 
 from paysys.adapters.aws import translated
-from paysys.adapters.dynamodb import dynamo_translated
+from paysys.adapters.dynamodb import STATUS_INDEX, dynamo_translated
+from paysys.adapters.idempotency import TTL_ATTRIBUTE
 from paysys.resources import Clients
 
 log = structlog.get_logger(__name__)
@@ -23,6 +33,7 @@ log = structlog.get_logger(__name__)
 @dataclass(frozen=True, slots=True)
 class Provisioned:
     table: str
+    idempotency_table: str
     topic_arn: str
     queue_url: str
     queue_arn: str
@@ -35,8 +46,30 @@ class Provisioned:
 async def provision(clients: Clients) -> Provisioned:
     settings = clients.settings
     created: list[str] = []
-    if await _ensure_table(clients):
+    if await _ensure_table(
+        clients,
+        settings.table_name,
+        KeySchema(KeySpec("id", KeyType.string)),
+        gsis=[
+            GlobalSecondaryIndex(
+                STATUS_INDEX,
+                KeySchema(KeySpec("status", KeyType.string), KeySpec("created_at", KeyType.string)),
+                Projection(ProjectionType.all),
+                throughput=None,
+            )
+        ],
+    ):
         created.append("table")
+    if await _ensure_table(
+        clients, settings.idempotency_table_name, KeySchema(KeySpec("key", KeyType.string))
+    ):
+        created.append("idempotency_table")
+    async with dynamo_translated("UpdateTimeToLive"):
+        ttl = await clients.dynamodb.describe_time_to_live(settings.idempotency_table_name)
+        if ttl.attribute != TTL_ATTRIBUTE:
+            await clients.dynamodb.enable_time_to_live(
+                settings.idempotency_table_name, TTL_ATTRIBUTE
+            )
     async with translated("SNS", "CreateTopic"):
         topic_arn = (await clients.sns.create_topic(Name=settings.topic_name))["TopicArn"]
     dlq_url, dlq_arn = await _ensure_queue(clients, settings.dlq_name, created)
@@ -55,6 +88,7 @@ async def provision(clients: Clients) -> Provisioned:
     subscription_arn = await _ensure_subscription(clients, topic_arn, queue_arn, created)
     result = Provisioned(
         table=settings.table_name,
+        idempotency_table=settings.idempotency_table_name,
         topic_arn=topic_arn,
         queue_url=queue_url,
         queue_arn=queue_arn,
@@ -67,9 +101,13 @@ async def provision(clients: Clients) -> Provisioned:
     return result
 
 
-async def _ensure_table(clients: Clients) -> bool:
-    """Create the table unless it exists; True when this call created it."""
-    name = clients.settings.table_name
+async def _ensure_table(
+    clients: Clients,
+    name: str,
+    keys: KeySchema,
+    gsis: list[GlobalSecondaryIndex] | None = None,
+) -> bool:
+    """Create an on-demand table unless it exists; True when this call created it."""
     async with dynamo_translated("CreateTable"):
         if await clients.dynamodb.table_exists(name):
             return False
@@ -77,7 +115,8 @@ async def _ensure_table(clients: Clients) -> bool:
             await clients.dynamodb.create_table(
                 name,
                 PayPerRequest(),
-                KeySchema(KeySpec("id", KeyType.string)),
+                keys,
+                gsis=gsis,
                 wait_for_active=RetryConfig.default_wait_config(),
             )
         except ResourceInUse:  # created concurrently by another provisioner

@@ -23,6 +23,7 @@ from yarl import URL
 
 from paysys.adapters.aws import translated
 from paysys.adapters.dynamodb import DynamoPayments
+from paysys.adapters.idempotency import DynamoIdempotency
 from paysys.adapters.sns import SnsPublisher
 from paysys.adapters.sqs import SqsQueue
 from paysys.config import Settings
@@ -100,12 +101,18 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         queue_url = settings.queue_url or await find_queue_url(clients.sqs, settings.queue_name)
         payments = DynamoPayments(clients.dynamodb, settings.table_name)
         events = SnsPublisher(clients.sns, topic_arn)
+        idempotency = DynamoIdempotency(
+            clients.dynamodb,
+            settings.idempotency_table_name,
+            ttl_seconds=settings.idempotency_ttl_seconds,
+            lock_seconds=settings.idempotency_lock_seconds,
+        )
         yield Resources(
             clients=clients,
             payments=payments,
             events=events,
             queue=SqsQueue(clients.sqs, queue_url),
-            service=PaymentService(payments, events),
+            service=PaymentService(payments, events, idempotency),
         )
 
 

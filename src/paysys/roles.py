@@ -15,6 +15,7 @@ from aiohttp import web
 
 from paysys.api import READINESS, HealthCheck, add_health_routes, create_app
 from paysys.config import Settings
+from paysys.reconciler import run_reconciler
 from paysys.resources import Resources
 from paysys.worker import Worker, WorkerOptions
 
@@ -36,6 +37,7 @@ def worker_options(settings: Settings) -> WorkerOptions:
         batch_size=settings.worker_batch_size,
         wait_seconds=settings.worker_wait_seconds,
         drain_seconds=settings.shutdown_timeout_seconds,
+        visibility_timeout_seconds=settings.visibility_timeout_seconds,
     )
 
 
@@ -79,11 +81,19 @@ async def run_worker(settings: Settings, resources: Resources, stop: asyncio.Eve
                 )
             )
             log.info("worker.health_listening", url=f"http://{settings.worker_host}:{port}")
-        stopper = asyncio.create_task(_stop_when(stop, worker))
-        try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(_stop_when(stop, worker))
+            if settings.reconcile_interval_seconds > 0:
+                group.create_task(
+                    run_reconciler(
+                        resources.service,
+                        stop,
+                        after_seconds=settings.reconcile_after_seconds,
+                        interval_seconds=settings.reconcile_interval_seconds,
+                        batch_size=settings.reconcile_batch_size,
+                    )
+                )
             await worker.run()
-        finally:
-            stopper.cancel()
     return worker
 
 

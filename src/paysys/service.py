@@ -1,16 +1,25 @@
-"""Use cases: create and read payments, approve one from its event."""
+"""Use cases: create and read payments, approve one from its event, republish stragglers."""
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 
-from paysys.domain import NewPayment, Payment, PaymentCreated, utcnow
-from paysys.ports import EventPublisher, PaymentRepository
+from paysys.domain import (
+    NewPayment,
+    Payment,
+    PaymentCreated,
+    fingerprint,
+    new_payment_id,
+    utcnow,
+)
+from paysys.errors import BackendUnavailable
+from paysys.ports import ClaimState, EventPublisher, IdempotencyStore, PaymentRepository
 
 log = structlog.get_logger(__name__)
 
@@ -21,21 +30,63 @@ class Approval(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Accepted:
+    """What ``POST /payments`` answers: the payment as created, and whether it is a replay."""
+
+    body: dict[str, Any]
+    replayed: bool = False
+
+    @property
+    def payment_id(self) -> str:
+        return str(self.body["id"])
+
+
+@dataclass(frozen=True, slots=True)
 class PaymentService:
     payments: PaymentRepository
     events: EventPublisher
+    idempotency: IdempotencyStore
     clock: Callable[[], datetime] = utcnow
 
-    async def create(self, new: NewPayment, correlation_id: str) -> Payment:
-        """Store the payment ``Pending``, then publish ``PaymentCreated``.
+    async def create(
+        self, new: NewPayment, correlation_id: str, idempotency_key: str | None = None
+    ) -> Accepted:
+        """Store the payment ``Pending`` (the commit point), then publish ``PaymentCreated``.
 
-        If the publish fails the payment stays stored and ``BackendUnavailable`` propagates
-        (the client gets a 503 and the payment id in the log)."""
-        payment = Payment.create(new, self.clock())
-        await self.payments.add(payment)
+        A failed store raises ``BackendUnavailable`` (503, nothing kept). A failed publish
+        after the store does not: the payment is accepted and the reconciler republishes it.
+        With an idempotency key, a retry returns the first answer instead of a new payment."""
+        if idempotency_key is None:
+            payment = Payment.create(new, self.clock(), correlation_id=correlation_id)
+            return Accepted(await self._store_and_publish(payment, resumed=False))
+        claim = await self.idempotency.claim(
+            idempotency_key, fingerprint(new), new_payment_id(), self.clock()
+        )
+        if claim.response is not None:  # ClaimState.DONE
+            structlog.contextvars.bind_contextvars(payment_id=claim.payment_id, replayed=True)
+            return Accepted(claim.response, replayed=True)
+        payment = Payment.create(
+            new, self.clock(), correlation_id=correlation_id, payment_id=claim.payment_id
+        )
+        try:
+            body = await self._store_and_publish(payment, resumed=claim.state is ClaimState.RESUMED)
+        except BackendUnavailable:
+            await self.idempotency.release(idempotency_key)
+            raise
+        await self.idempotency.complete(idempotency_key, body, self.clock())
+        return Accepted(body)
+
+    async def _store_and_publish(self, payment: Payment, *, resumed: bool) -> dict[str, Any]:
         structlog.contextvars.bind_contextvars(payment_id=payment.id)
-        await self.events.publish(PaymentCreated.of(payment), correlation_id)
-        return payment
+        if not await self.payments.add(payment):
+            if not resumed:  # a fresh uuid4 collided: impossible in practice, never overwrite
+                raise BackendUnavailable(f"payment id {payment.id} already exists")
+            payment = await self.payments.get(payment.id)  # stored by the request we resume
+        try:
+            await self.events.publish(PaymentCreated.of(payment), payment.correlation_id)
+        except BackendUnavailable as exc:
+            log.warning("payment.publish_deferred", error=str(exc))
+        return payment.to_json()
 
     async def get(self, payment_id: str) -> Payment:
         return await self.payments.get(payment_id)
@@ -45,3 +96,18 @@ class PaymentService:
         if await self.payments.approve(event.payment_id, self.clock()):
             return Approval.APPROVED
         return Approval.DUPLICATE
+
+    async def republish_stale(self, older_than: timedelta, limit: int) -> int:
+        """Publish the event again for payments still ``Pending`` after ``older_than``
+        (their first publish failed, or their message was lost). Approval is idempotent,
+        so a payment whose message is merely slow only costs a duplicate delivery."""
+        stale = await self.payments.pending_before(self.clock() - older_than, limit)
+        for payment in stale:
+            await self.events.publish(PaymentCreated.of(payment), payment.correlation_id)
+            log.info(
+                "payment.republished",
+                payment_id=payment.id,
+                correlation_id=payment.correlation_id,
+                pending_since=payment.created_at.isoformat(),
+            )
+        return len(stale)

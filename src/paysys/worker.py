@@ -34,6 +34,7 @@ class WorkerOptions:
     batch_size: int = 10
     wait_seconds: int = 10
     drain_seconds: float = 10.0
+    visibility_timeout_seconds: int = 30
     max_backoff_seconds: float = 5.0
 
 
@@ -46,6 +47,7 @@ class WorkerStats:
     malformed: int = 0
     released: int = 0
     deleted: int = 0
+    extended: int = 0
     in_flight: int = 0
     batches: int = 0
 
@@ -147,7 +149,7 @@ class Worker:
     async def _hand_back(self, messages: Sequence[QueueMessage]) -> None:
         """Messages received after stop: make them visible again instead of sitting on them."""
         try:
-            await self._queue.release(messages)
+            await self._queue.change_visibility(messages, 0)
             self.stats.released += len(messages)
         except BackendUnavailable as exc:
             log.warning("worker.release_failed", count=len(messages), error=str(exc))
@@ -164,8 +166,18 @@ class Worker:
         task.add_done_callback(self._batches.discard)
 
     async def _handle_batch(self, messages: list[QueueMessage]) -> None:
+        unfinished = {m.message_id: m for m in messages}
+        heartbeat = asyncio.create_task(self._heartbeat(unfinished))
+
+        async def process(message: QueueMessage) -> bool:
+            try:
+                return await self._process(message)
+            finally:
+                unfinished.pop(message.message_id, None)
+
         try:
-            results = await asyncio.gather(*(self._process(m) for m in messages))
+            results = await asyncio.gather(*(process(m) for m in messages))
+            heartbeat.cancel()
             done = [m for m, acked in zip(messages, results, strict=True) if acked]
             if done:
                 await self._queue.delete(done)
@@ -174,8 +186,25 @@ class Worker:
             # Approvals are idempotent: redelivered messages will be acknowledged as duplicates.
             log.warning("worker.delete_failed", count=len(messages), error=str(exc))
         finally:
+            heartbeat.cancel()
             self.stats.in_flight -= len(messages)
             self._free(len(messages))
+
+    async def _heartbeat(self, unfinished: dict[str, QueueMessage]) -> None:
+        """While a batch runs, extend the visibility of its unfinished messages (one batched
+        call per beat) so SQS does not hand them to another consumer mid-work."""
+        timeout = self._options.visibility_timeout_seconds
+        interval = max(timeout / 2, 0.5)
+        while True:
+            await asyncio.sleep(interval)
+            if not unfinished:
+                return
+            try:
+                await self._queue.change_visibility(list(unfinished.values()), timeout)
+                self.stats.extended += len(unfinished)
+                log.info("worker.visibility_extended", count=len(unfinished), seconds=timeout)
+            except BackendUnavailable as exc:
+                log.warning("worker.visibility_extend_failed", error=str(exc))
 
     async def _process(self, message: QueueMessage) -> bool:
         """Handle one message; True when it may be deleted. Never raises."""

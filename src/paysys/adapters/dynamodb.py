@@ -16,13 +16,15 @@ from aiodynamo.errors import (
     ItemNotFound,
     TableNotFound,
 )
-from aiodynamo.expressions import F
+from aiodynamo.expressions import F, HashKey, RangeKey
 from aiodynamo.models import RetryTimeout
 from aiohttp import ClientError as HttpClientError
 
 from paysys.domain import Payment, PaymentStatus, format_time, parse_time
 from paysys.errors import BackendUnavailable, PaymentNotFound
 
+# The reconciler's index (hash status, range created_at); it only asks for Pending.
+STATUS_INDEX = "status-created_at"
 _PENDING = F("status").equals(PaymentStatus.PENDING.value)
 
 
@@ -44,11 +46,15 @@ class DynamoPayments:
     client: Client
     table: str
 
-    async def add(self, payment: Payment) -> None:
-        async with dynamo_translated("PutItem"):
-            await self.client.put_item(
-                self.table, to_item(payment), condition=F("id").does_not_exist()
-            )
+    async def add(self, payment: Payment) -> bool:
+        try:
+            async with dynamo_translated("PutItem"):
+                await self.client.put_item(
+                    self.table, to_item(payment), condition=F("id").does_not_exist()
+                )
+        except ConditionalCheckFailed:
+            return False
+        return True
 
     async def get(self, payment_id: str) -> Payment:
         try:
@@ -82,6 +88,18 @@ class DynamoPayments:
             ) from None
         return True
 
+    async def pending_before(self, cutoff: datetime, limit: int) -> list[Payment]:
+        condition = HashKey("status", PaymentStatus.PENDING.value) & RangeKey("created_at").lt(
+            format_time(cutoff)
+        )
+        async with dynamo_translated("Query"):
+            return [
+                from_item(item)
+                async for item in self.client.query(
+                    self.table, condition, index=STATUS_INDEX, limit=limit
+                )
+            ]
+
     async def ping(self) -> None:
         async with dynamo_translated("DescribeTable"):
             await self.client.describe_table(self.table)
@@ -95,6 +113,7 @@ def to_item(payment: Payment) -> dict[str, Any]:
         "status": payment.status.value,
         "created_at": format_time(payment.created_at),
         "updated_at": format_time(payment.updated_at),
+        "correlation_id": payment.correlation_id,
     }
     if payment.description:
         item["description"] = payment.description
@@ -114,4 +133,5 @@ def from_item(item: dict[str, Any]) -> Payment:
         created_at=parse_time(item["created_at"]),
         updated_at=parse_time(item["updated_at"]),
         approved_at=parse_time(approved_at) if approved_at else None,
+        correlation_id=item.get("correlation_id", ""),
     )

@@ -13,7 +13,7 @@ from paysys.ports import QueueMessage
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs.client import SQSClient
-    from types_aiobotocore_sqs.type_defs import MessageTypeDef
+    from types_aiobotocore_sqs.type_defs import BatchResultErrorEntryTypeDef, MessageTypeDef
 
 log = structlog.get_logger(__name__)
 
@@ -46,23 +46,23 @@ class SqsQueue:
                         for i, m in enumerate(chunk)
                     ],
                 )
-            for failed in response.get("Failed", []):
-                log.warning(
-                    "sqs.delete_failed",
-                    message_id=chunk[int(failed["Id"])].message_id,
-                    reason=failed.get("Message", failed.get("Code")),
-                )
+            _log_failures("sqs.delete_failed", chunk, response.get("Failed", []))
 
-    async def release(self, messages: Sequence[QueueMessage]) -> None:
+    async def change_visibility(self, messages: Sequence[QueueMessage], seconds: int) -> None:
         for chunk in _chunks(messages):
             async with translated("SQS", "ChangeMessageVisibilityBatch"):
-                await self.client.change_message_visibility_batch(
+                response = await self.client.change_message_visibility_batch(
                     QueueUrl=self.queue_url,
                     Entries=[
-                        {"Id": str(i), "ReceiptHandle": m.receipt_handle, "VisibilityTimeout": 0}
+                        {
+                            "Id": str(i),
+                            "ReceiptHandle": m.receipt_handle,
+                            "VisibilityTimeout": seconds,
+                        }
                         for i, m in enumerate(chunk)
                     ],
                 )
+            _log_failures("sqs.visibility_failed", chunk, response.get("Failed", []))
 
     async def ping(self) -> None:
         async with translated("SQS", "GetQueueAttributes"):
@@ -80,6 +80,17 @@ def _to_message(raw: MessageTypeDef) -> QueueMessage:
         receive_count=int(raw.get("Attributes", {}).get("ApproximateReceiveCount", "1")),
         correlation_id=correlation.get("StringValue") if correlation else None,
     )
+
+
+def _log_failures(
+    event: str, chunk: Sequence[QueueMessage], failures: Sequence[BatchResultErrorEntryTypeDef]
+) -> None:
+    for failed in failures:
+        log.warning(
+            event,
+            message_id=chunk[int(failed["Id"])].message_id,
+            reason=failed.get("Message", failed["Code"]),
+        )
 
 
 def _chunks(messages: Sequence[QueueMessage]) -> list[Sequence[QueueMessage]]:

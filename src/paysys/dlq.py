@@ -1,0 +1,118 @@
+"""Dead letters: list what is in the DLQ (and why, when we can tell), move it back.
+
+``paysys dlq list`` peeks (each message is received, then made visible again at once);
+``paysys dlq redrive`` sends each message back to the main queue with its attributes and only
+then deletes it from the DLQ, so a crash in between duplicates a message, never loses one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from paysys.adapters.aws import translated
+from paysys.domain import PaymentCreated
+from paysys.errors import MalformedMessage, PaymentNotFound
+from paysys.ports import PaymentRepository
+
+if TYPE_CHECKING:
+    from types_aiobotocore_sqs.client import SQSClient
+    from types_aiobotocore_sqs.type_defs import MessageTypeDef
+
+PEEK_SECONDS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    message_id: str
+    receive_count: int
+    sent_at_ms: int
+    payment_id: str | None
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "message_id": self.message_id,
+            "receive_count": self.receive_count,
+            "sent_at_ms": self.sent_at_ms,
+            "payment_id": self.payment_id,
+            "reason": self.reason,
+        }
+
+
+async def _drain(sqs: SQSClient, queue_url: str, limit: int) -> AsyncIterator[MessageTypeDef]:
+    """Receive up to ``limit`` messages, hiding each for PEEK_SECONDS so none repeats."""
+    seen = 0
+    while seen < limit:
+        async with translated("SQS", "ReceiveMessage"):
+            response = await sqs.receive_message(
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=min(10, limit - seen),
+                WaitTimeSeconds=1,
+                VisibilityTimeout=PEEK_SECONDS,
+                MessageAttributeNames=["All"],
+                MessageSystemAttributeNames=["All"],
+            )
+        messages = response.get("Messages", [])
+        if not messages:
+            return
+        for message in messages:
+            seen += 1
+            yield message
+
+
+async def list_dead_letters(
+    sqs: SQSClient, dlq_url: str, payments: PaymentRepository, limit: int = 1000
+) -> list[DeadLetter]:
+    found: list[DeadLetter] = []
+    handles: list[str] = []
+    async for message in _drain(sqs, dlq_url, limit):
+        handles.append(message["ReceiptHandle"])
+        found.append(await _explain(message, payments))
+    for start in range(0, len(handles), 10):  # make them visible again
+        async with translated("SQS", "ChangeMessageVisibilityBatch"):
+            await sqs.change_message_visibility_batch(
+                QueueUrl=dlq_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0}
+                    for i, h in enumerate(handles[start : start + 10])
+                ],
+            )
+    return found
+
+
+async def redrive(sqs: SQSClient, dlq_url: str, queue_url: str, limit: int = 1000) -> int:
+    moved = 0
+    async for message in _drain(sqs, dlq_url, limit):
+        async with translated("SQS", "SendMessage"):
+            await sqs.send_message(
+                QueueUrl=queue_url,
+                MessageBody=message.get("Body", ""),
+                MessageAttributes=message.get("MessageAttributes", {}),
+            )
+        async with translated("SQS", "DeleteMessage"):
+            await sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+        moved += 1
+    return moved
+
+
+async def _explain(message: MessageTypeDef, payments: PaymentRepository) -> DeadLetter:
+    attributes = message.get("Attributes", {})
+    payment_id: str | None = None
+    try:
+        event = PaymentCreated.from_message(message.get("Body", ""))
+        payment_id = event.payment_id
+        payment = await payments.get(event.payment_id)
+        reason = f"payment is {payment.status.value}"
+    except MalformedMessage as exc:
+        reason = f"malformed: {exc}"
+    except PaymentNotFound:
+        reason = "unknown payment"
+    return DeadLetter(
+        message_id=message["MessageId"],
+        receive_count=int(attributes.get("ApproximateReceiveCount", "0")),
+        sent_at_ms=int(attributes.get("SentTimestamp", "0")),
+        payment_id=payment_id,
+        reason=reason,
+    )

@@ -1,0 +1,86 @@
+"""Running `python -m paysys --role ...` as real processes, as a container would."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections import Counter
+from typing import Any
+
+import aiohttp
+
+from paysys.config import Settings, env_name
+
+# Settings a role process inherits from the test's settings object.
+_FORWARDED = (
+    "aws_endpoint_url",
+    "dynamodb_endpoint_url",
+    "table_name",
+    "idempotency_table_name",
+    "topic_name",
+    "queue_name",
+    "dlq_name",
+    "worker_wait_seconds",
+    "shutdown_timeout_seconds",
+    "visibility_timeout_seconds",
+    "aws_timeout_seconds",
+    "aws_max_attempts",
+    "dynamodb_retry_seconds",
+    "reconcile_after_seconds",
+    "reconcile_interval_seconds",
+)
+
+
+def role_env(settings: Settings, **extra: object) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYSYS_")}
+    for name in _FORWARDED:
+        value = getattr(settings, name)
+        if value is not None:
+            env[env_name(name)] = str(value)
+    env[env_name("log_format")] = "json"
+    env.update({env_name(k): str(v) for k, v in extra.items()})
+    return env
+
+
+async def start_role(role: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "paysys", "--role", role,
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+
+async def stop_role(
+    process: asyncio.subprocess.Process, sig: signal.Signals = signal.SIGTERM
+) -> tuple[int, str]:
+    """Signal the process and collect its exit code and log (30 s hang guard)."""
+    if process.returncode is None:
+        process.send_signal(sig)
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    return process.returncode if process.returncode is not None else -1, stderr.decode()
+
+
+async def wait_http_ok(url: str, guard_seconds: float = 30) -> None:
+    async with aiohttp.ClientSession() as http, asyncio.timeout(guard_seconds):
+        while True:
+            try:
+                async with http.get(url) as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+
+
+def approvals_in(log_text: str) -> Counter[str]:
+    """How many times each payment id was approved, per the worker's own log lines."""
+    counts: Counter[str] = Counter()
+    for line in log_text.splitlines():
+        if '"message.processed"' not in line:
+            continue
+        entry: dict[str, Any] = json.loads(line)
+        if entry.get("outcome") == "approved":
+            counts[entry["payment_id"]] += 1
+    return counts

@@ -1,0 +1,63 @@
+"""`paysys dlq list|redrive` against the real emulator, through the real CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from decimal import Decimal
+
+from paysys.domain import PaymentCreated, utcnow
+from paysys.provision import provision
+from paysys.resources import open_clients, open_resources
+from paysys.roles import worker_options
+from paysys.worker import Worker
+
+from .conftest import fresh_settings, queue_depth
+from .processes import role_env
+
+
+async def run_cli(env: dict[str, str], *args: str) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "paysys", *args,
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdout, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    return process.returncode or 0, stdout.decode()
+
+
+async def test_poison_messages_are_listed_with_a_reason_and_redriven(endpoint: str) -> None:
+    settings = fresh_settings(endpoint, visibility_timeout_seconds=1, max_receive_count=1)
+    async with open_clients(settings) as clients:
+        provisioned = await provision(clients)
+        async with open_resources(settings) as resources:
+            await clients.sqs.send_message(QueueUrl=provisioned.queue_url, MessageBody="garbage")
+            ghost = PaymentCreated(
+                "00000000-0000-4000-8000-00000000dead",
+                Decimal("1.00"),
+                "BRL",
+                utcnow(),
+            )
+            await resources.events.publish(ghost, "ghost")
+            worker = Worker(resources.queue, resources.service, worker_options(settings))
+            async with asyncio.timeout(20):  # a hang guard: poison reaches the DLQ by itself
+                while (await queue_depth(clients, provisioned.dlq_url))[0] < 2:
+                    await worker.run(burst=True)
+                    await asyncio.sleep(1.1)
+                    worker = Worker(resources.queue, resources.service, worker_options(settings))
+
+        env = role_env(settings)
+        code, out = await run_cli(env, "dlq", "list")
+        assert code == 0
+        letters = [json.loads(line) for line in out.splitlines()]
+        reasons = {letter["payment_id"]: letter["reason"] for letter in letters}
+        assert reasons[ghost.payment_id] == "unknown payment"
+        assert reasons[None].startswith("malformed")
+        assert all(letter["receive_count"] >= 1 and letter["message_id"] for letter in letters)
+        # Listing is a peek: both are still there and visible.
+        assert await queue_depth(clients, provisioned.dlq_url) == (2, 0)
+
+        code, _ = await run_cli(env, "dlq", "redrive")
+        assert code == 0
+        assert await queue_depth(clients, provisioned.dlq_url) == (0, 0)
+        assert await queue_depth(clients, provisioned.queue_url) == (2, 0)

@@ -7,7 +7,10 @@ import json
 import os
 import signal
 import sys
+import tempfile
 from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -45,21 +48,41 @@ def role_env(settings: Settings, **extra: object) -> dict[str, str]:
     return env
 
 
-async def start_role(role: str, env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "paysys", "--role", role,
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+@dataclass
+class RoleProcess:
+    """A running role; its log goes to a file so a chatty process never blocks on a pipe."""
+
+    process: asyncio.subprocess.Process
+    log_path: Path
+
+    @property
+    def running(self) -> bool:
+        return self.process.returncode is None
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    async def stop(self, sig: signal.Signals = signal.SIGTERM) -> tuple[int, str]:
+        """Signal the process, wait for it (30 s hang guard), return its exit code and log."""
+        if self.running:
+            self.process.send_signal(sig)
+        code = await asyncio.wait_for(self.process.wait(), timeout=30)
+        return code, self.log()
 
 
-async def stop_role(
-    process: asyncio.subprocess.Process, sig: signal.Signals = signal.SIGTERM
-) -> tuple[int, str]:
-    """Signal the process and collect its exit code and log (30 s hang guard)."""
-    if process.returncode is None:
-        process.send_signal(sig)
-    _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
-    return process.returncode if process.returncode is not None else -1, stderr.decode()
+async def start_role(role: str, env: dict[str, str]) -> RoleProcess:
+    with tempfile.NamedTemporaryFile(
+        "wb", prefix=f"paysys-{role}-", suffix=".log", delete=False
+    ) as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "paysys", "--role", role,
+            env=env, stdout=log, stderr=log,
+        )  # fmt: skip
+    return RoleProcess(process, Path(log.name))
+
+
+async def stop_role(role: RoleProcess, sig: signal.Signals = signal.SIGTERM) -> tuple[int, str]:
+    return await role.stop(sig)
 
 
 async def wait_http_ok(url: str, guard_seconds: float = 30) -> None:

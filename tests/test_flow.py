@@ -4,6 +4,7 @@ container runs them, talking to the emulator over HTTP; SIGTERM stops them clean
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -30,10 +31,9 @@ async def system(settings: Settings, provisioned: Provisioned) -> AsyncIterator[
         await wait_http_ok(f"http://127.0.0.1:{worker_port}/readyz")
         yield {"base": base, "api": api, "worker": worker}
     finally:
-        for process in (api, worker):
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
+        for role in (api, worker):
+            if role.running:
+                await role.stop(signal.SIGKILL)
 
 
 async def test_post_to_approved_through_real_processes(

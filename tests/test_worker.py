@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from paysys.config import Settings
 from paysys.domain import NewPayment, Payment, PaymentCreated, PaymentStatus
+from paysys.ports import PaymentRepository
 from paysys.provision import Provisioned, provision
 from paysys.resources import Clients, Resources, open_clients, open_resources
 from paysys.roles import worker_options
@@ -153,3 +155,36 @@ async def test_in_flight_never_exceeds_the_semaphore(
     assert stats.approved == 30
     assert 1 <= peak <= 5
     assert stats.batches >= 6  # 30 messages in batches of at most 5
+
+
+@dataclass(frozen=True)
+class SlowPayments:
+    """Fault injection at the port boundary: the real repository, answering slowly."""
+
+    inner: PaymentRepository
+    delay: float
+
+    async def approve(self, payment_id: str, now: datetime) -> bool:
+        await asyncio.sleep(self.delay)
+        return await self.inner.approve(payment_id, now)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_long_work_keeps_its_message_invisible(endpoint: str) -> None:
+    settings = fresh_settings(endpoint, visibility_timeout_seconds=1)
+    async with open_clients(settings) as clients:
+        provisioned = await provision(clients)
+        async with open_resources(settings) as resources:
+            payment = await create(resources, "slow")
+            slow = dataclasses.replace(
+                resources.service, payments=SlowPayments(resources.payments, delay=2.5)
+            )
+            worker = Worker(resources.queue, slow, worker_options(settings))
+            stats = await worker.run(burst=True)
+            # Without the heartbeat SQS would hand the message to a second loop mid-work.
+            assert stats.extended >= 1
+            assert (stats.received, stats.approved, stats.duplicates) == (1, 1, 0)
+            assert (await resources.service.get(payment.id)).status is PaymentStatus.APPROVED
+            assert await queue_depth(clients, provisioned.queue_url) == (0, 0)

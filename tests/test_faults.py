@@ -1,0 +1,195 @@
+"""Breaking things on purpose: real processes, the real emulator, bounded in time.
+
+Every test ends with the same audit: every payment `Approved`, none approved twice (the
+workers' own log lines count the successful approval writes per payment), and nothing left
+in the queue or the DLQ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import aiohttp
+import pytest
+
+from paysys.config import Settings
+from paysys.emulator import free_port
+from paysys.provision import Provisioned, provision
+from paysys.resources import Clients, open_clients
+
+from .conftest import fresh_settings, queue_depth
+from .faults import FaultProxy
+from .processes import RoleProcess, approvals_in, role_env, start_role, stop_role, wait_http_ok
+
+
+@dataclass
+class System:
+    settings: Settings
+    clients: Clients
+    provisioned: Provisioned
+    base: str = ""
+    api: RoleProcess | None = None
+    workers: list[RoleProcess] = field(default_factory=list)
+    worker_logs: list[str] = field(default_factory=list)
+
+    async def start_api(self, **env: object) -> None:
+        port = free_port()
+        self.api = await start_role("api", role_env(self.settings, api_port=port, **env))
+        self.base = f"http://127.0.0.1:{port}"
+        await wait_http_ok(f"{self.base}/healthz")
+
+    async def start_worker(self, **env: object) -> RoleProcess:
+        port = free_port()
+        worker = await start_role("worker", role_env(self.settings, worker_port=port, **env))
+        await wait_http_ok(f"http://127.0.0.1:{port}/healthz")
+        self.workers.append(worker)
+        return worker
+
+    async def stop_worker(self, worker: RoleProcess, sig: signal.Signals = signal.SIGTERM) -> int:
+        code, log = await stop_role(worker, sig)
+        self.worker_logs.append(log)
+        return code
+
+    async def post_many(self, count: int, concurrency: int) -> list[str]:
+        limit = asyncio.Semaphore(concurrency)
+        async with aiohttp.ClientSession() as http:
+
+            async def post(i: int) -> str:
+                async with (
+                    limit,
+                    http.post(
+                        f"{self.base}/payments",
+                        json={"amount": f"{i % 97 + 1}.00", "currency": "BRL"},
+                    ) as response,
+                ):
+                    assert response.status == 202, await response.text()
+                    return str((await response.json())["id"])
+
+            return list(await asyncio.gather(*(post(i) for i in range(count))))
+
+    async def statuses(self) -> Counter[str]:
+        table = self.settings.table_name
+        return Counter([item["status"] async for item in self.clients.dynamodb.scan(table)])
+
+    async def wait_approved(self, count: int, guard_seconds: float = 60) -> None:
+        async with asyncio.timeout(guard_seconds):  # a hang guard, not a speed check
+            while (await self.statuses())["Approved"] < count:  # noqa: ASYNC110 - polling AWS
+                await asyncio.sleep(0.2)
+
+    async def audit(self, ids: list[str]) -> None:
+        """All approved exactly once, queues empty. Stops every process first."""
+        for worker in self.workers:
+            if worker.running:
+                assert await self.stop_worker(worker) == 0
+        assert await self.statuses() == Counter({"Approved": len(ids)})
+        approvals = Counter[str]()
+        for log in self.worker_logs:
+            approvals.update(approvals_in(log))
+        assert set(approvals) == set(ids)
+        assert max(approvals.values()) == 1, "a payment was approved twice"
+        assert await queue_depth(self.clients, self.provisioned.queue_url) == (0, 0)
+        assert await queue_depth(self.clients, self.provisioned.dlq_url) == (0, 0)
+
+
+@contextlib.asynccontextmanager
+async def system_for(settings: Settings) -> AsyncIterator[System]:
+    async with open_clients(settings) as clients:
+        system = System(settings, clients, await provision(clients))
+        try:
+            yield system
+        finally:
+            for role in [system.api, *system.workers]:
+                if role is not None and role.running:
+                    await role.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+async def system(endpoint: str) -> AsyncIterator[System]:
+    async with system_for(fresh_settings(endpoint, visibility_timeout_seconds=3)) as running:
+        yield running
+
+
+async def test_500_payments_two_workers_none_lost_none_twice(system: System) -> None:
+    await system.start_api()
+    for _ in range(2):
+        await system.start_worker(worker_loops=4)
+    ids = await system.post_many(500, concurrency=16)
+    assert len(set(ids)) == 500
+    await system.wait_approved(500)
+    await system.audit(ids)
+
+
+async def test_worker_killed_mid_stream_and_replaced(system: System) -> None:
+    await system.start_api()
+    first = await system.start_worker(worker_loops=2)
+    ids = await system.post_many(120, concurrency=8)
+    await system.wait_approved(20)
+    # SIGKILL: no drain; whatever it held is stranded until its visibility timeout.
+    await system.stop_worker(first, signal.SIGKILL)
+    await system.start_worker(worker_loops=2)
+    await system.wait_approved(120)
+    await system.audit(ids)
+
+
+async def test_sigterm_during_load_drains_and_loses_nothing(system: System) -> None:
+    await system.start_api()
+    worker = await system.start_worker(worker_loops=4)
+    load = asyncio.create_task(system.post_many(150, concurrency=8))
+    await system.wait_approved(10)
+    assert await system.stop_worker(worker) == 0  # within the 30 s guard
+    assert '"event": "worker.stopped"' in system.worker_logs[-1]
+    ids = await load
+    _, in_flight = await queue_depth(system.clients, system.provisioned.queue_url)
+    assert in_flight == 0  # handed back, not stranded
+    await system.start_worker(worker_loops=4)
+    await system.wait_approved(150)
+    await system.audit(ids)
+
+
+async def test_sns_outage_window_is_healed_by_the_reconciler(endpoint: str) -> None:
+    async with FaultProxy(endpoint) as proxy:
+        # The API reaches SNS through the proxy; DynamoDB and the worker go direct.
+        settings = fresh_settings(
+            endpoint, reconcile_after_seconds=1, reconcile_interval_seconds=0.5
+        )
+        async with system_for(settings) as system:
+            await system.start_api(aws_endpoint_url=proxy.url, dynamodb_endpoint_url=endpoint)
+            await system.start_worker()
+            before = await system.post_many(10, concurrency=4)
+            proxy.down()
+            during = await system.post_many(20, concurrency=4)  # still 202: stored, deferred
+            assert proxy.refused > 0
+            pending = (await system.statuses())["Pending"]
+            assert pending >= 1  # their events were never published
+            proxy.restore()
+            await system.wait_approved(30)
+            await system.stop_worker(system.workers[0])
+            republished = system.worker_logs[-1].count('"payment.republished"')
+            assert republished >= pending
+            await system.audit(before + during)
+
+
+async def test_worker_survives_the_backend_going_away(endpoint: str) -> None:
+    async with FaultProxy(endpoint) as proxy:
+        # A receive whose response the outage swallowed hides its messages until the
+        # visibility timeout: keep it short so the test shows recovery, not the wait.
+        settings = fresh_settings(endpoint, visibility_timeout_seconds=3)
+        async with system_for(settings) as system:
+            await system.start_api()
+            worker = await system.start_worker(aws_endpoint_url=proxy.url)
+            first = await system.post_many(20, concurrency=4)
+            await system.wait_approved(20)
+            proxy.down()
+            second = await system.post_many(20, concurrency=4)
+            await asyncio.sleep(3)  # the worker sees failures and backs off
+            assert worker.running
+            proxy.restore()
+            await system.wait_approved(40)
+            await system.stop_worker(worker)
+            assert '"worker.receive_failed"' in system.worker_logs[-1]
+            await system.audit(first + second)

@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-dev
 BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint fmt bench soak clean
+.PHONY: help venv run test lint fmt docs bench soak clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ lint: $(STAMP) ## ruff (lint + format check) and mypy --strict
 fmt: $(STAMP) ## format the code
 	$(BIN)/ruff format src tests
 	$(BIN)/ruff check --fix src tests
+
+docs: $(STAMP) ## regenerate the README's configuration table from the settings
+	$(BIN)/python scripts/readme_config.py
 
 clean: ## remove the venv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

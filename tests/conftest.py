@@ -104,7 +104,7 @@ async def resources(settings: Settings, provisioned: Provisioned) -> AsyncIterat
 
 @pytest.fixture
 async def api(settings: Settings, resources: Resources) -> AsyncIterator[TestClient[Any, Any]]:
-    app = create_app(settings, resources.service, readiness_checks(resources))
+    app = create_app(settings, resources.service, readiness_checks(resources), resources.status)
     async with TestClient(TestServer(app)) as client:
         yield client
 

@@ -141,9 +141,10 @@ async def test_backend_outage_is_a_503_not_a_crash(settings, resources: Resource
         aws_endpoint_url="http://127.0.0.1:9",
         topic_arn=resources.events.topic_arn,
         queue_url=resources.queue.queue_url,
+        dlq_url=resources.dlq.queue_url,
     )
     async with open_resources(closed) as down:
-        app = create_app(closed, down.service, readiness_checks(down))
+        app = create_app(closed, down.service, readiness_checks(down), down.status)
         async with TestClient(TestServer(app)) as client:
             create = await client.post("/payments", json={"amount": "1", "currency": "BRL"})
             assert create.status == 503

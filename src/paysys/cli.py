@@ -5,6 +5,7 @@ paysys provision                      create table/topic/queues/subscription, id
 paysys local                          embedded emulator + provision + API + worker
 paysys config [--markdown]            every setting, its value, source and default
 paysys dlq list | redrive             show dead letters (and why) / move them back
+paysys keygen                         a new API key and the hash for PAYSYS_API_KEYS
 """
 
 from __future__ import annotations
@@ -22,18 +23,19 @@ from typing import Any
 import structlog
 
 from paysys import config as config_module
+from paysys.auth import new_key
 from paysys.config import Settings
 from paysys.dlq import list_dead_letters, redrive
 from paysys.emulator import moto_server
 from paysys.errors import PaysysError
 from paysys.logging import configure_logging
 from paysys.provision import provision
-from paysys.resources import find_queue_url, open_clients, open_resources
+from paysys.resources import open_clients, open_resources
 from paysys.roles import run_api, run_worker
 
 log = structlog.get_logger(__name__)
 
-COMMANDS = ("serve", "provision", "local", "config", "dlq")
+COMMANDS = ("serve", "provision", "local", "config", "dlq", "keygen")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,9 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:  # noqa: PLR0911
     env = os.environ if environ is None else environ
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env(env)
     except PaysysError as exc:
@@ -61,6 +64,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return 2
     if args.command == "config":
         sys.stdout.write(markdown_table() if args.markdown else render_config(settings, env))
+        return 0
+    if args.command == "keygen":
+        key, digest = new_key()
+        sys.stdout.write(
+            f"key:  {key}\nhash: {digest}\n"
+            "Give the key to the client; add the hash to PAYSYS_API_KEYS (comma-separated).\n"
+        )
         return 0
     if args.command == "serve" and args.role is None:
         sys.stderr.write("paysys: choose a role: --role api | --role worker\n")
@@ -116,8 +126,7 @@ async def _provision(settings: Settings, _: asyncio.Event) -> None:
 async def _dlq_list(settings: Settings, _: asyncio.Event) -> None:
     async with open_resources(settings) as resources:
         sqs = resources.clients.sqs
-        dlq_url = await find_queue_url(sqs, settings.dlq_name)
-        letters = await list_dead_letters(sqs, dlq_url, resources.payments)
+        letters = await list_dead_letters(sqs, resources.dlq.queue_url, resources.payments)
     for letter in letters:
         sys.stdout.write(json.dumps(letter.to_json()) + "\n")
     log.info("dlq.listed", count=len(letters), dlq=settings.dlq_name)
@@ -126,8 +135,7 @@ async def _dlq_list(settings: Settings, _: asyncio.Event) -> None:
 async def _dlq_redrive(settings: Settings, _: asyncio.Event) -> None:
     async with open_resources(settings) as resources:
         sqs = resources.clients.sqs
-        dlq_url = await find_queue_url(sqs, settings.dlq_name)
-        moved = await redrive(sqs, dlq_url, resources.queue.queue_url)
+        moved = await redrive(sqs, resources.dlq.queue_url, resources.queue.queue_url)
     log.info("dlq.redriven", count=moved, dlq=settings.dlq_name, queue=settings.queue_name)
 
 

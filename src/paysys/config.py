@@ -75,12 +75,23 @@ class Settings:
     dlq_name: str = field(
         default="paysys-payment-created-dlq", metadata=_doc("Dead-letter queue name.")
     )
+    dlq_url: str | None = field(
+        default=None, metadata=_doc("Dead-letter queue URL; unset: looked up by DLQ name.")
+    )
     max_receive_count: int = field(
         default=5, metadata=_doc("Receives before a message moves to the DLQ.")
     )
     # --- API -----------------------------------------------------------------------------
     api_host: str = field(default="127.0.0.1", metadata=_doc("API bind address."))
     api_port: int = field(default=8080, metadata=_doc("API port."))
+    api_keys: str | None = field(
+        default=None,
+        repr=False,
+        metadata=_doc(
+            "Comma-separated SHA-256 hashes of API keys (`paysys keygen`); unset: API open.",
+            secret=True,
+        ),
+    )
     max_body_bytes: int = field(default=16_384, metadata=_doc("Largest accepted request body."))
     max_amount: Decimal = field(
         default=Decimal("1000000.00"), metadata=_doc("Largest accepted payment amount.")

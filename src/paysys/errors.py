@@ -73,6 +73,11 @@ class ValidationError(ClientError):
         return body
 
 
+class Unauthorized(ClientError):
+    status = 401
+    code = "unauthorized"
+
+
 class NotFound(ClientError):
     status = 404
     code = "not_found"

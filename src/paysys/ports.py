@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from paysys.domain import Payment, PaymentCreated
+from paysys.domain import Payment, PaymentCreated, PaymentStatus
 
 
 class PaymentRepository(Protocol):
@@ -25,12 +25,19 @@ class PaymentRepository(Protocol):
     async def pending_before(self, cutoff: datetime, limit: int) -> list[Payment]:
         """Payments still ``Pending`` that were created before ``cutoff``, oldest first."""
 
+    async def recent(self, status: PaymentStatus, limit: int) -> list[Payment]:
+        """The newest payments with ``status``, newest first."""
+
+    async def count(self, status: PaymentStatus) -> int: ...
+
     async def ping(self) -> None:
         """Raise ``BackendUnavailable`` unless the table answers."""
 
 
 class EventPublisher(Protocol):
-    async def publish(self, event: PaymentCreated, correlation_id: str) -> str:
+    async def publish(
+        self, event: PaymentCreated, correlation_id: str, traceparent: str | None = None
+    ) -> str:
         """Publish the event; return the broker's message id."""
 
     async def ping(self) -> None: ...
@@ -67,6 +74,7 @@ class QueueMessage:
     body: str
     receive_count: int
     correlation_id: str | None
+    traceparent: str | None = None
 
 
 class MessageQueue(Protocol):
@@ -77,5 +85,8 @@ class MessageQueue(Protocol):
 
     async def change_visibility(self, messages: Sequence[QueueMessage], seconds: int) -> None:
         """Batched: 0 hands messages back at once; more extends the time we hold them."""
+
+    async def depth(self) -> tuple[int, int]:
+        """(visible, in flight) messages, approximately."""
 
     async def ping(self) -> None: ...

@@ -29,6 +29,7 @@ from paysys.adapters.sqs import SqsQueue
 from paysys.config import Settings
 from paysys.errors import BackendUnavailable
 from paysys.service import PaymentService
+from paysys.status import StatusReader
 
 if TYPE_CHECKING:
     from types_aiobotocore_sns.client import SNSClient
@@ -54,7 +55,9 @@ class Resources:
     payments: DynamoPayments
     events: SnsPublisher
     queue: SqsQueue
+    dlq: SqsQueue
     service: PaymentService
+    status: StatusReader
 
 
 @asynccontextmanager
@@ -99,6 +102,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     async with open_clients(settings) as clients:
         topic_arn = settings.topic_arn or await find_topic_arn(clients.sns, settings.topic_name)
         queue_url = settings.queue_url or await find_queue_url(clients.sqs, settings.queue_name)
+        dlq_url = settings.dlq_url or await find_queue_url(clients.sqs, settings.dlq_name)
         payments = DynamoPayments(clients.dynamodb, settings.table_name)
         events = SnsPublisher(clients.sns, topic_arn)
         idempotency = DynamoIdempotency(
@@ -107,12 +111,16 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             ttl_seconds=settings.idempotency_ttl_seconds,
             lock_seconds=settings.idempotency_lock_seconds,
         )
+        queue = SqsQueue(clients.sqs, queue_url)
+        dlq = SqsQueue(clients.sqs, dlq_url)
         yield Resources(
             clients=clients,
             payments=payments,
             events=events,
-            queue=SqsQueue(clients.sqs, queue_url),
+            queue=queue,
+            dlq=dlq,
             service=PaymentService(payments, events, idempotency),
+            status=StatusReader(payments, queue, dlq),
         )
 
 

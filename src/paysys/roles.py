@@ -12,9 +12,11 @@ from collections.abc import AsyncIterator
 
 import structlog
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from paysys.api import READINESS, HealthCheck, add_health_routes, create_app
 from paysys.config import Settings
+from paysys.metrics import REGISTRY, WorkerMetrics
 from paysys.reconciler import run_reconciler
 from paysys.resources import Resources
 from paysys.worker import Worker, WorkerOptions
@@ -58,7 +60,9 @@ async def serving(
 
 
 async def run_api(settings: Settings, resources: Resources, stop: asyncio.Event) -> None:
-    app = create_app(settings, resources.service, readiness_checks(resources))
+    app = create_app(settings, resources.service, readiness_checks(resources), resources.status)
+    if not settings.api_keys:
+        log.warning("api.open", reason="PAYSYS_API_KEYS is not set: anyone can create payments")
     async with serving(
         app, settings.api_host, settings.api_port, settings.shutdown_timeout_seconds
     ) as port:
@@ -69,12 +73,13 @@ async def run_api(settings: Settings, resources: Resources, stop: asyncio.Event)
 
 
 async def run_worker(settings: Settings, resources: Resources, stop: asyncio.Event) -> Worker:
-    worker = Worker(resources.queue, resources.service, worker_options(settings))
+    metrics = WorkerMetrics(CollectorRegistry())
+    worker = Worker(resources.queue, resources.service, worker_options(settings), metrics)
     async with contextlib.AsyncExitStack() as stack:
         if settings.worker_port:
             port = await stack.enter_async_context(
                 serving(
-                    worker_health_app(worker, resources),
+                    worker_health_app(worker, resources, metrics),
                     settings.worker_host,
                     settings.worker_port,
                     1.0,
@@ -102,9 +107,13 @@ async def _stop_when(stop: asyncio.Event, worker: Worker) -> None:
     worker.stop()
 
 
-def worker_health_app(worker: Worker, resources: Resources) -> web.Application:
-    """``/healthz``: the loops are running; ``/readyz``: and the backends answer."""
+def worker_health_app(
+    worker: Worker, resources: Resources, metrics: WorkerMetrics
+) -> web.Application:
+    """``/healthz``: the process answers; ``/readyz``: loops running and backends answer;
+    ``/metrics``: the worker's counters."""
     app = web.Application()
+    app[REGISTRY] = metrics.registry
 
     async def loops_running() -> None:
         if worker.running_loops == 0 and not worker.stopping:

@@ -49,7 +49,11 @@ class PaymentService:
     clock: Callable[[], datetime] = utcnow
 
     async def create(
-        self, new: NewPayment, correlation_id: str, idempotency_key: str | None = None
+        self,
+        new: NewPayment,
+        correlation_id: str,
+        idempotency_key: str | None = None,
+        traceparent: str | None = None,
     ) -> Accepted:
         """Store the payment ``Pending`` (the commit point), then publish ``PaymentCreated``.
 
@@ -58,7 +62,7 @@ class PaymentService:
         With an idempotency key, a retry returns the first answer instead of a new payment."""
         if idempotency_key is None:
             payment = Payment.create(new, self.clock(), correlation_id=correlation_id)
-            return Accepted(await self._store_and_publish(payment, resumed=False))
+            return Accepted(await self._store_and_publish(payment, False, traceparent))
         claim = await self.idempotency.claim(
             idempotency_key, fingerprint(new), new_payment_id(), self.clock()
         )
@@ -69,21 +73,26 @@ class PaymentService:
             new, self.clock(), correlation_id=correlation_id, payment_id=claim.payment_id
         )
         try:
-            body = await self._store_and_publish(payment, resumed=claim.state is ClaimState.RESUMED)
+            resumed = claim.state is ClaimState.RESUMED
+            body = await self._store_and_publish(payment, resumed, traceparent)
         except BackendUnavailable:
             await self.idempotency.release(idempotency_key)
             raise
         await self.idempotency.complete(idempotency_key, body, self.clock())
         return Accepted(body)
 
-    async def _store_and_publish(self, payment: Payment, *, resumed: bool) -> dict[str, Any]:
+    async def _store_and_publish(
+        self, payment: Payment, resumed: bool, traceparent: str | None
+    ) -> dict[str, Any]:
         structlog.contextvars.bind_contextvars(payment_id=payment.id)
         if not await self.payments.add(payment):
             if not resumed:  # a fresh uuid4 collided: impossible in practice, never overwrite
                 raise BackendUnavailable(f"payment id {payment.id} already exists")
             payment = await self.payments.get(payment.id)  # stored by the request we resume
         try:
-            await self.events.publish(PaymentCreated.of(payment), payment.correlation_id)
+            await self.events.publish(
+                PaymentCreated.of(payment), payment.correlation_id, traceparent
+            )
         except BackendUnavailable as exc:
             log.warning("payment.publish_deferred", error=str(exc))
         return payment.to_json()

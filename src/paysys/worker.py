@@ -18,9 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
+from prometheus_client import CollectorRegistry
 
 from paysys.domain import PaymentCreated
 from paysys.errors import BackendUnavailable, MalformedMessage, PaymentNotFound
+from paysys.metrics import WorkerMetrics
 from paysys.ports import MessageQueue, QueueMessage
 from paysys.service import Approval, PaymentService
 
@@ -54,9 +56,15 @@ class WorkerStats:
 
 class Worker:
     def __init__(
-        self, queue: MessageQueue, service: PaymentService, options: WorkerOptions
+        self,
+        queue: MessageQueue,
+        service: PaymentService,
+        options: WorkerOptions,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         self._queue = queue
+        self._metrics = metrics or WorkerMetrics(CollectorRegistry())
+        self._metrics.watch(self)
         self._service = service
         self._options = options
         self._slots = asyncio.BoundedSemaphore(options.max_in_flight)
@@ -120,7 +128,8 @@ class Worker:
     async def _receive(self, slots: int) -> list[QueueMessage]:
         if self._stopping.is_set():
             return []
-        messages = await self._queue.receive(slots, self._options.wait_seconds)
+        with self._metrics.receive_latency.time():
+            messages = await self._queue.receive(slots, self._options.wait_seconds)
         self.stats.received += len(messages)
         return messages
 
@@ -161,6 +170,7 @@ class Worker:
     def _start_batch(self, messages: list[QueueMessage]) -> None:
         self.stats.in_flight += len(messages)
         self.stats.batches += 1
+        self._metrics.batch_size.observe(len(messages))
         task = asyncio.create_task(self._handle_batch(messages))
         self._batches.add(task)
         task.add_done_callback(self._batches.discard)
@@ -210,7 +220,9 @@ class Worker:
         """Handle one message; True when it may be deleted. Never raises."""
         started = time.perf_counter()
         with structlog.contextvars.bound_contextvars(
-            message_id=message.message_id, correlation_id=message.correlation_id
+            message_id=message.message_id,
+            correlation_id=message.correlation_id,
+            traceparent=message.traceparent,
         ):
             outcome, acked, error = await self._approve(message)
             fields: dict[str, object] = {

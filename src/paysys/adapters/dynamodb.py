@@ -100,6 +100,25 @@ class DynamoPayments:
                 )
             ]
 
+    async def recent(self, status: PaymentStatus, limit: int) -> list[Payment]:
+        async with dynamo_translated("Query"):
+            return [
+                from_item(item)
+                async for item in self.client.query(
+                    self.table,
+                    HashKey("status", status.value),
+                    index=STATUS_INDEX,
+                    scan_forward=False,
+                    limit=limit,
+                )
+            ]
+
+    async def count(self, status: PaymentStatus) -> int:
+        async with dynamo_translated("Query"):
+            return await self.client.count(
+                self.table, HashKey("status", status.value), index=STATUS_INDEX
+            )
+
     async def ping(self) -> None:
         async with dynamo_translated("DescribeTable"):
             await self.client.describe_table(self.table)

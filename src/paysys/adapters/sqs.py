@@ -64,6 +64,21 @@ class SqsQueue:
                 )
             _log_failures("sqs.visibility_failed", chunk, response.get("Failed", []))
 
+    async def depth(self) -> tuple[int, int]:
+        async with translated("SQS", "GetQueueAttributes"):
+            response = await self.client.get_queue_attributes(
+                QueueUrl=self.queue_url,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                ],
+            )
+        attributes = response.get("Attributes", {})
+        return (
+            int(attributes.get("ApproximateNumberOfMessages", "0")),
+            int(attributes.get("ApproximateNumberOfMessagesNotVisible", "0")),
+        )
+
     async def ping(self) -> None:
         async with translated("SQS", "GetQueueAttributes"):
             await self.client.get_queue_attributes(
@@ -72,13 +87,16 @@ class SqsQueue:
 
 
 def _to_message(raw: MessageTypeDef) -> QueueMessage:
-    correlation = raw.get("MessageAttributes", {}).get("correlation_id")
+    attributes = raw.get("MessageAttributes", {})
+    correlation = attributes.get("correlation_id")
+    traceparent = attributes.get("traceparent")
     return QueueMessage(
         message_id=raw["MessageId"],
         receipt_handle=raw["ReceiptHandle"],
         body=raw.get("Body", ""),
         receive_count=int(raw.get("Attributes", {}).get("ApproximateReceiveCount", "1")),
         correlation_id=correlation.get("StringValue") if correlation else None,
+        traceparent=traceparent.get("StringValue") if traceparent else None,
     )
 
 

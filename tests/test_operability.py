@@ -1,0 +1,136 @@
+"""Metrics, API keys, correlation across API and worker, recent payments and stats."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+
+from paysys.api import create_app
+from paysys.auth import hash_key, new_key
+from paysys.cli import main
+from paysys.config import Settings
+from paysys.metrics import WorkerMetrics
+from paysys.resources import Resources
+from paysys.roles import readiness_checks, worker_health_app, worker_options
+from paysys.worker import Worker
+
+BODY = {"amount": "9.99", "currency": "USD"}
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+async def test_api_metrics_count_requests_and_payments(api: TestClient[Any, Any]) -> None:
+    for _ in range(3):
+        assert (await api.post("/payments", json=BODY)).status == 202
+    assert (await api.post("/payments", json={})).status == 422
+    response = await api.get("/metrics")
+    assert response.status == 200
+    assert response.content_type == "text/plain"
+    found = samples(await response.text())
+    post = (("method", "POST"), ("route", "/payments"))
+    assert found[("paysys_http_requests_total", (*post, ("status", "202")))] == 3
+    assert found[("paysys_http_requests_total", (*post, ("status", "422")))] == 1
+    assert found[("paysys_payments_created_total", ())] == 3
+    assert found[("paysys_http_request_duration_seconds_count", (("route", "/payments"),))] == 4
+
+
+async def test_worker_metrics_and_correlation_follow_the_payment(
+    api: TestClient[Any, Any], settings: Settings, resources: Resources, logs
+) -> None:
+    created = await api.post(
+        "/payments",
+        json=BODY,
+        headers={"X-Request-ID": "trace-me-42", "traceparent": TRACEPARENT},
+    )
+    payment_id = (await created.json())["id"]
+    metrics = WorkerMetrics(CollectorRegistry())
+    worker = Worker(resources.queue, resources.service, worker_options(settings), metrics)
+    await worker.run(burst=True)
+
+    [line] = [e for e in logs.events("message.processed") if e["payment_id"] == payment_id]
+    assert line["correlation_id"] == "trace-me-42"
+    assert line["traceparent"] == TRACEPARENT
+    [request_line] = [e for e in logs.events("http.request") if e.get("payment_id") == payment_id]
+    assert request_line["correlation_id"] == "trace-me-42"
+
+    async with TestClient(TestServer(worker_health_app(worker, resources, metrics))) as client:
+        found = samples(await (await client.get("/metrics")).text())
+        assert found[("paysys_worker_messages_approved_total", ())] == 1
+        assert found[("paysys_worker_messages_received_total", ())] == 1
+        assert found[("paysys_worker_batch_size_count", ())] == 1
+        assert found[("paysys_worker_loops", ())] == 0
+        assert (await client.get("/readyz")).status == 503  # no loop is running any more
+
+
+async def test_recent_payments_and_stats(api: TestClient[Any, Any]) -> None:
+    ids = [(await (await api.post("/payments", json=BODY)).json())["id"] for _ in range(3)]
+    recent = await (await api.get("/payments?limit=2")).json()
+    assert [p["id"] for p in recent["payments"]] == ids[::-1][:2]  # newest first
+    assert (await api.get("/payments?limit=0")).status == 400
+    assert (await api.get("/payments?limit=abc")).status == 400
+    stats = await (await api.get("/stats")).json()
+    assert stats == {
+        "payments": {"Pending": 3, "Approved": 0},
+        "queue": {"visible": 3, "in_flight": 0},
+        "dlq": {"visible": 0},
+    }
+
+
+@pytest.fixture
+async def keyed_api(settings: Settings, resources: Resources) -> AsyncIterator[Any]:
+    (alice, alice_hash), (bob, bob_hash) = new_key(), new_key()
+    keyed = settings.replace(api_keys=f"{alice_hash},{bob_hash}")
+    app = create_app(keyed, resources.service, readiness_checks(resources), resources.status)
+    async with TestClient(TestServer(app)) as client:
+        yield client, alice, bob
+
+
+async def test_api_keys_guard_every_payment_route(keyed_api: Any, logs) -> None:
+    client, alice, _ = keyed_api
+    for method, path in (("POST", "/payments"), ("GET", "/payments"), ("GET", "/stats")):
+        denied = await client.request(method, path, json=BODY)
+        assert denied.status == 401
+        assert denied.headers["WWW-Authenticate"] == "Bearer"
+        assert (await denied.json())["error"]["code"] == "unauthorized"
+    wrong = await client.post("/payments", json=BODY, headers={"Authorization": "Bearer nope"})
+    assert wrong.status == 401
+    ok = await client.post("/payments", json=BODY, headers={"Authorization": f"Bearer {alice}"})
+    assert ok.status == 202
+    for path in ("/healthz", "/readyz", "/metrics"):
+        assert (await client.get(path)).status == 200
+    assert alice not in "\n".join(logs.lines)  # keys are never logged
+
+
+async def test_idempotency_keys_are_scoped_per_api_key(keyed_api: Any) -> None:
+    client, alice, bob = keyed_api
+    ids = set()
+    for key in (alice, bob, alice):
+        response = await client.post(
+            "/payments",
+            json=BODY,
+            headers={"Authorization": f"Bearer {key}", "Idempotency-Key": "same-key"},
+        )
+        assert response.status == 202
+        ids.add((await response.json())["id"])
+    assert len(ids) == 2  # alice's retry replays; bob's request is his own
+
+
+def test_keygen_prints_a_key_and_its_hash(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["keygen"], {}) == 0
+    out = capsys.readouterr().out
+    lines = dict(re.findall(r"^(key|hash):\s+(\S+)$", out, re.M))
+    assert lines["key"].startswith("psk_")
+    assert hash_key(lines["key"]) == lines["hash"]

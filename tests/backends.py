@@ -7,7 +7,7 @@ import warnings
 from collections.abc import Iterator
 
 # A LocalStack release that serves DynamoDB/SNS/SQS without an auth token.
-LOCALSTACK_IMAGE = "localstack/localstack:4.4.0"
+LOCALSTACK_IMAGE = "localstack/localstack:4.14.0"  # same pin as deploy/localstack
 
 
 def docker_available() -> tuple[bool, str]:

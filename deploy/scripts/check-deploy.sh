@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# make check-deploy: every offline check of the deployment files. Installs its own pinned tools
+# (deploy/scripts/tools.sh); needs no Docker, cluster or network beyond that install. Runs
+# every check, then fails if any failed.
+#   PYTEST   the project's pytest, for tests/test_deploy.py (deploy.mk passes the venv's)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+# shellcheck source=deploy/scripts/lib.sh
+. deploy/scripts/lib.sh
+
+bin=$(bash deploy/scripts/tools.sh)
+export PATH="$bin:$PATH"
+rendered=$(mktemp -d)
+trap 'rm -rf "$rendered"' EXIT
+
+failed=()
+check() {
+  local name=$1
+  shift
+  say "$name"
+  if "$@"; then
+    printf '    ok\n'
+  else
+    printf '    FAILED: %s\n' "$name"
+    failed+=("$name")
+  fi
+}
+
+render() {
+  kubectl kustomize deploy/kind >"$rendered/paysys.yaml" &&
+    kubectl kustomize deploy/kind/keda >"$rendered/paysys-keda.yaml"
+}
+
+# The oldest and the newest Kubernetes a kind node image is likely to run; --strict rejects
+# unknown fields. KEDA's kinds have no bundled schema (warned about, not failed);
+# tests/test_deploy.py checks them against the worker and the ConfigMap instead.
+validate() {
+  local version out
+  for version in 1.29.0 1.37.0; do
+    if ! out=$(kubernetes-validate --strict -k "$version" \
+      "$rendered/paysys.yaml" "$rendered/paysys-keda.yaml" 2>&1); then
+      printf '%s\n' "$out"
+      return 1
+    fi
+    printf '    Kubernetes %s: %d resources passed; no schema (KEDA CRDs): %s\n' "$version" \
+      "$(grep -c ' passed for resource ' <<<"$out")" \
+      "$(grep -o "for kind [A-Za-z]*" <<<"$out" | sed 's/for kind //' | sort -u | paste -sd, -)"
+  done
+}
+
+checkov_scan() {
+  cp Dockerfile "$rendered/Dockerfile"
+  checkov --config-file deploy/checkov.yaml --directory "$rendered" || return 1
+  printf '    skipped (reasons in deploy/checkov.yaml): %s\n' \
+    "$(grep -oE '^  - CKV[A-Z0-9_]+' deploy/checkov.yaml | sed 's/  - //' | paste -sd, -)"
+}
+
+check "kustomize build (deploy/kind, deploy/kind/keda)" render
+check "kubernetes-validate --strict (Kubernetes 1.29 and 1.37)" validate
+check "check-jsonschema: compose file (builtin compose-spec schema)" \
+  check-jsonschema --builtin-schema vendor.compose-spec deploy/localstack/compose.yaml
+check "check-jsonschema: kind cluster config (deploy/kind/cluster.schema.json)" \
+  check-jsonschema --schemafile deploy/kind/cluster.schema.json deploy/kind/cluster.yaml
+check "hadolint Dockerfile" hadolint Dockerfile
+check "shellcheck deploy/scripts/*.sh" shellcheck --external-sources deploy/scripts/*.sh
+check "yamllint --strict" yamllint --strict .yamllint deploy
+check "checkov (rendered manifests + Dockerfile; skips: deploy/checkov.yaml)" checkov_scan
+check "pytest tests/test_deploy.py" "${PYTEST:-.venv/bin/pytest}" -q tests/test_deploy.py
+
+if ((${#failed[@]})); then
+  printf 'check-deploy: %d check(s) failed:\n' "${#failed[@]}"
+  printf '  - %s\n' "${failed[@]}"
+  exit 1
+fi
+say "check-deploy: all checks passed"

@@ -1,0 +1,35 @@
+# shellcheck shell=bash disable=SC2034  # constants used by the scripts that source this file
+# Helpers shared by deploy/scripts/*.sh (sourced, never run). Each script runs from the
+# repository root with `set -euo pipefail`.
+
+# The image every manifest names; deploy.mk passes it, tests/test_deploy.py keeps them equal.
+IMAGE=${IMAGE:-paysys:0.1.0}
+KIND_CLUSTER=${KIND_CLUSTER:-payment-system}
+NAMESPACE=paysys
+LOCALSTACK_CONTAINER=paysys-localstack
+COMPOSE_FILE=deploy/localstack/compose.yaml
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# need TOOL HINT: stop with a clear message when TOOL is not on PATH.
+need() {
+  command -v "$1" >/dev/null 2>&1 || die "'$1' is not installed or not on PATH: $2"
+}
+
+need_docker_engine() {
+  need docker "install Docker (the engine and its CLI)"
+  docker info >/dev/null 2>&1 ||
+    die "docker cannot reach a Docker engine: is it running, and may this user use it? (try: docker info)"
+}
+
+# compose ARGS...: Docker Compose v2 (`docker compose`), or the standalone docker-compose.
+compose() {
+  if docker compose version >/dev/null 2>&1; then
+    docker compose -f "$COMPOSE_FILE" "$@"
+  elif command -v docker-compose >/dev/null 2>&1; then
+    docker-compose -f "$COMPOSE_FILE" "$@"
+  else
+    die "Docker Compose is not installed (neither 'docker compose' nor 'docker-compose')"
+  fi
+}

@@ -81,8 +81,11 @@ class System:
             while (await self.statuses())["Approved"] < count:  # noqa: ASYNC110 - polling AWS
                 await asyncio.sleep(0.2)
 
-    async def audit(self, ids: list[str]) -> None:
-        """All approved exactly once, queues empty. Stops every process first."""
+    async def audit(self, ids: list[str], *, killed: bool = False) -> None:
+        """All approved exactly once, queues empty. Stops every process first.
+
+        A SIGKILLed worker may die between its approval write and its log line, so with
+        ``killed`` the logs must show no payment twice but may miss some."""
         for worker in self.workers:
             if worker.running:
                 assert await self.stop_worker(worker) == 0
@@ -90,8 +93,12 @@ class System:
         approvals = Counter[str]()
         for log in self.worker_logs:
             approvals.update(approvals_in(log))
-        assert set(approvals) == set(ids)
         assert max(approvals.values()) == 1, "a payment was approved twice"
+        if killed:
+            assert set(approvals) <= set(ids)
+            assert len(approvals) >= len(ids) - 10  # at most one batch died unlogged
+        else:
+            assert set(approvals) == set(ids)
         assert await queue_depth(self.clients, self.provisioned.queue_url) == (0, 0)
         assert await queue_depth(self.clients, self.provisioned.dlq_url) == (0, 0)
 
@@ -133,7 +140,7 @@ async def test_worker_killed_mid_stream_and_replaced(system: System) -> None:
     await system.stop_worker(first, signal.SIGKILL)
     await system.start_worker(worker_loops=2)
     await system.wait_approved(120)
-    await system.audit(ids)
+    await system.audit(ids, killed=True)
 
 
 async def test_sigterm_during_load_drains_and_loses_nothing(system: System) -> None:

@@ -96,7 +96,7 @@ class System:
         assert max(approvals.values()) == 1, "a payment was approved twice"
         if killed:
             assert set(approvals) <= set(ids)
-            assert len(approvals) >= len(ids) - 10  # at most one batch died unlogged
+            assert len(approvals) >= len(ids) - 20  # at most what 2 loops x 10 held
         else:
             assert set(approvals) == set(ids)
         assert await queue_depth(self.clients, self.provisioned.queue_url) == (0, 0)

@@ -45,7 +45,4 @@ docs: $(STAMP) ## regenerate the README's configuration table from the settings
 clean: ## remove the venv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
 
-bench: $(STAMP) ## benchmark against raw ceilings (BENCH_ARGS="--backend fast --json" ...)
-	$(BIN)/paysys bench $(BENCH_ARGS)
-
 -include deploy/deploy.mk

@@ -23,7 +23,7 @@ def fields_of(exc: pytest.ExceptionInfo[ValidationError]) -> dict[str, str]:
         ("12.5", Decimal("12.50")),
         (Decimal("0.1"), Decimal("0.10")),
         (7, Decimal("7.00")),
-        (" 3.00 ", Decimal("3.00")),
+        (".5", Decimal("0.50")),
         ("1000000.00", MAX),
         ("12.500", Decimal("12.50")),
     ],
@@ -38,12 +38,19 @@ def test_valid_amounts_become_cents(raw: object, expected: Decimal) -> None:
     ("raw", "fragment"),
     [
         ("0", "greater than 0"),
+        (Decimal("-1.00"), "greater than 0"),
         ("-1.00", "greater than 0"),
+        ("+1.00", "not a decimal"),
         ("12.345", "at most 2 decimal places"),
         ("1000000.01", "at most 1000000.00"),
-        ("NaN", "finite"),
-        ("Infinity", "finite"),
+        ("NaN", "not a decimal"),
+        ("Infinity", "not a decimal"),
         ("abc", "not a decimal"),
+        (" 3.00 ", "not a decimal"),
+        ("1_000", "not a decimal"),
+        ("1E+2", "not a decimal"),
+        ("-", "not a decimal"),
+        (".", "not a decimal"),
         (True, "decimal string or number"),
         (12.5, "decimal string or number"),  # a float never gets in
         ([], "decimal string or number"),
@@ -53,6 +60,14 @@ def test_invalid_amounts_are_named(raw: object, fragment: str) -> None:
     with pytest.raises(ValidationError) as exc:
         parse_new_payment({"amount": raw, "currency": "BRL"}, max_amount=MAX)
     assert fragment in fields_of(exc)["amount"]
+
+
+def test_lone_surrogates_are_refused() -> None:
+    with pytest.raises(ValidationError) as exc:
+        parse_new_payment(
+            {"amount": "1", "currency": "BRL", "description": "\ud800"}, max_amount=MAX
+        )
+    assert "Unicode" in fields_of(exc)["description"]
 
 
 def test_every_problem_is_reported_at_once() -> None:

@@ -58,6 +58,7 @@ METRICS = web.AppKey("metrics", ApiMetrics)
 DEFAULT_LIST_LIMIT = 20
 MAX_LIST_LIMIT = 100
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+_LIMIT = re.compile(r"[0-9]{1,3}")
 _QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 _OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/"})
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
@@ -148,7 +149,7 @@ async def get_payment(request: web.Request) -> web.Response:
 
 async def list_payments(request: web.Request) -> web.Response:
     raw = request.query.get("limit", str(DEFAULT_LIST_LIMIT))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIST_LIMIT:
+    if not _LIMIT.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIST_LIMIT:
         raise ClientError(f"limit must be an integer from 1 to {MAX_LIST_LIMIT}")
     payments = await request.app[STATUS].recent(int(raw))
     return web.json_response({"payments": [p.to_json() for p in payments]})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +19,9 @@ from paysys.errors import FieldError, MalformedMessage, ValidationError
 MAX_DESCRIPTION_LENGTH = 500
 EVENT_TYPE = "PaymentCreated"
 _CENT = Decimal("0.01")
+# Digits with an optional decimal point, and a minus so "-3" hears "must be greater than 0".
+# No plus, exponent, spaces or "1_000": Decimal takes all of those, a payment API should not.
+_AMOUNT_TEXT = re.compile(r"-?(?=\.?[0-9])[0-9]*(\.[0-9]*)?")
 
 
 class PaymentStatus(enum.StrEnum):
@@ -163,36 +167,53 @@ def parse_new_payment(data: object, *, max_amount: Decimal) -> NewPayment:
         errors.append(
             FieldError("description", f"must be at most {MAX_DESCRIPTION_LENGTH} characters")
         )
+    elif not _is_utf8(description):
+        errors.append(FieldError("description", "must be valid Unicode text"))
     if errors or amount is None or currency is None or not isinstance(description, str):
         raise ValidationError(errors)
     return NewPayment(amount=amount, currency=currency, description=description)
 
 
-def _parse_amount(raw: object, max_amount: Decimal, errors: list[FieldError]) -> Decimal | None:
-    if raw is None:
-        errors.append(FieldError("amount", "is required"))
-        return None
-    if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
-        errors.append(FieldError("amount", 'must be a decimal string or number, e.g. "12.50"'))
-        return None
+def _is_utf8(text: str) -> bool:
+    """False for lone surrogates (JSON allows "\\ud800"; DynamoDB rightly refuses them)."""
     try:
-        amount = Decimal(raw.strip()) if isinstance(raw, str) else Decimal(raw)
-    except InvalidOperation:
-        errors.append(FieldError("amount", f"{raw!r} is not a decimal number"))
-        return None
-    exponent = amount.as_tuple().exponent
-    if not amount.is_finite() or not isinstance(exponent, int):
-        errors.append(FieldError("amount", "must be a finite number"))
-        return None
-    if amount <= 0:
-        errors.append(FieldError("amount", "must be greater than 0"))
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _parse_amount(raw: object, max_amount: Decimal, errors: list[FieldError]) -> Decimal | None:
+    amount = _to_decimal(raw)
+    if isinstance(amount, str):
+        problem = amount
+    elif amount <= 0:
+        problem = "must be greater than 0"
     elif amount > max_amount:
-        errors.append(FieldError("amount", f"must be at most {format_amount(max_amount)}"))
-    elif exponent < -2 and amount != amount.quantize(_CENT):
-        errors.append(FieldError("amount", "must have at most 2 decimal places"))
+        problem = f"must be at most {format_amount(max_amount)}"
+    elif amount != amount.quantize(_CENT):
+        problem = "must have at most 2 decimal places"
     else:
         return amount.quantize(_CENT)
+    errors.append(FieldError("amount", problem))
     return None
+
+
+def _to_decimal(raw: object) -> Decimal | str:
+    """The amount as a finite Decimal, or what is wrong with it."""
+    if raw is None:
+        return "is required"
+    if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
+        return 'must be a decimal string or number, e.g. "12.50"'
+    if isinstance(raw, str) and not _AMOUNT_TEXT.fullmatch(raw):
+        return f'{raw!r} is not a decimal number like "12.50"'
+    try:
+        amount = Decimal(raw)
+    except InvalidOperation:
+        return f"{raw!r} is not a decimal number"
+    if not amount.is_finite():
+        return "must be a finite number"
+    return amount
 
 
 def _parse_currency(raw: object, errors: list[FieldError]) -> str | None:

@@ -45,4 +45,10 @@ docs: $(STAMP) ## regenerate the README's configuration table from the settings
 clean: ## remove the venv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
 
+bench: $(STAMP) ## benchmark against raw ceilings (BENCH_ARGS="--backend fast --json" ...)
+	$(BIN)/paysys bench $(BENCH_ARGS)
+
+soak: $(STAMP) ## 10,000 payments at concurrency 64 through 2 workers (about 10 min here)
+	$(BIN)/paysys bench --payments 10000 --concurrency 64 --workers 2 $(BENCH_ARGS)
+
 -include deploy/deploy.mk

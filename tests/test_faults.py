@@ -81,6 +81,11 @@ class System:
             while (await self.statuses())["Approved"] < count:  # noqa: ASYNC110 - polling AWS
                 await asyncio.sleep(0.2)
 
+    async def wait_drained(self, guard_seconds: float = 30) -> None:
+        async with asyncio.timeout(guard_seconds):  # a hang guard, not a speed check
+            while await queue_depth(self.clients, self.provisioned.queue_url) != (0, 0):  # noqa: ASYNC110
+                await asyncio.sleep(0.2)
+
     async def audit(self, ids: list[str], *, killed: bool = False) -> None:
         """All approved exactly once, queues empty. Stops every process first.
 
@@ -140,6 +145,9 @@ async def test_worker_killed_mid_stream_and_replaced(system: System) -> None:
     await system.stop_worker(first, signal.SIGKILL)
     await system.start_worker(worker_loops=2)
     await system.wait_approved(120)
+    # What the killed worker approved but never deleted comes back after the visibility
+    # timeout and is acknowledged as a duplicate: wait for the queue to drain.
+    await system.wait_drained()
     await system.audit(ids, killed=True)
 
 

@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:  # noqa: PLR0911
     env = os.environ if environ is None else environ
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        from paysys.bench import main as bench_main  # noqa: PLC0415 - only the bench needs it
+
+        return bench_main(argv[1:], env)
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env(env)

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 
 import structlog
-from aiodynamo.errors import ResourceInUse
+from aiodynamo.errors import ResourceInUse, UnknownOperation
 from aiodynamo.models import (
     GlobalSecondaryIndex,
     KeySchema,
@@ -64,12 +64,7 @@ async def provision(clients: Clients) -> Provisioned:
         clients, settings.idempotency_table_name, KeySchema(KeySpec("key", KeyType.string))
     ):
         created.append("idempotency_table")
-    async with dynamo_translated("UpdateTimeToLive"):
-        ttl = await clients.dynamodb.describe_time_to_live(settings.idempotency_table_name)
-        if ttl.attribute != TTL_ATTRIBUTE:
-            await clients.dynamodb.enable_time_to_live(
-                settings.idempotency_table_name, TTL_ATTRIBUTE
-            )
+    await _ensure_ttl(clients, settings.idempotency_table_name)
     async with translated("SNS", "CreateTopic"):
         topic_arn = (await clients.sns.create_topic(Name=settings.topic_name))["TopicArn"]
     dlq_url, dlq_arn = await _ensure_queue(clients, settings.dlq_name, created)
@@ -122,6 +117,16 @@ async def _ensure_table(
         except ResourceInUse:  # created concurrently by another provisioner
             return False
     return True
+
+
+async def _ensure_ttl(clients: Clients, table: str) -> None:
+    async with dynamo_translated("UpdateTimeToLive"):
+        try:
+            ttl = await clients.dynamodb.describe_time_to_live(table)
+            if ttl.attribute != TTL_ATTRIBUTE:
+                await clients.dynamodb.enable_time_to_live(table, TTL_ATTRIBUTE)
+        except UnknownOperation:  # dynalite: keys then live until deleted by hand
+            log.warning("provision.ttl_unsupported", table=table)
 
 
 async def _ensure_queue(clients: Clients, name: str, created: list[str]) -> tuple[str, str]:

@@ -1,0 +1,290 @@
+"""Benchmark plumbing: the emulator backends, the latency proxies, the paysys processes and
+the HTTP driver of the API.
+
+The API and the workers run as real ``python -m paysys --role ...`` children configured only
+through ``PAYSYS_*`` variables, exactly as a container runs them; their JSON logs go to files
+that are read after the run, and their CPU time is read from ``/proc/<pid>/stat``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Literal
+
+import aiohttp
+import structlog
+
+from paysys.dynalite import dynalite_server
+from paysys.emulator import free_port, moto_server
+from paysys.errors import BackendUnavailable
+from paysys.latency_proxy import latency_proxy
+
+log = structlog.get_logger(__name__)
+
+Backend = Literal["moto", "split", "fast", "endpoint"]
+BACKENDS: tuple[Backend, ...] = ("moto", "split", "fast", "endpoint")
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    aws: str  # SNS and SQS (they must share one moto process)
+    dynamodb: str
+
+
+@contextlib.asynccontextmanager
+async def start_backend(
+    backend: Backend, endpoint: str | None, dynamodb_endpoint: str | None
+) -> AsyncIterator[Endpoints]:
+    """Start the emulator process(es) of ``backend`` (or attach, for ``endpoint``)."""
+    async with contextlib.AsyncExitStack() as stack:
+        if backend == "endpoint":
+            if not endpoint:
+                raise BackendUnavailable("--backend endpoint needs --endpoint URL")
+            yield Endpoints(endpoint, dynamodb_endpoint or endpoint)
+            return
+        aws = await stack.enter_async_context(moto_server())
+        if backend == "moto":
+            dynamodb = aws
+        elif backend == "split":
+            dynamodb = await stack.enter_async_context(moto_server())
+        else:
+            dynamodb = await stack.enter_async_context(dynalite_server())
+        yield Endpoints(aws, dynamodb)
+
+
+@contextlib.asynccontextmanager
+async def with_latency(endpoints: Endpoints, delay_ms: float) -> AsyncIterator[Endpoints]:
+    """Put a delaying proxy in front of each distinct endpoint (none when ``delay_ms`` is 0)."""
+    if delay_ms <= 0:
+        yield endpoints
+        return
+    async with contextlib.AsyncExitStack() as stack:
+        aws = await stack.enter_async_context(latency_proxy(endpoints.aws, delay_ms))
+        dynamodb = aws
+        if endpoints.dynamodb != endpoints.aws:
+            dynamodb = await stack.enter_async_context(latency_proxy(endpoints.dynamodb, delay_ms))
+        log.info("bench.latency_proxy", delay_ms=delay_ms, aws=aws, dynamodb=dynamodb)
+        yield Endpoints(aws, dynamodb)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process (Linux ``/proc``); 0.0 where unavailable."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = text.rsplit(")", 1)[1].split()  # fields[0] is field 3 (state) of proc(5)
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def child_pids() -> list[int]:
+    """Direct children of this process (the emulators, proxies and paysys roles)."""
+    pids: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in Path("/proc/self/task").iterdir():
+            pids.extend(int(p) for p in (task / "children").read_text().split())
+    return pids
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def emulator_pids() -> list[int]:
+    return [
+        p for p in child_pids() if "moto.server" in command_line(p) or "dynalite" in command_line(p)
+    ]
+
+
+@dataclass(slots=True)
+class Role:
+    """One running ``paysys --role`` child."""
+
+    name: str
+    process: asyncio.subprocess.Process
+    log_path: Path
+    log_file: IO[bytes]
+    base_url: str
+
+    def cpu_seconds(self) -> float:
+        return cpu_seconds(self.process.pid)
+
+
+async def start_role(
+    role: Literal["api", "worker"], name: str, env: Mapping[str, str], log_dir: Path
+) -> Role:
+    """Start ``python -m paysys --role <role>`` on a free port; return once it is ready."""
+    port = free_port()
+    child_env = dict(env)
+    child_env["PAYSYS_API_PORT" if role == "api" else "PAYSYS_WORKER_PORT"] = str(port)
+    log_path = log_dir / f"{name}.log"
+    log_file = log_path.open("wb")
+    process = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "paysys", "--role", role],
+        env=child_env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=log_file,
+        start_new_session=True,  # a terminal's Ctrl-C reaches only the bench, which stops us
+    )
+    started = Role(name, process, log_path, log_file, f"http://127.0.0.1:{port}")
+    try:
+        await _wait_ready(started)
+    except BaseException:
+        await stop_roles([started])
+        raise
+    return started
+
+
+async def _wait_ready(role: Role, ready_seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + ready_seconds
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+        while time.monotonic() < deadline:
+            if role.process.returncode is not None:
+                break
+            try:
+                async with http.get(f"{role.base_url}/readyz") as response:
+                    if response.status == 200:
+                        return
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            await asyncio.sleep(0.1)
+    tail = role.log_path.read_text(errors="replace")[-3000:]
+    raise BackendUnavailable(f"{role.name} did not become ready; its log ends with:\n{tail}")
+
+
+async def stop_roles(roles: Iterable[Role], grace_s: float = 30.0) -> None:
+    """SIGTERM each role, wait for a graceful exit, kill what is left."""
+    running = [r for r in roles if r.process.returncode is None]
+    for role in running:
+        with contextlib.suppress(ProcessLookupError):
+            role.process.send_signal(signal.SIGTERM)
+    for role in running:
+        try:
+            await asyncio.wait_for(role.process.wait(), grace_s)
+        except TimeoutError:
+            log.warning("bench.role_killed", role=role.name)
+            role.process.kill()
+            await role.process.wait()
+    for role in roles:
+        role.log_file.close()
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerLog:
+    approvals: Counter[str]  # payment id -> "message.processed" lines with outcome approved
+    duplicates: int
+    failures: int
+    warnings: int
+
+
+def read_worker_logs(paths: Iterable[Path]) -> WorkerLog:
+    """Count the approval log lines per payment id over every worker process's log."""
+    approvals: Counter[str] = Counter()
+    duplicates = failures = warnings = 0
+    for path in paths:
+        with path.open(encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                if '"level": "warning"' in line or '"level": "error"' in line:
+                    warnings += 1
+                if '"message.processed"' not in line:
+                    continue
+                with contextlib.suppress(ValueError):
+                    entry = json.loads(line)
+                    outcome = entry.get("outcome")
+                    if outcome == "approved":
+                        approvals[str(entry.get("payment_id"))] += 1
+                    elif outcome == "duplicate":
+                        duplicates += 1
+                    else:
+                        failures += 1
+    return WorkerLog(approvals, duplicates, failures, warnings)
+
+
+# --- driving the API ----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Drive:
+    ids: list[str] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    elapsed: float = 0.0
+
+
+async def drive_api(base_url: str, count: int, concurrency: int, progress: bool) -> Drive:
+    drive = Drive()
+    body = json.dumps({"amount": "12.50", "currency": "BRL", "description": "bench"}).encode()
+    headers = {"Content-Type": "application/json"}
+    remaining = iter(range(count))
+    bar = _Progress(count) if progress else None
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
+
+        async def client() -> None:
+            for _ in remaining:
+                began = time.perf_counter()
+                try:
+                    async with http.post(
+                        f"{base_url}/payments", data=body, headers=headers
+                    ) as response:
+                        answer = await response.json()
+                        ok = response.status == 202
+                except (aiohttp.ClientError, TimeoutError, ValueError):
+                    ok = False
+                if ok:
+                    drive.latencies_ms.append((time.perf_counter() - began) * 1000)
+                    drive.ids.append(answer["id"])
+                else:
+                    drive.errors += 1
+                if bar:
+                    bar.step()
+
+        started = time.perf_counter()
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(concurrency, count)):
+                group.create_task(client())
+        drive.elapsed = time.perf_counter() - started
+    if bar:
+        bar.close()
+    return drive
+
+
+class _Progress:
+    """A one-line progress bar on stderr (only used when stderr is a terminal)."""
+
+    def __init__(self, total: int) -> None:
+        self._total, self._done = total, 0
+        self._started = self._shown = time.monotonic()
+
+    def step(self) -> None:
+        self._done += 1
+        now = time.monotonic()
+        if now - self._shown >= 0.2 or self._done == self._total:
+            self._shown = now
+            width = 30
+            filled = width * self._done // self._total
+            rate = self._done / max(now - self._started, 1e-9)
+            sys.stderr.write(
+                f"\r  POST /payments [{'#' * filled}{'.' * (width - filled)}] "
+                f"{self._done}/{self._total} {rate:6.0f}/s"
+            )
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        sys.stderr.write("\n")

@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from paysys.adapters.sqs import SqsQueue
 from paysys.api import create_app
 from paysys.config import Settings
 from paysys.logging import configure_logging
@@ -111,15 +112,7 @@ async def api(settings: Settings, resources: Resources) -> AsyncIterator[TestCli
 
 async def queue_depth(clients: Clients, queue_url: str) -> tuple[int, int]:
     """(visible, in flight) messages of a queue."""
-    response = await clients.sqs.get_queue_attributes(
-        QueueUrl=queue_url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )
-    attrs = response["Attributes"]
-    return (
-        int(attrs["ApproximateNumberOfMessages"]),
-        int(attrs["ApproximateNumberOfMessagesNotVisible"]),
-    )
+    return await SqsQueue(clients.sqs, queue_url).depth()
 
 
 async def wait_for_status(

@@ -21,6 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from paysys.api import create_app
 from paysys.auth import hash_key, new_key
 from paysys.config import Settings
+from paysys.emulator import stop_process
 from paysys.resources import Resources
 from paysys.roles import readiness_checks, worker_options
 from paysys.worker import Worker
@@ -138,13 +139,7 @@ async def chromium(tmp_path: Path) -> AsyncIterator[Browser]:
                 await browser.send("Page.enable")
                 yield browser
     finally:
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 10)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        await stop_process(process)
 
 
 async def _devtools_port(profile: Path, process: Any, log: Path) -> int:

@@ -27,6 +27,7 @@ from aiodynamo.models import (
     BatchWriteRequest,
 )
 
+from paysys.adapters.sqs import SqsQueue
 from paysys.provision import Provisioned
 from paysys.resources import Clients
 
@@ -242,15 +243,7 @@ async def seed(clients: Clients, table: str, items: Sequence[dict[str, Any]]) ->
 
 async def queue_depth(clients: Clients, queue_url: str) -> tuple[int, int]:
     """(visible, in flight) messages of a queue."""
-    response = await clients.sqs.get_queue_attributes(
-        QueueUrl=queue_url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )
-    attrs = response["Attributes"]
-    return (
-        int(attrs["ApproximateNumberOfMessages"]),
-        int(attrs["ApproximateNumberOfMessagesNotVisible"]),
-    )
+    return await SqsQueue(clients.sqs, queue_url).depth()
 
 
 async def feed(

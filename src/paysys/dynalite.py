@@ -11,14 +11,12 @@ import asyncio
 import contextlib
 import os
 import shutil
-import time
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
-import aiohttp
 import structlog
 
-from paysys.emulator import LOOPBACK, free_port
+from paysys.emulator import LOOPBACK, free_port, stop_process, wait_until_up
 from paysys.errors import BackendUnavailable
 
 log = structlog.get_logger(__name__)
@@ -68,32 +66,8 @@ async def dynalite_server(
         start_new_session=True,
     )
     try:
-        await _wait_until_up(endpoint, ready_seconds, process)
+        await wait_until_up(endpoint, ready_seconds, process)
         log.info("dynalite.started", endpoint=endpoint, pid=process.pid)
         yield endpoint
     finally:
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 10)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-
-
-async def _wait_until_up(
-    endpoint: str, ready_seconds: float, process: asyncio.subprocess.Process
-) -> None:
-    deadline = time.monotonic() + ready_seconds
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
-        while time.monotonic() < deadline:
-            if process.returncode is not None:
-                raise BackendUnavailable(f"dynalite exited with code {process.returncode}")
-            try:
-                async with http.get(endpoint) as response:
-                    if response.status == 200:
-                        return
-            except (aiohttp.ClientError, TimeoutError):
-                pass
-            await asyncio.sleep(0.1)
-    raise BackendUnavailable(f"dynalite at {endpoint} did not start within {ready_seconds:.0f}s")
+        await stop_process(process)

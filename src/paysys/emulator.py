@@ -43,33 +43,40 @@ async def moto_server(port: int = 0, *, ready_seconds: float = 30.0) -> AsyncIte
         start_new_session=True,
     )
     try:
-        await wait_until_up(endpoint, ready_seconds, process)
+        await wait_until_up(f"{endpoint}/moto-api/data.json", ready_seconds, process)
         log.info("emulator.started", endpoint=endpoint, pid=process.pid)
         yield endpoint
     finally:
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 10)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        await stop_process(process)
         log.info("emulator.stopped", endpoint=endpoint)
 
 
+async def stop_process(process: asyncio.subprocess.Process, grace_seconds: float = 10) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within the grace period."""
+    if process.returncode is not None:
+        return
+    process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), grace_seconds)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+
+
 async def wait_until_up(
-    endpoint: str, ready_seconds: float, process: asyncio.subprocess.Process | None = None
+    url: str, ready_seconds: float, process: asyncio.subprocess.Process | None = None
 ) -> None:
+    """Poll ``url`` until it answers 200; fail early if ``process`` exits."""
     deadline = time.monotonic() + ready_seconds
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
         while time.monotonic() < deadline:
             if process is not None and process.returncode is not None:
-                raise BackendUnavailable(f"emulator exited with code {process.returncode}")
+                raise BackendUnavailable(f"{url}: process exited with code {process.returncode}")
             try:
-                async with http.get(f"{endpoint}/moto-api/data.json") as response:
+                async with http.get(url) as response:
                     if response.status == 200:
                         return
             except (aiohttp.ClientError, TimeoutError):
                 pass
             await asyncio.sleep(0.1)
-    raise BackendUnavailable(f"emulator at {endpoint} did not start within {ready_seconds:.0f}s")
+    raise BackendUnavailable(f"{url} did not answer within {ready_seconds:.0f}s")

@@ -54,6 +54,8 @@ def test_values_are_typed() -> None:
         ({"PAYSYS_LOG_FORMAT": "xml"}, "expected one of auto, json, console"),
         ({"PAYSYS_MAX_AMOUNT": "NaN"}, "finite"),
         ({"PAYSYS_AWS_ACCESS_KEY_ID": "AKIA"}, "go together"),
+        ({"PAYSYS_RECONCILE_BATCH_SIZE": "0"}, "RECONCILE_BATCH_SIZE must be >= 1"),
+        ({"PAYSYS_IDEMPOTENCY_LOCK_SECONDS": "90000"}, "IDEMPOTENCY_LOCK_SECONDS must be"),
     ],
 )
 def test_bad_values_fail_loudly(env: dict[str, str], fragment: str) -> None:

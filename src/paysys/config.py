@@ -167,6 +167,10 @@ class Settings:
             problems.append("MAX_RECEIVE_COUNT must be >= 1")
         if self.max_amount <= 0:
             problems.append("MAX_AMOUNT must be positive")
+        if self.reconcile_batch_size < 1 or self.reconcile_after_seconds < 0:
+            problems.append("RECONCILE_BATCH_SIZE must be >= 1, RECONCILE_AFTER_SECONDS >= 0")
+        if not 0 < self.idempotency_lock_seconds < self.idempotency_ttl_seconds:
+            problems.append("IDEMPOTENCY_LOCK_SECONDS must be > 0 and < IDEMPOTENCY_TTL_SECONDS")
         if (self.aws_access_key_id is None) != (self.aws_secret_access_key is None):
             problems.append("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together")
         if problems:

@@ -1,8 +1,8 @@
 """Dead letters: list what is in the DLQ (and why, when we can tell), move it back.
 
 ``paysys dlq list`` peeks (each message is received, then made visible again at once);
-``paysys dlq redrive`` sends each message back to the main queue with its attributes and only
-then deletes it from the DLQ, so a crash in between duplicates a message, never loses one.
+``paysys dlq redrive`` sends each batch back to the main queue with its attributes and only
+then deletes what was sent from the DLQ, so a crash in between duplicates, never loses.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from paysys.adapters.aws import translated
+from paysys.adapters.sqs import SqsQueue, queue_message
 from paysys.domain import PaymentCreated
 from paysys.errors import MalformedMessage, PaymentNotFound
-from paysys.ports import PaymentRepository
+from paysys.ports import PaymentRepository, QueueMessage
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs.client import SQSClient
@@ -41,8 +42,9 @@ class DeadLetter:
         }
 
 
-async def _drain(sqs: SQSClient, queue_url: str, limit: int) -> AsyncIterator[MessageTypeDef]:
-    """Receive up to ``limit`` messages, hiding each for PEEK_SECONDS so none repeats."""
+async def _drain(sqs: SQSClient, queue_url: str, limit: int) -> AsyncIterator[list[MessageTypeDef]]:
+    """Receive up to ``limit`` messages in batches, hiding each for PEEK_SECONDS so none
+    repeats."""
     seen = 0
     while seen < limit:
         async with translated("SQS", "ReceiveMessage"):
@@ -57,43 +59,42 @@ async def _drain(sqs: SQSClient, queue_url: str, limit: int) -> AsyncIterator[Me
         messages = response.get("Messages", [])
         if not messages:
             return
-        for message in messages:
-            seen += 1
-            yield message
+        seen += len(messages)
+        yield messages
 
 
 async def list_dead_letters(
     sqs: SQSClient, dlq_url: str, payments: PaymentRepository, limit: int = 1000
 ) -> list[DeadLetter]:
     found: list[DeadLetter] = []
-    handles: list[str] = []
-    async for message in _drain(sqs, dlq_url, limit):
-        handles.append(message["ReceiptHandle"])
-        found.append(await _explain(message, payments))
-    for start in range(0, len(handles), 10):  # make them visible again
-        async with translated("SQS", "ChangeMessageVisibilityBatch"):
-            await sqs.change_message_visibility_batch(
-                QueueUrl=dlq_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0}
-                    for i, h in enumerate(handles[start : start + 10])
-                ],
-            )
+    peeked: list[QueueMessage] = []
+    async for batch in _drain(sqs, dlq_url, limit):
+        peeked.extend(queue_message(m) for m in batch)
+        found.extend([await _explain(m, payments) for m in batch])
+    await SqsQueue(sqs, dlq_url).change_visibility(peeked, 0)  # visible again
     return found
 
 
 async def redrive(sqs: SQSClient, dlq_url: str, queue_url: str, limit: int = 1000) -> int:
+    """Per batch: send to the main queue, then delete from the DLQ only what was sent."""
+    dlq = SqsQueue(sqs, dlq_url)
     moved = 0
-    async for message in _drain(sqs, dlq_url, limit):
-        async with translated("SQS", "SendMessage"):
-            await sqs.send_message(
+    async for batch in _drain(sqs, dlq_url, limit):
+        async with translated("SQS", "SendMessageBatch"):
+            response = await sqs.send_message_batch(
                 QueueUrl=queue_url,
-                MessageBody=message.get("Body", ""),
-                MessageAttributes=message.get("MessageAttributes", {}),
+                Entries=[
+                    {
+                        "Id": str(i),
+                        "MessageBody": m.get("Body", ""),
+                        "MessageAttributes": m.get("MessageAttributes", {}),
+                    }
+                    for i, m in enumerate(batch)
+                ],
             )
-        async with translated("SQS", "DeleteMessage"):
-            await sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
-        moved += 1
+        sent = [queue_message(batch[int(ok["Id"])]) for ok in response.get("Successful", [])]
+        await dlq.delete(sent)
+        moved += len(sent)
     return moved
 
 

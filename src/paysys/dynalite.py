@@ -16,7 +16,7 @@ from pathlib import Path
 
 import structlog
 
-from paysys.emulator import LOOPBACK, free_port, stop_process, wait_until_up
+from paysys.emulator import LOOPBACK, free_port, local_server
 from paysys.errors import BackendUnavailable
 
 log = structlog.get_logger(__name__)
@@ -58,16 +58,7 @@ async def dynalite_server(
     node = shutil.which("node") or "node"
     port = free_port()
     endpoint = f"http://{LOOPBACK}:{port}"
-    process = await asyncio.create_subprocess_exec(
-        *[node, str(cli), "--host", LOOPBACK, "--port", str(port)],
-        *["--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"],
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        await wait_until_up(endpoint, ready_seconds, process)
-        log.info("dynalite.started", endpoint=endpoint, pid=process.pid)
+    argv = [node, str(cli), "--host", LOOPBACK, "--port", str(port)]
+    argv += ["--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"]
+    async with local_server("dynalite", argv, endpoint, ready_seconds):
         yield endpoint
-    finally:
-        await stop_process(process)

@@ -34,21 +34,32 @@ async def moto_server(port: int = 0, *, ready_seconds: float = 30.0) -> AsyncIte
     """Start ``moto.server`` on 127.0.0.1 and yield its endpoint URL; stop it on exit."""
     port = port or free_port()
     endpoint = f"http://{LOOPBACK}:{port}"
+    argv = [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)]
+    async with local_server("emulator", argv, f"{endpoint}/moto-api/data.json", ready_seconds):
+        yield endpoint
+
+
+@contextlib.asynccontextmanager
+async def local_server(
+    name: str, argv: list[str], ready_url: str, ready_seconds: float
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """Run a loopback server process for the block: wait until ``ready_url`` answers, stop
+    it (SIGTERM, then SIGKILL) on exit."""
     process = await asyncio.create_subprocess_exec(
-        *[sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)],
+        *argv,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
         # Its own process group: a terminal's Ctrl-C reaches only us, and we stop the
-        # emulator after the API and worker have drained.
+        # server after the API and worker have drained.
         start_new_session=True,
     )
     try:
-        await wait_until_up(f"{endpoint}/moto-api/data.json", ready_seconds, process)
-        log.info("emulator.started", endpoint=endpoint, pid=process.pid)
-        yield endpoint
+        await wait_until_up(ready_url, ready_seconds, process)
+        log.info("server.started", server=name, url=ready_url, pid=process.pid)
+        yield process
     finally:
         await stop_process(process)
-        log.info("emulator.stopped", endpoint=endpoint)
+        log.info("server.stopped", server=name, url=ready_url)
 
 
 async def stop_process(process: asyncio.subprocess.Process, grace_seconds: float = 10) -> None:

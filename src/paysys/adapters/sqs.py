@@ -34,7 +34,7 @@ class SqsQueue:
                 MessageAttributeNames=["All"],
                 MessageSystemAttributeNames=["ApproximateReceiveCount"],
             )
-        return [_to_message(m) for m in response.get("Messages", [])]
+        return [queue_message(m) for m in response.get("Messages", [])]
 
     async def delete(self, messages: Sequence[QueueMessage]) -> None:
         for chunk in _chunks(messages):
@@ -86,7 +86,7 @@ class SqsQueue:
             )
 
 
-def _to_message(raw: MessageTypeDef) -> QueueMessage:
+def queue_message(raw: MessageTypeDef) -> QueueMessage:
     attributes = raw.get("MessageAttributes", {})
     correlation = attributes.get("correlation_id")
     traceparent = attributes.get("traceparent")

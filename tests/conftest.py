@@ -15,12 +15,12 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from paysys.adapters.sqs import SqsQueue
-from paysys.api import create_app
+from paysys.api.app import create_app
 from paysys.config import Settings
 from paysys.logging import configure_logging
-from paysys.provision import Provisioned, provision
-from paysys.resources import Clients, Resources, open_clients, open_resources
-from paysys.roles import readiness_checks
+from paysys.runtime.provision import Provisioned, provision
+from paysys.runtime.resources import Clients, Resources, open_clients, open_resources
+from paysys.runtime.roles import readiness_checks
 
 from .backends import start_backend
 

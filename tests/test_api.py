@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from paysys.api import create_app
-from paysys.resources import Resources, open_resources
-from paysys.roles import readiness_checks
+from paysys.api.app import create_app
+from paysys.runtime.resources import Resources, open_resources
+from paysys.runtime.roles import readiness_checks
 
 JSON = {"Content-Type": "application/json"}
 

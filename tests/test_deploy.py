@@ -18,7 +18,9 @@ import pytest
 import yaml
 from aiohttp import web
 
-from paysys import api, config
+from paysys import config
+from paysys.api import app as api
+from paysys.api.health import add_health_routes
 from paysys.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,7 +120,7 @@ def api_app() -> web.Application:
 def health_app() -> web.Application:
     """The health routes the worker's small server gets (roles.worker_health_app)."""
     app = web.Application()
-    api.add_health_routes(app)
+    add_health_routes(app)
     return app
 
 

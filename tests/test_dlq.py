@@ -7,11 +7,11 @@ import json
 import sys
 from decimal import Decimal
 
-from paysys.domain import PaymentCreated, utcnow
-from paysys.provision import provision
-from paysys.resources import open_clients, open_resources
-from paysys.roles import worker_options
-from paysys.worker import Worker
+from paysys.core.domain import PaymentCreated, utcnow
+from paysys.runtime.provision import provision
+from paysys.runtime.resources import open_clients, open_resources
+from paysys.runtime.roles import worker_options
+from paysys.worker.worker import Worker
 
 from .conftest import fresh_settings, queue_depth
 from .processes import role_env

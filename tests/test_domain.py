@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from paysys.domain import Payment, PaymentCreated, parse_new_payment, utcnow
+from paysys.core.domain import Payment, PaymentCreated, parse_new_payment, utcnow
 from paysys.errors import MalformedMessage, ValidationError
 
 MAX = Decimal("1000000.00")

@@ -18,9 +18,9 @@ import aiohttp
 import pytest
 
 from paysys.config import Settings
-from paysys.emulator import free_port
-from paysys.provision import Provisioned, provision
-from paysys.resources import Clients, open_clients
+from paysys.devtools.emulator import free_port
+from paysys.runtime.provision import Provisioned, provision
+from paysys.runtime.resources import Clients, open_clients
 
 from .conftest import fresh_settings, queue_depth
 from .faults import FaultProxy

@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 
 from paysys.config import Settings
-from paysys.emulator import free_port, wait_until_up
-from paysys.provision import Provisioned
+from paysys.devtools.emulator import free_port, wait_until_up
+from paysys.runtime.provision import Provisioned
 
 from .conftest import queue_depth, wait_for_status
 from .processes import role_env, start_role, stop_role, wait_http_ok

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from paysys.domain import fingerprint, new_payment_id, parse_new_payment, utcnow
-from paysys.provision import Provisioned
-from paysys.resources import Clients, Resources
+from paysys.core.domain import fingerprint, new_payment_id, parse_new_payment, utcnow
+from paysys.runtime.provision import Provisioned
+from paysys.runtime.resources import Clients, Resources
 
 from .conftest import queue_depth
 

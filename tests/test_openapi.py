@@ -27,18 +27,18 @@ from openapi_spec_validator import validate as validate_spec
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from paysys.api import create_app
-from paysys.auth import hash_key, new_key
+from paysys.api.app import create_app
+from paysys.api.auth import hash_key, new_key
 from paysys.config import Settings
-from paysys.currencies import ISO_4217
-from paysys.domain import fingerprint, new_payment_id, parse_new_payment, utcnow
-from paysys.resources import Resources, open_resources
-from paysys.roles import readiness_checks
+from paysys.core.currencies import ISO_4217
+from paysys.core.domain import fingerprint, new_payment_id, parse_new_payment, utcnow
+from paysys.runtime.resources import Resources, open_resources
+from paysys.runtime.roles import readiness_checks
 
 from .conftest import fresh_settings
 
 SPEC: dict[str, Any] = json.loads(
-    (importlib.resources.files("paysys") / "openapi.json").read_text(encoding="utf-8")
+    (importlib.resources.files("paysys.api") / "openapi.json").read_text(encoding="utf-8")
 )
 _SPEC_URI = "urn:paysys:openapi"
 _REGISTRY: Registry[Any] = Registry().with_resource(

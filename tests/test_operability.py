@@ -8,17 +8,14 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from paysys.api import create_app
-from paysys.auth import hash_key, new_key
+from paysys.api.app import create_app
+from paysys.api.auth import hash_key, new_key
 from paysys.cli import main
 from paysys.config import Settings
-from paysys.metrics import WorkerMetrics
-from paysys.resources import Resources
-from paysys.roles import readiness_checks, worker_health_app, worker_options
-from paysys.worker import Worker
+from paysys.runtime.resources import Resources
+from paysys.runtime.roles import build_worker, readiness_checks, worker_health_app
 
 BODY = {"amount": "9.99", "currency": "USD"}
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -56,8 +53,7 @@ async def test_worker_metrics_and_correlation_follow_the_payment(
         headers={"X-Request-ID": "trace-me-42", "traceparent": TRACEPARENT},
     )
     payment_id = (await created.json())["id"]
-    metrics = WorkerMetrics(CollectorRegistry())
-    worker = Worker(resources.queue, resources.service, worker_options(settings), metrics)
+    worker, metrics = build_worker(settings, resources)
     await worker.run(burst=True)
 
     [line] = [e for e in logs.events("message.processed") if e["payment_id"] == payment_id]

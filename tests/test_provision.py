@@ -7,8 +7,8 @@ import json
 
 from aiodynamo.models import PayPerRequest
 
-from paysys.provision import Provisioned, provision
-from paysys.resources import Clients
+from paysys.runtime.provision import Provisioned, provision
+from paysys.runtime.resources import Clients
 
 
 async def test_provision_creates_everything(clients: Clients, provisioned: Provisioned) -> None:

@@ -18,13 +18,13 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from paysys.api import create_app
-from paysys.auth import hash_key, new_key
+from paysys.api.app import create_app
+from paysys.api.auth import hash_key, new_key
 from paysys.config import Settings
-from paysys.emulator import stop_process
-from paysys.resources import Resources
-from paysys.roles import readiness_checks, worker_options
-from paysys.worker import Worker
+from paysys.devtools.emulator import stop_process
+from paysys.runtime.resources import Resources
+from paysys.runtime.roles import readiness_checks, worker_options
+from paysys.worker.worker import Worker
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(

@@ -11,12 +11,12 @@ from decimal import Decimal
 from typing import Any
 
 from paysys.config import Settings
-from paysys.domain import NewPayment, Payment, PaymentCreated, PaymentStatus
-from paysys.ports import PaymentRepository
-from paysys.provision import Provisioned, provision
-from paysys.resources import Clients, Resources, open_clients, open_resources
-from paysys.roles import worker_options
-from paysys.worker import Worker
+from paysys.core.domain import NewPayment, Payment, PaymentCreated, PaymentStatus
+from paysys.core.ports import PaymentRepository
+from paysys.runtime.provision import Provisioned, provision
+from paysys.runtime.resources import Clients, Resources, open_clients, open_resources
+from paysys.runtime.roles import worker_options
+from paysys.worker.worker import Worker
 
 from .conftest import fresh_settings, queue_depth
 

@@ -23,15 +23,15 @@ from typing import Any
 import structlog
 
 from paysys import config as config_module
-from paysys.auth import new_key
+from paysys.api.auth import new_key
 from paysys.config import Settings
-from paysys.dlq import list_dead_letters, redrive
-from paysys.emulator import moto_server
+from paysys.devtools.emulator import moto_server
 from paysys.errors import PaysysError
 from paysys.logging import configure_logging
-from paysys.provision import provision
-from paysys.resources import open_clients, open_resources
-from paysys.roles import run_api, run_worker
+from paysys.runtime.dlq import list_dead_letters, redrive
+from paysys.runtime.provision import provision
+from paysys.runtime.resources import open_clients, open_resources
+from paysys.runtime.roles import run_api, run_worker
 
 log = structlog.get_logger(__name__)
 
@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     env = os.environ if environ is None else environ
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:
-        from paysys.bench import main as bench_main  # noqa: PLC0415 - only the bench needs it
+        from paysys.devtools.bench.cli import main as bench_main  # noqa: PLC0415 - only the bench needs it
 
         return bench_main(argv[1:], env)
     args = build_parser().parse_args(argv)

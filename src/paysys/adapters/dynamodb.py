@@ -20,7 +20,7 @@ from aiodynamo.expressions import F, HashKey, RangeKey
 from aiodynamo.models import RetryTimeout
 from aiohttp import ClientError as HttpClientError
 
-from paysys.domain import Payment, PaymentStatus, format_time, parse_time
+from paysys.core.domain import Payment, PaymentStatus, format_time, parse_time
 from paysys.errors import BackendUnavailable, PaymentNotFound
 
 # The reconciler's index (hash status, range created_at); it only asks for Pending.

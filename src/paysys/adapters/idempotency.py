@@ -18,8 +18,8 @@ from aiodynamo.errors import ConditionalCheckFailed, ItemNotFound
 from aiodynamo.expressions import F
 
 from paysys.adapters.dynamodb import dynamo_translated
+from paysys.core.ports import Claim, ClaimState
 from paysys.errors import IdempotencyConflict, IdempotencyKeyReused
-from paysys.ports import Claim, ClaimState
 
 IN_PROGRESS = "in_progress"
 DONE = "done"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from paysys.adapters.aws import translated
-from paysys.domain import EVENT_TYPE, PaymentCreated
+from paysys.core.domain import EVENT_TYPE, PaymentCreated
 from paysys.errors import BackendUnavailable
 
 if TYPE_CHECKING:

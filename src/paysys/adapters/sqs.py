@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from paysys.adapters.aws import translated
-from paysys.ports import QueueMessage
+from paysys.core.ports import QueueMessage
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs.client import SQSClient

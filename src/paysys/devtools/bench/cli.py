@@ -19,9 +19,9 @@ from typing import Any, cast
 
 import structlog
 
-from paysys.bench_procs import BACKENDS, Backend
-from paysys.bench_run import BenchOptions, run_bench
 from paysys.config import Settings
+from paysys.devtools.bench.procs import BACKENDS, Backend
+from paysys.devtools.bench.run import BenchOptions, run_bench
 from paysys.errors import PaysysError
 from paysys.logging import configure_logging
 

@@ -16,15 +16,14 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import structlog
-from prometheus_client import CollectorRegistry
 
-from paysys.domain import PaymentCreated
+from paysys.core.domain import PaymentCreated
+from paysys.core.ports import MessageQueue, QueueMessage
+from paysys.core.service import Approval, PaymentService
 from paysys.errors import BackendUnavailable, MalformedMessage, PaymentNotFound
-from paysys.metrics import WorkerMetrics
-from paysys.ports import MessageQueue, QueueMessage
-from paysys.service import Approval, PaymentService
 
 log = structlog.get_logger(__name__)
 
@@ -38,6 +37,17 @@ class WorkerOptions:
     drain_seconds: float = 10.0
     visibility_timeout_seconds: int = 30
     max_backoff_seconds: float = 5.0
+
+
+class ReceiveObserver(Protocol):
+    """Told of every receive: how long it took and how many messages came back."""
+
+    def received(self, seconds: float, count: int) -> None: ...
+
+
+class _Unobserved:
+    def received(self, seconds: float, count: int) -> None:
+        pass
 
 
 @dataclass(slots=True)
@@ -60,11 +70,10 @@ class Worker:
         queue: MessageQueue,
         service: PaymentService,
         options: WorkerOptions,
-        metrics: WorkerMetrics | None = None,
+        observer: ReceiveObserver | None = None,
     ) -> None:
         self._queue = queue
-        self._metrics = metrics or WorkerMetrics(CollectorRegistry())
-        self._metrics.watch(self)
+        self._observer = observer or _Unobserved()
         self._service = service
         self._options = options
         self._slots = asyncio.BoundedSemaphore(options.max_in_flight)
@@ -128,8 +137,9 @@ class Worker:
     async def _receive(self, slots: int) -> list[QueueMessage]:
         if self._stopping.is_set():
             return []
-        with self._metrics.receive_latency.time():
-            messages = await self._queue.receive(slots, self._options.wait_seconds)
+        started = time.perf_counter()
+        messages = await self._queue.receive(slots, self._options.wait_seconds)
+        self._observer.received(time.perf_counter() - started, len(messages))
         self.stats.received += len(messages)
         return messages
 
@@ -170,7 +180,6 @@ class Worker:
     def _start_batch(self, messages: list[QueueMessage]) -> None:
         self.stats.in_flight += len(messages)
         self.stats.batches += 1
-        self._metrics.batch_size.observe(len(messages))
         task = asyncio.create_task(self._handle_batch(messages))
         self._batches.add(task)
         task.add_done_callback(self._batches.discard)

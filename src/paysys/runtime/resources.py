@@ -27,9 +27,9 @@ from paysys.adapters.idempotency import DynamoIdempotency
 from paysys.adapters.sns import SnsPublisher
 from paysys.adapters.sqs import SqsQueue
 from paysys.config import Settings
+from paysys.core.queries import StatusReader
+from paysys.core.service import PaymentService
 from paysys.errors import BackendUnavailable
-from paysys.service import PaymentService
-from paysys.status import StatusReader
 
 if TYPE_CHECKING:
     from types_aiobotocore_sns.client import SNSClient

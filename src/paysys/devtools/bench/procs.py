@@ -24,10 +24,10 @@ from typing import IO, Literal
 import aiohttp
 import structlog
 
-from paysys.dynalite import dynalite_server
-from paysys.emulator import free_port, moto_server
+from paysys.devtools.dynalite import dynalite_server
+from paysys.devtools.emulator import free_port, moto_server
+from paysys.devtools.latency_proxy import latency_proxy
 from paysys.errors import BackendUnavailable
-from paysys.latency_proxy import latency_proxy
 
 log = structlog.get_logger(__name__)
 

@@ -6,8 +6,8 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from paysys.domain import Payment, PaymentStatus
-from paysys.ports import MessageQueue, PaymentRepository
+from paysys.core.domain import Payment, PaymentStatus
+from paysys.core.ports import MessageQueue, PaymentRepository
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,8 @@
 It stands in for the network round trip of real AWS in front of a local emulator: each
 request reaches the emulator ``delay`` later than it was sent (a delay line, so pipelined or
 concurrent requests are not serialised), responses come back at once. It runs in its own
-process (``python -m paysys.latency_proxy``) so it neither steals the benchmark's event loop
-nor shares its GIL; :func:`latency_proxy` starts one and yields its URL.
+process (``python -m paysys.devtools.latency_proxy``) so it neither steals the benchmark's
+event loop nor shares its GIL; :func:`latency_proxy` starts one and yields its URL.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ async def _run(upstream_url: str, delay_ms: float) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m paysys.latency_proxy")
+    parser = argparse.ArgumentParser(prog="python -m paysys.devtools.latency_proxy")
     parser.add_argument("upstream", help="http://host:port of the emulator")
     parser.add_argument("--delay-ms", type=float, required=True)
     args = parser.parse_args(argv)
@@ -145,7 +145,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def latency_proxy(upstream_url: str, delay_ms: float) -> AsyncIterator[str]:
     """Run the proxy in a child process; yield ``http://127.0.0.1:<port>``."""
     process = await asyncio.create_subprocess_exec(
-        *[sys.executable, "-m", "paysys.latency_proxy", upstream_url, "--delay-ms", str(delay_ms)],
+        *[
+            sys.executable,
+            "-m",
+            "paysys.devtools.latency_proxy",
+            upstream_url,
+            "--delay-ms",
+            str(delay_ms),
+        ],
         stdout=asyncio.subprocess.PIPE,
         start_new_session=True,
     )

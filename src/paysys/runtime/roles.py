@@ -14,12 +14,14 @@ import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from paysys.api import READINESS, HealthCheck, add_health_routes, create_app
+from paysys.api.app import create_app
+from paysys.api.health import add_health_routes
+from paysys.api.keys import READINESS, REGISTRY, HealthCheck
 from paysys.config import Settings
-from paysys.metrics import REGISTRY, WorkerMetrics
-from paysys.reconciler import run_reconciler
-from paysys.resources import Resources
-from paysys.worker import Worker, WorkerOptions
+from paysys.runtime.resources import Resources
+from paysys.worker.metrics import WorkerMetrics
+from paysys.worker.reconciler import run_reconciler
+from paysys.worker.worker import Worker, WorkerOptions
 
 log = structlog.get_logger(__name__)
 
@@ -73,8 +75,7 @@ async def run_api(settings: Settings, resources: Resources, stop: asyncio.Event)
 
 
 async def run_worker(settings: Settings, resources: Resources, stop: asyncio.Event) -> Worker:
-    metrics = WorkerMetrics(CollectorRegistry())
-    worker = Worker(resources.queue, resources.service, worker_options(settings), metrics)
+    worker, metrics = build_worker(settings, resources)
     async with contextlib.AsyncExitStack() as stack:
         if settings.worker_port:
             port = await stack.enter_async_context(
@@ -100,6 +101,14 @@ async def run_worker(settings: Settings, resources: Resources, stop: asyncio.Eve
                 )
             await worker.run()
     return worker
+
+
+def build_worker(settings: Settings, resources: Resources) -> tuple[Worker, WorkerMetrics]:
+    """The worker over the resources' queue and service, observed by its own registry."""
+    metrics = WorkerMetrics(CollectorRegistry())
+    worker = Worker(resources.queue, resources.service, worker_options(settings), metrics)
+    metrics.watch(worker)
+    return worker, metrics
 
 
 async def _stop_when(stop: asyncio.Event, worker: Worker) -> None:

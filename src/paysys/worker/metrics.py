@@ -1,51 +1,21 @@
-"""Prometheus metrics. Each role owns a registry (no module globals); the worker's counters
-are read from its stats at scrape time, so the hot path pays nothing for them."""
+"""The worker's Prometheus metrics, observed from outside the worker: its counters are read
+from ``Worker.stats`` at scrape time, and the two histograms are fed through the worker's
+``ReceiveObserver`` hook, so the worker itself never imports prometheus_client."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
-from aiohttp import web
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-if TYPE_CHECKING:
-    from paysys.worker import Worker
-
-REGISTRY = web.AppKey("registry", CollectorRegistry)
-_LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25)
-
-
-class ApiMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.registry = registry
-        self.requests = Counter(
-            "paysys_http_requests",
-            "HTTP requests by route, method and status.",
-            ("route", "method", "status"),
-            registry=registry,
-        )
-        self.latency = Histogram(
-            "paysys_http_request_duration_seconds",
-            "HTTP request latency by route.",
-            ("route",),
-            buckets=_LATENCY_BUCKETS,
-            registry=registry,
-        )
-        self.created = Counter(
-            "paysys_payments_created", "Payments accepted (202, not replays).", registry=registry
-        )
+from paysys.worker.worker import Worker
 
 
 class WorkerMetrics:
+    """Implements ``ReceiveObserver``; ``watch(worker)`` exports the worker's stats."""
+
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
         self.receive_latency = Histogram(
@@ -60,6 +30,11 @@ class WorkerMetrics:
             buckets=(1, 2, 3, 4, 5, 6, 7, 8, 9, 10),
             registry=registry,
         )
+
+    def received(self, seconds: float, count: int) -> None:
+        self.receive_latency.observe(seconds)
+        if count:
+            self.batch_size.observe(count)
 
     def watch(self, worker: Worker) -> None:
         self.registry.register(_WorkerStatsCollector(worker))
@@ -88,8 +63,3 @@ class _WorkerStatsCollector(Collector):
         yield GaugeMetricFamily(
             "paysys_worker_loops", "Receive loops running.", value=self._worker.running_loops
         )
-
-
-async def metrics_handler(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[REGISTRY])
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import structlog
 
-from paysys.emulator import LOOPBACK, free_port, local_server
+from paysys.devtools.emulator import LOOPBACK, free_port, local_server
 from paysys.errors import BackendUnavailable
 
 log = structlog.get_logger(__name__)

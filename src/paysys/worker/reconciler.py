@@ -15,8 +15,8 @@ from datetime import timedelta
 
 import structlog
 
+from paysys.core.service import PaymentService
 from paysys.errors import BackendUnavailable
-from paysys.service import PaymentService
 
 log = structlog.get_logger(__name__)
 

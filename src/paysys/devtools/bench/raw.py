@@ -28,8 +28,8 @@ from aiodynamo.models import (
 )
 
 from paysys.adapters.sqs import SqsQueue
-from paysys.provision import Provisioned
-from paysys.resources import Clients
+from paysys.runtime.provision import Provisioned
+from paysys.runtime.resources import Clients
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs.type_defs import (

@@ -25,7 +25,8 @@ from typing import Any
 
 import structlog
 
-from paysys.bench_procs import (
+from paysys.config import Settings
+from paysys.devtools.bench.procs import (
     Backend,
     Endpoints,
     Role,
@@ -38,7 +39,7 @@ from paysys.bench_procs import (
     stop_roles,
     with_latency,
 )
-from paysys.bench_raw import (
+from paysys.devtools.bench.raw import (
     Tally,
     feed,
     new_item,
@@ -49,9 +50,8 @@ from paysys.bench_raw import (
     seed,
     wait_drained,
 )
-from paysys.config import Settings
-from paysys.provision import Provisioned, provision
-from paysys.resources import Clients, open_clients
+from paysys.runtime.provision import Provisioned, provision
+from paysys.runtime.resources import Clients, open_clients
 
 log = structlog.get_logger(__name__)
 

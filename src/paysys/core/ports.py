@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from paysys.domain import Payment, PaymentCreated, PaymentStatus
+from paysys.core.domain import Payment, PaymentCreated, PaymentStatus
 
 
 class PaymentRepository(Protocol):

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from paysys.adapters.aws import translated
 from paysys.adapters.sqs import SqsQueue, queue_message
-from paysys.domain import PaymentCreated
+from paysys.core.domain import PaymentCreated
+from paysys.core.ports import PaymentRepository, QueueMessage
 from paysys.errors import MalformedMessage, PaymentNotFound
-from paysys.ports import PaymentRepository, QueueMessage
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs.client import SQSClient

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from paysys.currencies import ISO_4217
+from paysys.core.currencies import ISO_4217
 from paysys.errors import FieldError, MalformedMessage, ValidationError
 
 MAX_DESCRIPTION_LENGTH = 500

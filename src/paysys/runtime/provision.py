@@ -25,7 +25,7 @@ from aiodynamo.models import (
 from paysys.adapters.aws import translated
 from paysys.adapters.dynamodb import STATUS_INDEX, dynamo_translated
 from paysys.adapters.idempotency import TTL_ATTRIBUTE
-from paysys.resources import Clients
+from paysys.runtime.resources import Clients
 
 log = structlog.get_logger(__name__)
 

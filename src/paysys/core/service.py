@@ -10,7 +10,7 @@ from typing import Any
 
 import structlog
 
-from paysys.domain import (
+from paysys.core.domain import (
     NewPayment,
     Payment,
     PaymentCreated,
@@ -18,8 +18,8 @@ from paysys.domain import (
     new_payment_id,
     utcnow,
 )
+from paysys.core.ports import ClaimState, EventPublisher, IdempotencyStore, PaymentRepository
 from paysys.errors import BackendUnavailable
-from paysys.ports import ClaimState, EventPublisher, IdempotencyStore, PaymentRepository
 
 log = structlog.get_logger(__name__)
 

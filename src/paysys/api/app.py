@@ -1,0 +1,54 @@
+"""The HTTP API's app factory: payments, stats, health, metrics, OpenAPI and the status page.
+
+``create_app`` is synchronous and takes everything it serves; the role runner opens the
+resources and serves the app (``paysys.runtime.roles``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from paysys.api.auth import ApiKeys
+from paysys.api.handlers import add_routes
+from paysys.api.health import add_health_routes
+from paysys.api.keys import (
+    API_KEYS,
+    METRICS,
+    READINESS,
+    REGISTRY,
+    SERVICE,
+    SETTINGS,
+    STATUS,
+    HealthCheck,
+)
+from paysys.api.metrics import ApiMetrics
+from paysys.api.middleware import auth_middleware, context_middleware, error_middleware
+from paysys.config import Settings
+from paysys.core.queries import StatusReader
+from paysys.core.service import PaymentService
+
+
+def create_app(
+    settings: Settings,
+    service: PaymentService,
+    readiness: Mapping[str, HealthCheck],
+    status: StatusReader,
+    metrics: ApiMetrics | None = None,
+) -> web.Application:
+    app = web.Application(
+        middlewares=[context_middleware, error_middleware, auth_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[SERVICE] = service
+    app[STATUS] = status
+    app[API_KEYS] = ApiKeys.parse(settings.api_keys)
+    app[METRICS] = metrics or ApiMetrics(CollectorRegistry())
+    app[REGISTRY] = app[METRICS].registry
+    app[READINESS] = dict(readiness)
+    add_routes(app)
+    add_health_routes(app)
+    return app

@@ -1,0 +1,135 @@
+"""The API's routes: create, read and list payments, stats, the OpenAPI document and the
+static pages. Each handler parses, calls one use case and answers; errors go up."""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import json
+import re
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from paysys.api.keys import API_KEY_ID, METRICS, REQUEST_ID, SERVICE, SETTINGS, STATUS, TRACEPARENT
+from paysys.core.domain import parse_new_payment
+from paysys.errors import (
+    ClientError,
+    InvalidIdempotencyKey,
+    MalformedJSON,
+    PayloadTooLarge,
+    PaymentNotFound,
+    UnsupportedMediaType,
+)
+
+DEFAULT_LIST_LIMIT = 20
+MAX_LIST_LIMIT = 100
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+_LIMIT = re.compile(r"[0-9]{1,3}")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/payments", create_payment)
+    app.router.add_get("/payments", list_payments)
+    app.router.add_get("/payments/{payment_id}", get_payment)
+    app.router.add_get("/stats", stats)
+    app.router.add_get("/openapi.json", openapi)
+    app.router.add_get("/docs", asset_route("docs.html"))
+    app.router.add_get("/", asset_route("index.html"))
+
+
+async def create_payment(request: web.Request) -> web.Response:
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType(
+            f"Content-Type must be application/json, got {request.content_type!r}"
+        )
+    data = _decode_json(await _read_body(request))
+    new = parse_new_payment(data, max_amount=request.app[SETTINGS].max_amount)
+    accepted = await request.app[SERVICE].create(
+        new, request[REQUEST_ID], _idempotency_key(request), request.get(TRACEPARENT)
+    )
+    headers = {"Location": f"/payments/{accepted.body['id']}"}
+    if accepted.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    else:
+        request.app[METRICS].created.inc()
+    return web.json_response(accepted.body, status=202, headers=headers)
+
+
+def _idempotency_key(request: web.Request) -> str | None:
+    key = request.headers.get(IDEMPOTENCY_KEY_HEADER)
+    if key is None:
+        return None
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH or not key.isprintable():
+        raise InvalidIdempotencyKey(
+            f"{IDEMPOTENCY_KEY_HEADER} must be 1-{MAX_IDEMPOTENCY_KEY_LENGTH} printable characters"
+        )
+    # Keys are scoped per API key: two clients cannot collide or read each other's answers.
+    scope = request.get(API_KEY_ID)
+    return f"{scope}:{key}" if scope else key
+
+
+async def get_payment(request: web.Request) -> web.Response:
+    payment_id = request.match_info["payment_id"]
+    try:
+        payment_id = str(uuid.UUID(payment_id))
+    except ValueError:
+        raise PaymentNotFound(payment_id) from None
+    structlog.contextvars.bind_contextvars(payment_id=payment_id)
+    payment = await request.app[SERVICE].get(payment_id)
+    return web.json_response(payment.to_json())
+
+
+async def list_payments(request: web.Request) -> web.Response:
+    raw = request.query.get("limit", str(DEFAULT_LIST_LIMIT))
+    if not _LIMIT.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIST_LIMIT:
+        raise ClientError(f"limit must be an integer from 1 to {MAX_LIST_LIMIT}")
+    payments = await request.app[STATUS].recent(int(raw))
+    return web.json_response({"payments": [p.to_json() for p in payments]})
+
+
+async def stats(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[STATUS].stats())
+
+
+async def openapi(_: web.Request) -> web.Response:
+    return web.Response(body=_asset("openapi.json"), content_type="application/json")
+
+
+def asset_route(name: str) -> Handler:
+    async def serve(_: web.Request) -> web.Response:
+        return web.Response(body=_asset(f"static/{name}"), content_type="text/html")
+
+    return serve
+
+
+@functools.cache
+def _asset(name: str) -> bytes:
+    try:
+        return (importlib.resources.files("paysys.api") / name).read_bytes()
+    except FileNotFoundError:
+        raise web.HTTPNotFound(text=f"{name} is not part of this build") from None
+
+
+async def _read_body(request: web.Request) -> bytes:
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise PayloadTooLarge(
+            f"request body exceeds {request.app[SETTINGS].max_body_bytes} bytes"
+        ) from exc
+
+
+def _decode_json(body: bytes) -> Any:
+    def reject_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not allowed")
+
+    try:
+        return json.loads(body, parse_float=Decimal, parse_constant=reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedJSON(f"request body is not valid JSON: {exc}") from exc

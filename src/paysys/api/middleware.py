@@ -1,0 +1,94 @@
+"""Every request passes, in order: ``context`` (correlation id, traceparent, one log line and
+the metrics), ``errors`` (the paysys error tree and aiohttp's own 4xx mapped to a status and a
+JSON body, once) and ``auth`` (API keys). Handlers never catch errors."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from paysys.api.keys import API_KEY_ID, API_KEYS, METRICS, REQUEST_ID, TRACEPARENT
+from paysys.errors import PaysysError, Unauthorized
+
+log = structlog.get_logger(__name__)
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+_QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/"})
+
+
+@web.middleware
+async def context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    supplied = request.headers.get(REQUEST_ID_HEADER, "")
+    request_id = supplied if _REQUEST_ID.match(supplied) else str(uuid.uuid4())
+    request[REQUEST_ID] = request_id
+    context: dict[str, str] = {"correlation_id": request_id}
+    traceparent = request.headers.get("traceparent", "")
+    if _TRACEPARENT.match(traceparent):
+        request[TRACEPARENT] = context["traceparent"] = traceparent
+    started = time.perf_counter()
+    with structlog.contextvars.bound_contextvars(**context):
+        response = await handler(request)
+        elapsed = time.perf_counter() - started
+        response.headers[REQUEST_ID_HEADER] = request_id
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource else "unmatched"  # bounded label values
+        metrics = request.app[METRICS]
+        metrics.requests.labels(route, request.method, str(response.status)).inc()
+        metrics.latency.labels(route).observe(elapsed)
+        if route not in _QUIET_ROUTES:
+            log.info(
+                "http.request",
+                method=request.method,
+                route=route,
+                status=response.status,
+                duration_ms=round(elapsed * 1000, 2),
+            )
+        structlog.contextvars.unbind_contextvars("payment_id", "replayed")
+    return response
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    keys = request.app[API_KEYS]
+    if not keys.enabled or request.path in OPEN_PATHS:
+        return await handler(request)
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    key_id = keys.identify(presented.strip()) if scheme.lower() == "bearer" else None
+    if key_id is None:
+        raise Unauthorized("a valid API key is required: Authorization: Bearer <key>")
+    request[API_KEY_ID] = key_id
+    with structlog.contextvars.bound_contextvars(api_key_id=key_id):
+        return await handler(request)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except PaysysError as exc:
+        if exc.status >= 500:
+            log.warning("http.backend_error", error=str(exc), code=exc.code)
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        return web.json_response(exc.to_json(), status=exc.status, headers=headers)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = exc.reason.lower().replace(" ", "_")
+        return web.json_response(
+            {"error": {"code": code, "message": exc.text or exc.reason}},
+            status=exc.status,
+            headers={k: v for k, v in exc.headers.items() if k.lower() == "allow"},
+        )
+    except Exception:
+        log.exception("http.unhandled_error")
+        return web.json_response(
+            {"error": {"code": "internal_error", "message": "internal error"}}, status=500
+        )

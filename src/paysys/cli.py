@@ -129,8 +129,7 @@ async def _provision(settings: Settings, _: asyncio.Event) -> None:
 
 async def _dlq_list(settings: Settings, _: asyncio.Event) -> None:
     async with open_resources(settings) as resources:
-        sqs = resources.clients.sqs
-        letters = await list_dead_letters(sqs, resources.dlq.queue_url, resources.payments)
+        letters = await list_dead_letters(resources.dlq, resources.payments)
     for letter in letters:
         sys.stdout.write(json.dumps(letter.to_json()) + "\n")
     log.info("dlq.listed", count=len(letters), dlq=settings.dlq_name)
@@ -138,8 +137,7 @@ async def _dlq_list(settings: Settings, _: asyncio.Event) -> None:
 
 async def _dlq_redrive(settings: Settings, _: asyncio.Event) -> None:
     async with open_resources(settings) as resources:
-        sqs = resources.clients.sqs
-        moved = await redrive(sqs, resources.dlq.queue_url, resources.queue.queue_url)
+        moved = await redrive(resources.dlq, resources.queue)
     log.info("dlq.redriven", count=moved, dlq=settings.dlq_name, queue=settings.queue_name)
 
 

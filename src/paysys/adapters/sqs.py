@@ -13,7 +13,11 @@ from paysys.core.ports import QueueMessage
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs.client import SQSClient
-    from types_aiobotocore_sqs.type_defs import BatchResultErrorEntryTypeDef, MessageTypeDef
+    from types_aiobotocore_sqs.type_defs import (
+        BatchResultErrorEntryTypeDef,
+        MessageTypeDef,
+        ReceiveMessageRequestTypeDef,
+    )
 
 log = structlog.get_logger(__name__)
 
@@ -25,16 +29,43 @@ class SqsQueue:
     client: SQSClient
     queue_url: str
 
-    async def receive(self, max_messages: int, wait_seconds: int) -> list[QueueMessage]:
+    async def receive(
+        self, max_messages: int, wait_seconds: int, visibility_seconds: int | None = None
+    ) -> list[QueueMessage]:
+        request: ReceiveMessageRequestTypeDef = {
+            "QueueUrl": self.queue_url,
+            "MaxNumberOfMessages": max_messages,
+            "WaitTimeSeconds": wait_seconds,
+            "MessageAttributeNames": ["All"],
+            "MessageSystemAttributeNames": ["ApproximateReceiveCount", "SentTimestamp"],
+        }
+        if visibility_seconds is not None:
+            request["VisibilityTimeout"] = visibility_seconds
         async with translated("SQS", "ReceiveMessage"):
-            response = await self.client.receive_message(
-                QueueUrl=self.queue_url,
-                MaxNumberOfMessages=max_messages,
-                WaitTimeSeconds=wait_seconds,
-                MessageAttributeNames=["All"],
-                MessageSystemAttributeNames=["ApproximateReceiveCount"],
-            )
+            response = await self.client.receive_message(**request)
         return [queue_message(m) for m in response.get("Messages", [])]
+
+    async def send(self, messages: Sequence[QueueMessage]) -> list[QueueMessage]:
+        sent: list[QueueMessage] = []
+        for chunk in _chunks(messages):
+            async with translated("SQS", "SendMessageBatch"):
+                response = await self.client.send_message_batch(
+                    QueueUrl=self.queue_url,
+                    Entries=[
+                        {
+                            "Id": str(i),
+                            "MessageBody": m.body,
+                            "MessageAttributes": {
+                                name: {"DataType": "String", "StringValue": value}
+                                for name, value in m.attributes.items()
+                            },
+                        }
+                        for i, m in enumerate(chunk)
+                    ],
+                )
+            _log_failures("sqs.send_failed", chunk, response.get("Failed", []))
+            sent.extend(chunk[int(ok["Id"])] for ok in response.get("Successful", []))
+        return sent
 
     async def delete(self, messages: Sequence[QueueMessage]) -> None:
         for chunk in _chunks(messages):
@@ -87,16 +118,21 @@ class SqsQueue:
 
 
 def queue_message(raw: MessageTypeDef) -> QueueMessage:
-    attributes = raw.get("MessageAttributes", {})
-    correlation = attributes.get("correlation_id")
-    traceparent = attributes.get("traceparent")
+    attributes = {
+        name: value["StringValue"]
+        for name, value in raw.get("MessageAttributes", {}).items()
+        if "StringValue" in value
+    }
+    system = raw.get("Attributes", {})
     return QueueMessage(
         message_id=raw["MessageId"],
         receipt_handle=raw["ReceiptHandle"],
         body=raw.get("Body", ""),
-        receive_count=int(raw.get("Attributes", {}).get("ApproximateReceiveCount", "1")),
-        correlation_id=correlation.get("StringValue") if correlation else None,
-        traceparent=traceparent.get("StringValue") if traceparent else None,
+        receive_count=int(system.get("ApproximateReceiveCount", "1")),
+        correlation_id=attributes.get("correlation_id"),
+        traceparent=attributes.get("traceparent"),
+        sent_at_ms=int(system.get("SentTimestamp", "0")),
+        attributes=attributes,
     )
 
 

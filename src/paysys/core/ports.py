@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -75,10 +75,21 @@ class QueueMessage:
     receive_count: int
     correlation_id: str | None
     traceparent: str | None = None
+    sent_at_ms: int = 0
+    # String message attributes as sent (event type, correlation id, trace context).
+    attributes: dict[str, str] = field(default_factory=dict)
 
 
 class MessageQueue(Protocol):
-    async def receive(self, max_messages: int, wait_seconds: int) -> list[QueueMessage]: ...
+    async def receive(
+        self, max_messages: int, wait_seconds: int, visibility_seconds: int | None = None
+    ) -> list[QueueMessage]:
+        """Long-poll for up to ``max_messages``; each stays hidden from other consumers for
+        ``visibility_seconds`` (the queue's own timeout when None), then comes back with its
+        receive count raised unless deleted."""
+
+    async def send(self, messages: Sequence[QueueMessage]) -> list[QueueMessage]:
+        """Send copies (body and attributes) of ``messages``; return those that were sent."""
 
     async def delete(self, messages: Sequence[QueueMessage]) -> None:
         """Acknowledge messages (batched); failures are logged, never raised for one entry."""

@@ -426,6 +426,24 @@ async def test_outage_answers_conform(down: TestClient[Any, Any]) -> None:
         await conform(response, path, method)
 
 
+async def test_a_slow_body_is_a_408(settings: Settings, resources: Resources) -> None:
+    slow = settings.replace(http_body_timeout_seconds=0.3)
+    app = create_app(slow, resources.service, readiness_checks(resources), resources.status)
+
+    async def trickle() -> AsyncIterator[bytes]:
+        yield b'{"amount": "1.00",'
+        await asyncio.sleep(1.5)  # the client stalls mid-body, past the server's deadline
+        yield b' "currency": "BRL"}'
+
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        response = await client.post(
+            "/payments", data=trickle(), headers={"Content-Type": "application/json"}
+        )
+        assert response.status == 408
+        assert (await response.json())["error"]["code"] == "request_body_timeout"
+        await conform(response, "/payments", "post")
+
+
 def test_every_documented_response_was_seen(request: pytest.FixtureRequest) -> None:
     """Runs last in this module: each documented (path, method, status) was provoked."""
     module = request.module

@@ -93,6 +93,39 @@ class Settings:
         ),
     )
     max_body_bytes: int = field(default=16_384, metadata=_doc("Largest accepted request body."))
+    max_json_depth: int = field(
+        default=32, metadata=_doc("Deepest JSON nesting accepted in a request body (else 400).")
+    )
+    http_idle_timeout_seconds: float = field(
+        default=15.0,
+        metadata=_doc(
+            "A connection with no complete request head this long after it opened or after "
+            "its last response is closed (idle keep-alive and slow headers)."
+        ),
+    )
+    http_body_timeout_seconds: float = field(
+        default=10.0, metadata=_doc("Time to receive a request body (else 408).")
+    )
+    http_request_timeout_seconds: float = field(
+        default=30.0,
+        metadata=_doc(
+            "Deadline of a request's handler (else 503). Once a payment's body is read, its "
+            "store runs to completion within the AWS retry budget instead."
+        ),
+    )
+    http_max_connections: int = field(
+        default=1024, metadata=_doc("Concurrent connections per API process; more get a 503.")
+    )
+    readiness_cache_seconds: float = field(
+        default=2.0, metadata=_doc("How long a /readyz result is reused (one probe per interval).")
+    )
+    publish_max_pending: int = field(
+        default=1000,
+        metadata=_doc(
+            "Events waiting to be published per process; past it a payment is stored and "
+            "its event left to the reconciler."
+        ),
+    )
     max_amount: Decimal = field(
         default=Decimal("1000000.00"), metadata=_doc("Largest accepted payment amount.")
     )
@@ -154,27 +187,45 @@ class Settings:
         return new
 
     def validate(self) -> None:
-        problems: list[str] = []
-        if not 1 <= self.worker_batch_size <= 10:
-            problems.append("WORKER_BATCH_SIZE must be 1-10")
-        if not 0 <= self.worker_wait_seconds <= 20:
-            problems.append("WORKER_WAIT_SECONDS must be 0-20")
-        if self.worker_loops < 1:
-            problems.append("WORKER_LOOPS must be >= 1")
-        if self.worker_max_in_flight < 1:
-            problems.append("WORKER_MAX_IN_FLIGHT must be >= 1")
-        if self.max_receive_count < 1:
-            problems.append("MAX_RECEIVE_COUNT must be >= 1")
-        if self.max_amount <= 0:
-            problems.append("MAX_AMOUNT must be positive")
-        if self.reconcile_batch_size < 1 or self.reconcile_after_seconds < 0:
-            problems.append("RECONCILE_BATCH_SIZE must be >= 1, RECONCILE_AFTER_SECONDS >= 0")
-        if not 0 < self.idempotency_lock_seconds < self.idempotency_ttl_seconds:
-            problems.append("IDEMPOTENCY_LOCK_SECONDS must be > 0 and < IDEMPOTENCY_TTL_SECONDS")
-        if (self.aws_access_key_id is None) != (self.aws_secret_access_key is None):
-            problems.append("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together")
+        problems = [message for broken, message in self._rules() if broken]
         if problems:
             raise ConfigError("; ".join(f"{PREFIX}{p}" for p in problems))
+
+    def _rules(self) -> list[tuple[bool, str]]:
+        """(broken?, what must hold) for every rule that ties values together."""
+        return [
+            (not 1 <= self.worker_batch_size <= 10, "WORKER_BATCH_SIZE must be 1-10"),
+            (not 0 <= self.worker_wait_seconds <= 20, "WORKER_WAIT_SECONDS must be 0-20"),
+            (self.worker_loops < 1, "WORKER_LOOPS must be >= 1"),
+            (self.worker_max_in_flight < 1, "WORKER_MAX_IN_FLIGHT must be >= 1"),
+            (self.max_receive_count < 1, "MAX_RECEIVE_COUNT must be >= 1"),
+            (self.max_json_depth < 2, "MAX_JSON_DEPTH must be >= 2"),
+            (
+                self.http_max_connections < 1 or self.publish_max_pending < 1,
+                "HTTP_MAX_CONNECTIONS and PUBLISH_MAX_PENDING must be >= 1",
+            ),
+            (
+                min(self.http_idle_timeout_seconds, self.http_body_timeout_seconds) <= 0,
+                "HTTP_IDLE_TIMEOUT_SECONDS and HTTP_BODY_TIMEOUT_SECONDS must be > 0",
+            ),
+            (
+                self.http_request_timeout_seconds <= 0 or self.readiness_cache_seconds < 0,
+                "HTTP_REQUEST_TIMEOUT_SECONDS must be > 0, READINESS_CACHE_SECONDS >= 0",
+            ),
+            (self.max_amount <= 0, "MAX_AMOUNT must be positive"),
+            (
+                self.reconcile_batch_size < 1 or self.reconcile_after_seconds < 0,
+                "RECONCILE_BATCH_SIZE must be >= 1, RECONCILE_AFTER_SECONDS >= 0",
+            ),
+            (
+                not 0 < self.idempotency_lock_seconds < self.idempotency_ttl_seconds,
+                "IDEMPOTENCY_LOCK_SECONDS must be > 0 and < IDEMPOTENCY_TTL_SECONDS",
+            ),
+            (
+                (self.aws_access_key_id is None) != (self.aws_secret_access_key is None),
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together",
+            ),
+        ]
 
     @property
     def static_credentials(self) -> tuple[str, str] | None:

@@ -73,6 +73,13 @@ class ValidationError(ClientError):
         return body
 
 
+class BodyTimeout(ClientError):
+    """The client did not send its request body in time."""
+
+    status = 408
+    code = "request_body_timeout"
+
+
 class Unauthorized(ClientError):
     status = 401
     code = "unauthorized"
@@ -114,6 +121,13 @@ class BackendUnavailable(PaysysError):
 
     status = 503
     code = "backend_unavailable"
+
+
+class RequestTimedOut(PaysysError):
+    """A handler ran past its deadline (usually a slow backend): retry later (503)."""
+
+    status = 503
+    code = "request_timeout"
 
 
 class MalformedMessage(PaysysError):

@@ -21,11 +21,16 @@ SNS_BATCH_LIMIT = 10
 class SnsPublisher:
     """``publish`` queues the entry; at most ``max_calls`` PublishBatch calls are in flight,
     and entries that arrive meanwhile ride the next call (up to 10 each): no timer, no added
-    latency when idle, far fewer calls under load."""
+    latency when idle, far fewer calls under load. At most ``max_pending`` entries wait: past
+    that ``publish`` fails at once (``shed`` counts it) instead of growing without bound while
+    SNS is slow; the caller has stored the payment, and the reconciler publishes it later."""
 
     client: SNSClient
     topic_arn: str
     max_calls: int = 4
+    max_pending: int = 1000
+    shed: int = 0
+    failed: int = 0
     _pending: list[tuple[dict[str, Any], asyncio.Future[str]]] = field(default_factory=list)
     _calls: int = 0
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -39,12 +44,21 @@ class SnsPublisher:
         }
         if traceparent:
             attributes["traceparent"] = {"DataType": "String", "StringValue": traceparent}
+        if len(self._pending) >= self.max_pending:
+            self.shed += 1
+            raise BackendUnavailable(
+                f"SNS publish backlog full ({len(self._pending)} events waiting)"
+            )
         done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._pending.append(
             ({"Message": event.to_message(), "MessageAttributes": attributes}, done)
         )
         self._pump()
-        return await done
+        try:
+            return await done
+        except BackendUnavailable:
+            self.failed += 1
+            raise
 
     def _pump(self) -> None:
         while self._pending and self._calls < self.max_calls:

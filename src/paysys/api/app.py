@@ -6,7 +6,7 @@ resources and serves the app (``paysys.runtime.roles``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -22,10 +22,15 @@ from paysys.api.keys import (
     SERVICE,
     SETTINGS,
     STATUS,
-    HealthCheck,
 )
 from paysys.api.metrics import ApiMetrics
-from paysys.api.middleware import auth_middleware, context_middleware, error_middleware
+from paysys.api.middleware import (
+    auth_middleware,
+    context_middleware,
+    deadline_middleware,
+    error_middleware,
+)
+from paysys.api.readiness import Check, Readiness
 from paysys.config import Settings
 from paysys.core.queries import StatusReader
 from paysys.core.service import PaymentService
@@ -34,12 +39,12 @@ from paysys.core.service import PaymentService
 def create_app(
     settings: Settings,
     service: PaymentService,
-    readiness: Mapping[str, HealthCheck],
+    readiness: Sequence[Check],
     status: StatusReader,
     metrics: ApiMetrics | None = None,
 ) -> web.Application:
     app = web.Application(
-        middlewares=[context_middleware, error_middleware, auth_middleware],
+        middlewares=[context_middleware, error_middleware, deadline_middleware, auth_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
@@ -48,7 +53,7 @@ def create_app(
     app[API_KEYS] = ApiKeys.parse(settings.api_keys)
     app[METRICS] = metrics or ApiMetrics(CollectorRegistry())
     app[REGISTRY] = app[METRICS].registry
-    app[READINESS] = dict(readiness)
+    app[READINESS] = Readiness(readiness, app[REGISTRY], settings.readiness_cache_seconds)
     add_routes(app)
     add_health_routes(app)
     return app

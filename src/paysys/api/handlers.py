@@ -3,24 +3,32 @@ static pages. Each handler parses, calls one use case and answers; errors go up.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import importlib.resources
-import json
 import re
 import uuid
-from decimal import Decimal
-from typing import Any
 
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from paysys.api.keys import API_KEY_ID, METRICS, REQUEST_ID, SERVICE, SETTINGS, STATUS, TRACEPARENT
+from paysys.api.json_body import decode_json
+from paysys.api.keys import (
+    API_KEY_ID,
+    DEADLINE,
+    METRICS,
+    REQUEST_ID,
+    SERVICE,
+    SETTINGS,
+    STATUS,
+    TRACEPARENT,
+)
 from paysys.core.domain import parse_new_payment
 from paysys.errors import (
+    BodyTimeout,
     ClientError,
     InvalidIdempotencyKey,
-    MalformedJSON,
     PayloadTooLarge,
     PaymentNotFound,
     UnsupportedMediaType,
@@ -48,7 +56,10 @@ async def create_payment(request: web.Request) -> web.Response:
         raise UnsupportedMediaType(
             f"Content-Type must be application/json, got {request.content_type!r}"
         )
-    data = _decode_json(await _read_body(request))
+    data = decode_json(await _read_body(request), max_depth=request.app[SETTINGS].max_json_depth)
+    # From here the store runs to its end, bounded by the AWS retry budget: a deadline that
+    # cut it could answer 503 for a payment that is stored.
+    request[DEADLINE].reschedule(None)
     new = parse_new_payment(data, max_amount=request.app[SETTINGS].max_amount)
     accepted = await request.app[SERVICE].create(
         new, request[REQUEST_ID], _idempotency_key(request), request.get(TRACEPARENT)
@@ -117,19 +128,13 @@ def _asset(name: str) -> bytes:
 
 
 async def _read_body(request: web.Request) -> bytes:
+    seconds = request.app[SETTINGS].http_body_timeout_seconds
     try:
-        return await request.read()
+        async with asyncio.timeout(seconds):
+            return await request.read()
+    except TimeoutError:
+        raise BodyTimeout(f"the request body did not arrive within {seconds:g} s") from None
     except web.HTTPRequestEntityTooLarge as exc:
         raise PayloadTooLarge(
             f"request body exceeds {request.app[SETTINGS].max_body_bytes} bytes"
         ) from exc
-
-
-def _decode_json(body: bytes) -> Any:
-    def reject_constant(name: str) -> Any:
-        raise ValueError(f"{name} is not allowed")
-
-    try:
-        return json.loads(body, parse_float=Decimal, parse_constant=reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedJSON(f"request body is not valid JSON: {exc}") from exc

@@ -1,9 +1,15 @@
-"""``/healthz`` (alive), ``/readyz`` (dependencies answer) and ``/metrics``: open to probes
-and scrapers, served by the API and by the worker's small health server alike."""
+"""``/healthz`` (alive), ``/readyz`` (can do its job) and ``/metrics``: open to probes and
+scrapers, served by the API and by the worker's small health server alike.
+
+Readiness is what takes a pod out of a Service, so only a dependency without which the role
+cannot do its job is *required* (the API: DynamoDB, where payments are stored). Trouble with
+an *optional* one (the API's SNS: a failed publish is left to the reconciler) answers 200 with
+``"status": "degraded"`` and shows in ``paysys_dependency_up``. Results are cached for a few
+seconds and shared by concurrent probes (one backend call per check per interval, however
+many probes or tabs ask); error details go to the log, never to the caller.
+"""
 
 from __future__ import annotations
-
-import asyncio
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -22,17 +28,8 @@ async def healthz(_: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    checks = request.app[READINESS]
-    names = list(checks)
-    results = await asyncio.gather(*(checks[n]() for n in names), return_exceptions=True)
-    report = {
-        n: "ok" if r is None else f"unavailable: {r}" for n, r in zip(names, results, strict=True)
-    }
-    ready = all(r is None for r in results)
-    return web.json_response(
-        {"status": "ready" if ready else "unavailable", "checks": report},
-        status=200 if ready else 503,
-    )
+    report = await request.app[READINESS].report()
+    return web.json_response(report, status=503 if report["status"] == "unavailable" else 200)
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -1,9 +1,11 @@
 """Every request passes, in order: ``context`` (correlation id, traceparent, one log line and
 the metrics), ``errors`` (the paysys error tree and aiohttp's own 4xx mapped to a status and a
-JSON body, once) and ``auth`` (API keys). Handlers never catch errors."""
+JSON body, once), ``deadline`` (the handler's time bound) and ``auth`` (API keys). Handlers
+never catch errors."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -12,8 +14,16 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from paysys.api.keys import API_KEY_ID, API_KEYS, METRICS, REQUEST_ID, TRACEPARENT
-from paysys.errors import PaysysError, Unauthorized
+from paysys.api.keys import (
+    API_KEY_ID,
+    API_KEYS,
+    DEADLINE,
+    METRICS,
+    REQUEST_ID,
+    SETTINGS,
+    TRACEPARENT,
+)
+from paysys.errors import PaysysError, RequestTimedOut, Unauthorized
 
 log = structlog.get_logger(__name__)
 
@@ -53,6 +63,22 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
             )
         structlog.contextvars.unbind_contextvars("payment_id", "replayed")
     return response
+
+
+@web.middleware
+async def deadline_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Bound the handler's time. A handler may lift the bound (``request[DEADLINE]
+    .reschedule(None)``) where cutting it short could hide work already done, as creating a
+    payment does once its body is read: its store is bounded by the AWS retry budget."""
+    seconds = request.app[SETTINGS].http_request_timeout_seconds
+    try:
+        async with asyncio.timeout(seconds) as deadline:
+            request[DEADLINE] = deadline
+            return await handler(request)
+    except TimeoutError:
+        if not request[DEADLINE].expired():
+            raise
+        raise RequestTimedOut(f"the request took longer than {seconds:g} s") from None
 
 
 @web.middleware

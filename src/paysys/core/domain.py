@@ -22,6 +22,8 @@ _CENT = Decimal("0.01")
 # Digits with an optional decimal point, and a minus so "-3" hears "must be greater than 0".
 # No plus, exponent, spaces or "1_000": Decimal takes all of those, a payment API should not.
 _AMOUNT_TEXT = re.compile(r"-?(?=\.?[0-9])[0-9]*(\.[0-9]*)?")
+# C0 and C1 control characters (NUL, newlines, escapes): never stored in a text field.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class PaymentStatus(enum.StrEnum):
@@ -63,6 +65,18 @@ class Payment:
             created_at=now,
             updated_at=now,
             correlation_id=correlation_id,
+        )
+
+    def same_request(self, other: Payment) -> bool:
+        """True when ``other`` was stored from the same request as this payment (an earlier
+        attempt of our own write that committed although its reply was lost)."""
+        return (
+            self.id == other.id
+            and self.amount == other.amount
+            and self.currency == other.currency
+            and self.description == other.description
+            and self.correlation_id == other.correlation_id
+            and self.created_at == other.created_at
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -169,6 +183,8 @@ def parse_new_payment(data: object, *, max_amount: Decimal) -> NewPayment:
         )
     elif not _is_utf8(description):
         errors.append(FieldError("description", "must be valid Unicode text"))
+    elif _CONTROL.search(description):
+        errors.append(FieldError("description", "must not contain control characters"))
     if errors or amount is None or currency is None or not isinstance(description, str):
         raise ValidationError(errors)
     return NewPayment(amount=amount, currency=currency, description=description)

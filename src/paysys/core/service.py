@@ -19,7 +19,7 @@ from paysys.core.domain import (
     utcnow,
 )
 from paysys.core.ports import ClaimState, EventPublisher, IdempotencyStore, PaymentRepository
-from paysys.errors import BackendUnavailable
+from paysys.errors import BackendUnavailable, PaymentNotFound
 
 log = structlog.get_logger(__name__)
 
@@ -57,9 +57,12 @@ class PaymentService:
     ) -> Accepted:
         """Store the payment ``Pending`` (the commit point), then publish ``PaymentCreated``.
 
-        A failed store raises ``BackendUnavailable`` (503, nothing kept). A failed publish
-        after the store does not: the payment is accepted and the reconciler republishes it.
-        With an idempotency key, a retry returns the first answer instead of a new payment."""
+        Answers whenever the payment is stored, even when the store's reply was lost and the
+        write is only confirmed by reading it back. Raises ``BackendUnavailable`` (503) only
+        when nothing was stored, or when the store could not be confirmed either way (then a
+        retry with the same Idempotency-Key is safe). A failed publish after the store does
+        not fail the request: the reconciler republishes it. With an idempotency key, a
+        retry returns the first answer instead of a new payment."""
         if idempotency_key is None:
             payment = Payment.create(new, self.clock(), correlation_id=correlation_id)
             return Accepted(await self._store_and_publish(payment, False, traceparent))
@@ -76,19 +79,27 @@ class PaymentService:
             resumed = claim.state is ClaimState.RESUMED
             body = await self._store_and_publish(payment, resumed, traceparent)
         except BackendUnavailable:
-            await self.idempotency.release(idempotency_key)
+            await self._release(idempotency_key)
             raise
-        await self.idempotency.complete(idempotency_key, body, self.clock())
+        try:
+            await self.idempotency.complete(idempotency_key, body, self.clock())
+        except BackendUnavailable as exc:
+            # The payment is stored: answer it. A retry with this key waits out the lease,
+            # resumes with the same payment id and replays the stored payment.
+            log.warning("idempotency.complete_failed", error=str(exc))
         return Accepted(body)
+
+    async def _release(self, idempotency_key: str) -> None:
+        try:
+            await self.idempotency.release(idempotency_key)
+        except BackendUnavailable as exc:  # the lease then simply runs out
+            log.warning("idempotency.release_failed", error=str(exc))
 
     async def _store_and_publish(
         self, payment: Payment, resumed: bool, traceparent: str | None
     ) -> dict[str, Any]:
         structlog.contextvars.bind_contextvars(payment_id=payment.id)
-        if not await self.payments.add(payment):
-            if not resumed:  # a fresh uuid4 collided: impossible in practice, never overwrite
-                raise BackendUnavailable(f"payment id {payment.id} already exists")
-            payment = await self.payments.get(payment.id)  # stored by the request we resume
+        payment = await self._store(payment, resumed)
         try:
             await self.events.publish(
                 PaymentCreated.of(payment), payment.correlation_id, traceparent
@@ -96,6 +107,32 @@ class PaymentService:
         except BackendUnavailable as exc:
             log.warning("payment.publish_deferred", error=str(exc))
         return payment.to_json()
+
+    async def _store(self, payment: Payment, resumed: bool) -> Payment:
+        """Store ``payment``; return what is stored under its id."""
+        try:
+            if await self.payments.add(payment):
+                return payment
+        except BackendUnavailable:
+            # The write may have committed before the failure (a lost reply, a timeout after
+            # the commit): look before answering 503.
+            stored = await self._stored(payment.id)
+            if stored is None or not (resumed or payment.same_request(stored)):
+                raise
+            log.info("payment.store_confirmed", how="read_back_after_error")
+            return stored
+        # The id exists. Ours is a fresh uuid4, so this is an earlier attempt of this very
+        # write (the client retried a lost reply) or, when resuming, the request we resume.
+        stored = await self.payments.get(payment.id)
+        if not (resumed or payment.same_request(stored)):
+            raise BackendUnavailable(f"payment id {payment.id} already exists")
+        return stored
+
+    async def _stored(self, payment_id: str) -> Payment | None:
+        try:
+            return await self.payments.get(payment_id)
+        except (PaymentNotFound, BackendUnavailable):
+            return None
 
     async def get(self, payment_id: str) -> Payment:
         return await self.payments.get(payment_id)

@@ -104,7 +104,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         queue_url = settings.queue_url or await find_queue_url(clients.sqs, settings.queue_name)
         dlq_url = settings.dlq_url or await find_queue_url(clients.sqs, settings.dlq_name)
         payments = DynamoPayments(clients.dynamodb, settings.table_name)
-        events = SnsPublisher(clients.sns, topic_arn)
+        events = SnsPublisher(clients.sns, topic_arn, max_pending=settings.publish_max_pending)
         idempotency = DynamoIdempotency(
             clients.dynamodb,
             settings.idempotency_table_name,

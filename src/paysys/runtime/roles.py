@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 
 import structlog
 from aiohttp import web
@@ -16,9 +15,12 @@ from prometheus_client import CollectorRegistry
 
 from paysys.api.app import create_app
 from paysys.api.health import add_health_routes
-from paysys.api.keys import READINESS, REGISTRY, HealthCheck
+from paysys.api.keys import READINESS, REGISTRY
+from paysys.api.metrics import ApiMetrics
+from paysys.api.readiness import Check, Readiness
 from paysys.config import Settings
 from paysys.runtime.resources import Resources
+from paysys.runtime.serving import Limits, serving
 from paysys.worker.metrics import WorkerMetrics
 from paysys.worker.reconciler import run_reconciler
 from paysys.worker.worker import Worker, WorkerOptions
@@ -26,12 +28,14 @@ from paysys.worker.worker import Worker, WorkerOptions
 log = structlog.get_logger(__name__)
 
 
-def readiness_checks(resources: Resources) -> dict[str, HealthCheck]:
-    return {
-        "dynamodb": resources.payments.ping,
-        "sns": resources.events.ping,
-        "sqs": resources.queue.ping,
-    }
+def readiness_checks(resources: Resources) -> list[Check]:
+    """The API's: it cannot store payments without DynamoDB; without SNS a payment is still
+    stored and its event left to the reconciler; SQS only feeds the stats page."""
+    return [
+        Check("dynamodb", resources.payments.ping),
+        Check("sns", resources.events.ping, required=False),
+        Check("sqs", resources.queue.ping, required=False),
+    ]
 
 
 def worker_options(settings: Settings) -> WorkerOptions:
@@ -45,29 +49,25 @@ def worker_options(settings: Settings) -> WorkerOptions:
     )
 
 
-@contextlib.asynccontextmanager
-async def serving(
-    app: web.Application, host: str, port: int, shutdown_s: float
-) -> AsyncIterator[int]:
-    """Serve ``app`` for the duration of the block; yields the bound port."""
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_s)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, host, port, shutdown_timeout=shutdown_s)
-        await site.start()
-        bound = runner.addresses[0][1] if runner.addresses else port
-        yield int(bound)
-    finally:
-        await runner.cleanup()
+def api_app(settings: Settings, resources: Resources) -> web.Application:
+    """The API over opened resources, its metrics watching the publisher."""
+    metrics = ApiMetrics(CollectorRegistry())
+    metrics.watch_publisher(resources.events)
+    return create_app(
+        settings, resources.service, readiness_checks(resources), resources.status, metrics
+    )
 
 
 async def run_api(settings: Settings, resources: Resources, stop: asyncio.Event) -> None:
-    app = create_app(settings, resources.service, readiness_checks(resources), resources.status)
+    app = api_app(settings, resources)
     if not settings.api_keys:
         log.warning("api.open", reason="PAYSYS_API_KEYS is not set: anyone can create payments")
-    async with serving(
-        app, settings.api_host, settings.api_port, settings.shutdown_timeout_seconds
-    ) as port:
+    limits = Limits(
+        shutdown_seconds=settings.shutdown_timeout_seconds,
+        idle_timeout_seconds=settings.http_idle_timeout_seconds,
+        max_connections=settings.http_max_connections,
+    )
+    async with serving(app, settings.api_host, settings.api_port, limits) as port:
         log.info("api.listening", url=f"http://{settings.api_host}:{port}")
         await stop.wait()
         log.info("api.stopping")
@@ -83,7 +83,7 @@ async def run_worker(settings: Settings, resources: Resources, stop: asyncio.Eve
                     worker_health_app(worker, resources, metrics),
                     settings.worker_host,
                     settings.worker_port,
-                    1.0,
+                    Limits(shutdown_seconds=1.0, max_connections=64),
                 )
             )
             log.info("worker.health_listening", url=f"http://{settings.worker_host}:{port}")
@@ -128,7 +128,15 @@ def worker_health_app(
         if worker.running_loops == 0 and not worker.stopping:
             raise RuntimeError("no receive loop is running")
 
-    checks = readiness_checks(resources)
-    app[READINESS] = {"loops": loops_running, "sqs": checks["sqs"], "dynamodb": checks["dynamodb"]}
+    # The worker cannot work without its loops, SQS and DynamoDB; SNS only serves the
+    # reconciler's republishing.
+    checks = [
+        Check("loops", loops_running),
+        Check("sqs", resources.queue.ping),
+        Check("dynamodb", resources.payments.ping),
+        Check("sns", resources.events.ping, required=False),
+    ]
+    cache_seconds = resources.clients.settings.readiness_cache_seconds
+    app[READINESS] = Readiness(checks, metrics.registry, cache_seconds)
     add_health_routes(app)
     return app

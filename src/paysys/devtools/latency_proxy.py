@@ -14,11 +14,12 @@ import asyncio
 import collections
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import cast
 from urllib.parse import urlsplit
 
 from paysys.errors import BackendUnavailable
+from paysys.runtime.eventloop import loop_factory
 
 LOOPBACK = "127.0.0.1"
 
@@ -130,13 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("upstream", help="http://host:port of the emulator")
     parser.add_argument("--delay-ms", type=float, required=True)
     args = parser.parse_args(argv)
-    try:
-        import uvloop  # noqa: PLC0415 - optional speed-up
-
-        factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
-    except ImportError:  # pragma: no cover
-        factory = None
-    with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=factory) as runner:
+    with (
+        contextlib.suppress(KeyboardInterrupt),
+        asyncio.Runner(loop_factory=loop_factory()) as runner,
+    ):
         runner.run(_run(args.upstream, args.delay_ms))
     return 0
 

@@ -14,7 +14,7 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import structlog
@@ -24,6 +24,7 @@ from paysys.devtools.bench.procs import BACKENDS, Backend
 from paysys.devtools.bench.run import BenchOptions, run_bench
 from paysys.errors import PaysysError
 from paysys.logging import configure_logging
+from paysys.runtime.eventloop import loop_factory
 
 log = structlog.get_logger(__name__)
 
@@ -100,7 +101,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         log_dir=args.log_dir,
     )
     try:
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
             result = runner.run(run_bench(options, env))
     except PaysysError as exc:
         log.error("bench.failed", error=str(exc), code=exc.code)
@@ -162,11 +163,3 @@ def _loop_list(text: str) -> tuple[int, ...]:
         return tuple(_positive(part) for part in text.split(",") if part.strip())
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"expected e.g. 1,2,4,8: {exc}") from exc
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    try:
-        import uvloop  # noqa: PLC0415 - optional speed-up, absent on some platforms
-    except ImportError:  # pragma: no cover
-        return None
-    return uvloop.new_event_loop

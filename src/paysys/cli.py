@@ -25,7 +25,6 @@ import structlog
 from paysys import config as config_module
 from paysys.api.auth import new_key
 from paysys.config import Settings
-from paysys.devtools.emulator import moto_server
 from paysys.errors import PaysysError
 from paysys.logging import configure_logging
 from paysys.runtime.dlq import list_dead_letters, redrive
@@ -105,7 +104,8 @@ Command = Callable[[Settings, asyncio.Event], Coroutine[Any, Any, None]]
 async def _until_signalled(command: Command, settings: Settings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    # SIGHUP: the terminal of `make run` / `paysys local` was closed; stop as cleanly.
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(sig, _on_signal, sig, stop)
     await command(settings, stop)
 
@@ -150,6 +150,8 @@ async def _local(settings: Settings, stop: asyncio.Event) -> None:
     """Embedded mode: emulator (unless an endpoint is configured), provision, API + worker."""
     async with contextlib.AsyncExitStack() as stack:
         if settings.aws_endpoint_url is None:
+            from paysys.devtools.emulator import moto_server  # noqa: PLC0415 - roles never need it
+
             endpoint = await stack.enter_async_context(moto_server(settings.local_emulator_port))
             settings = settings.replace(aws_endpoint_url=endpoint)
         async with open_clients(settings) as clients:

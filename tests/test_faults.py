@@ -18,13 +18,13 @@ import aiohttp
 import pytest
 
 from paysys.config import Settings
-from paysys.devtools.emulator import free_port
+from paysys.devtools.procs import free_port, wait_ready
 from paysys.runtime.provision import Provisioned, provision
 from paysys.runtime.resources import Clients, open_clients
 
 from .conftest import fresh_settings, queue_depth
 from .faults import FaultProxy
-from .processes import RoleProcess, approvals_in, role_env, start_role, stop_role, wait_http_ok
+from .processes import RoleProcess, approvals_in, role_env, start_role, stop_role
 
 
 @dataclass
@@ -41,12 +41,12 @@ class System:
         port = free_port()
         self.api = await start_role("api", role_env(self.settings, api_port=port, **env))
         self.base = f"http://127.0.0.1:{port}"
-        await wait_http_ok(f"{self.base}/healthz")
+        await wait_ready(f"{self.base}/healthz")
 
     async def start_worker(self, **env: object) -> RoleProcess:
         port = free_port()
         worker = await start_role("worker", role_env(self.settings, worker_port=port, **env))
-        await wait_http_ok(f"http://127.0.0.1:{port}/healthz")
+        await wait_ready(f"http://127.0.0.1:{port}/healthz")
         self.workers.append(worker)
         return worker
 

@@ -12,11 +12,11 @@ import aiohttp
 import pytest
 
 from paysys.config import Settings
-from paysys.devtools.emulator import free_port, wait_until_up
+from paysys.devtools.procs import free_port, wait_ready
 from paysys.runtime.provision import Provisioned
 
 from .conftest import queue_depth, wait_for_status
-from .processes import role_env, start_role, stop_role, wait_http_ok
+from .processes import role_env, start_role, stop_role
 
 
 @pytest.fixture
@@ -27,8 +27,8 @@ async def system(settings: Settings, provisioned: Provisioned) -> AsyncIterator[
     worker = await start_role("worker", env)
     base = f"http://127.0.0.1:{api_port}"
     try:
-        await wait_http_ok(f"{base}/readyz")
-        await wait_http_ok(f"http://127.0.0.1:{worker_port}/readyz")
+        await wait_ready(f"{base}/readyz")
+        await wait_ready(f"http://127.0.0.1:{worker_port}/readyz")
         yield {"base": base, "api": api, "worker": worker}
     finally:
         for role in (api, worker):
@@ -95,4 +95,4 @@ async def test_emulator_helper_reports_a_dead_endpoint() -> None:
     from paysys.errors import BackendUnavailable  # noqa: PLC0415
 
     with pytest.raises(BackendUnavailable):
-        await wait_until_up(f"http://127.0.0.1:{free_port()}", 0.5)
+        await wait_ready(f"http://127.0.0.1:{free_port()}", 0.5)

@@ -12,21 +12,21 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal
+from typing import Literal
 
 import aiohttp
 import structlog
 
 from paysys.devtools.dynalite import dynalite_server
-from paysys.devtools.emulator import free_port, moto_server
+from paysys.devtools.emulator import moto_server
 from paysys.devtools.latency_proxy import latency_proxy
+from paysys.devtools.procs import LOOPBACK, Child, free_port, start_ready, stop
 from paysys.errors import BackendUnavailable
 
 log = structlog.get_logger(__name__)
@@ -110,18 +110,20 @@ def emulator_pids() -> list[int]:
     ]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Role:
     """One running ``paysys --role`` child."""
 
-    name: str
-    process: asyncio.subprocess.Process
-    log_path: Path
-    log_file: IO[bytes]
+    child: Child
     base_url: str
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.child.pid
 
     def cpu_seconds(self) -> float:
-        return cpu_seconds(self.process.pid)
+        return cpu_seconds(self.child.pid)
 
 
 async def start_role(
@@ -131,57 +133,23 @@ async def start_role(
     port = free_port()
     child_env = dict(env)
     child_env["PAYSYS_API_PORT" if role == "api" else "PAYSYS_WORKER_PORT"] = str(port)
+    base_url = f"http://{LOOPBACK}:{port}"
     log_path = log_dir / f"{name}.log"
-    log_file = log_path.open("wb")
-    process = await asyncio.create_subprocess_exec(
-        *[sys.executable, "-m", "paysys", "--role", role],
+    child = await start_ready(
+        name,
+        [sys.executable, "-m", "paysys", "--role", role],
+        f"{base_url}/readyz",
+        60.0,
         env=child_env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=log_file,
-        start_new_session=True,  # a terminal's Ctrl-C reaches only the bench, which stops us
+        log_path=log_path,
+        new_session=True,  # a terminal's Ctrl-C reaches only the bench, which stops us
     )
-    started = Role(name, process, log_path, log_file, f"http://127.0.0.1:{port}")
-    try:
-        await _wait_ready(started)
-    except BaseException:
-        await stop_roles([started])
-        raise
-    return started
-
-
-async def _wait_ready(role: Role, ready_seconds: float = 60.0) -> None:
-    deadline = time.monotonic() + ready_seconds
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
-        while time.monotonic() < deadline:
-            if role.process.returncode is not None:
-                break
-            try:
-                async with http.get(f"{role.base_url}/readyz") as response:
-                    if response.status == 200:
-                        return
-            except (aiohttp.ClientError, TimeoutError):
-                pass
-            await asyncio.sleep(0.1)
-    tail = role.log_path.read_text(errors="replace")[-3000:]
-    raise BackendUnavailable(f"{role.name} did not become ready; its log ends with:\n{tail}")
+    return Role(child, base_url, log_path)
 
 
 async def stop_roles(roles: Iterable[Role], grace_s: float = 30.0) -> None:
-    """SIGTERM each role, wait for a graceful exit, kill what is left."""
-    running = [r for r in roles if r.process.returncode is None]
-    for role in running:
-        with contextlib.suppress(ProcessLookupError):
-            role.process.send_signal(signal.SIGTERM)
-    for role in running:
-        try:
-            await asyncio.wait_for(role.process.wait(), grace_s)
-        except TimeoutError:
-            log.warning("bench.role_killed", role=role.name)
-            role.process.kill()
-            await role.process.wait()
-    for role in roles:
-        role.log_file.close()
+    """SIGTERM every role at once, wait for a graceful exit, kill what is left."""
+    await asyncio.gather(*(stop(r.child, grace_seconds=grace_s) for r in roles))
 
 
 @dataclass(frozen=True, slots=True)

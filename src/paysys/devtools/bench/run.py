@@ -396,12 +396,12 @@ class _CpuWindow:
     """CPU seconds used by some processes (and the emulators) from now on."""
 
     def __init__(self, roles: Sequence[Role]) -> None:
-        self._start = {r.process.pid: r.cpu_seconds() for r in roles}
+        self._start = {r.pid: r.cpu_seconds() for r in roles}
         self._emulators = {p: cpu_seconds(p) for p in emulator_pids()}
         self._began = time.perf_counter()
 
     def used(self, role: Role) -> float:
-        return role.cpu_seconds() - self._start[role.process.pid]
+        return role.cpu_seconds() - self._start[role.pid]
 
     def emulator_pct(self) -> float:
         """CPU of the emulator processes over the window, in % of one core."""

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
 import tempfile
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from paysys.config import Settings, env_name
 from paysys.devtools.procs import Child, start, stop
@@ -74,15 +71,3 @@ async def start_role(role: str, env: dict[str, str]) -> RoleProcess:
 
 async def stop_role(role: RoleProcess, sig: signal.Signals = signal.SIGTERM) -> tuple[int, str]:
     return await role.stop(sig)
-
-
-def approvals_in(log_text: str) -> Counter[str]:
-    """How many times each payment id was approved, per the worker's own log lines."""
-    counts: Counter[str] = Counter()
-    for line in log_text.splitlines():
-        if '"message.processed"' not in line:
-            continue
-        entry: dict[str, Any] = json.loads(line)
-        if entry.get("outcome") == "approved":
-            counts[entry["payment_id"]] += 1
-    return counts

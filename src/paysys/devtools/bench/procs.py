@@ -14,7 +14,6 @@ import json
 import os
 import sys
 import time
-from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from paysys.devtools.dynalite import dynalite_server
 from paysys.devtools.emulator import moto_server
 from paysys.devtools.latency_proxy import latency_proxy
 from paysys.devtools.procs import LOOPBACK, Child, free_port, start_ready, stop
+from paysys.devtools.worker_log import read_worker_logs as read_worker_logs  # noqa: PLC0414 - tests/test_bench.py imports it from here
 from paysys.errors import BackendUnavailable
 
 log = structlog.get_logger(__name__)
@@ -150,37 +150,6 @@ async def start_role(
 async def stop_roles(roles: Iterable[Role], grace_s: float = 30.0) -> None:
     """SIGTERM every role at once, wait for a graceful exit, kill what is left."""
     await asyncio.gather(*(stop(r.child, grace_seconds=grace_s) for r in roles))
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerLog:
-    approvals: Counter[str]  # payment id -> "message.processed" lines with outcome approved
-    duplicates: int
-    failures: int
-    warnings: int
-
-
-def read_worker_logs(paths: Iterable[Path]) -> WorkerLog:
-    """Count the approval log lines per payment id over every worker process's log."""
-    approvals: Counter[str] = Counter()
-    duplicates = failures = warnings = 0
-    for path in paths:
-        with path.open(encoding="utf-8", errors="replace") as lines:
-            for line in lines:
-                if '"level": "warning"' in line or '"level": "error"' in line:
-                    warnings += 1
-                if '"message.processed"' not in line:
-                    continue
-                with contextlib.suppress(ValueError):
-                    entry = json.loads(line)
-                    outcome = entry.get("outcome")
-                    if outcome == "approved":
-                        approvals[str(entry.get("payment_id"))] += 1
-                    elif outcome == "duplicate":
-                        duplicates += 1
-                    else:
-                        failures += 1
-    return WorkerLog(approvals, duplicates, failures, warnings)
 
 
 # --- driving the API ----------------------------------------------------------------------------

@@ -241,11 +241,6 @@ async def seed(clients: Clients, table: str, items: Sequence[dict[str, Any]]) ->
     await asyncio.gather(*(write(c) for c in chunks))
 
 
-async def queue_depth(clients: Clients, queue_url: str) -> tuple[int, int]:
-    """(visible, in flight) messages of a queue."""
-    return await SqsQueue(clients.sqs, queue_url).depth()
-
-
 async def feed(
     clients: Clients, queue_url: str, items: Sequence[dict[str, Any]], max_depth: int
 ) -> None:
@@ -261,7 +256,7 @@ async def feed(
     ]
     sent = 0
     while sent < len(entries):
-        visible, _ = await queue_depth(clients, queue_url)
+        visible, _ = await SqsQueue(clients.sqs, queue_url).depth()
         room = min(max_depth - visible, len(entries) - sent)
         if room < min(10, len(entries) - sent):
             await asyncio.sleep(0.05)
@@ -277,7 +272,7 @@ async def wait_drained(clients: Clients, queue_url: str, within_s: float) -> boo
     """Wait until the queue holds no message, visible or in flight; False after ``within_s``."""
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
-        if await queue_depth(clients, queue_url) == (0, 0):
+        if await SqsQueue(clients.sqs, queue_url).depth() == (0, 0):
             return True
         await asyncio.sleep(0.1)
     return False

@@ -33,7 +33,6 @@ from paysys.devtools.bench.procs import (
     cpu_seconds,
     drive_api,
     emulator_pids,
-    read_worker_logs,
     start_backend,
     start_role,
     stop_roles,
@@ -50,6 +49,7 @@ from paysys.devtools.bench.raw import (
     seed,
     wait_drained,
 )
+from paysys.devtools.worker_log import read_worker_logs
 from paysys.runtime.provision import Provisioned, provision
 from paysys.runtime.resources import Clients, open_clients
 

@@ -1,5 +1,5 @@
-"""Benchmark plumbing: the emulator backends, the latency proxies, the paysys processes and
-the HTTP driver of the API.
+"""The processes of a benchmark run: the emulator backends, the latency proxies, the paysys
+roles, and the CPU time each of them uses.
 
 The API and the workers run as real ``python -m paysys --role ...`` children configured only
 through ``PAYSYS_*`` variables, exactly as a container runs them; their JSON logs go to files
@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import aiohttp
 import structlog
 
 from paysys.devtools.dynalite import dynalite_server
@@ -152,76 +150,18 @@ async def stop_roles(roles: Iterable[Role], grace_s: float = 30.0) -> None:
     await asyncio.gather(*(stop(r.child, grace_seconds=grace_s) for r in roles))
 
 
-# --- driving the API ----------------------------------------------------------------------------
+class CpuWindow:
+    """CPU seconds used by some roles (and the emulators) from now on."""
 
+    def __init__(self, roles: Sequence[Role]) -> None:
+        self._start = {r.pid: r.cpu_seconds() for r in roles}
+        self._emulators = {p: cpu_seconds(p) for p in emulator_pids()}
+        self._began = time.perf_counter()
 
-@dataclass(slots=True)
-class Drive:
-    ids: list[str] = field(default_factory=list)
-    latencies_ms: list[float] = field(default_factory=list)
-    errors: int = 0
-    elapsed: float = 0.0
+    def used(self, role: Role) -> float:
+        return role.cpu_seconds() - self._start[role.pid]
 
-
-async def drive_api(base_url: str, count: int, concurrency: int, progress: bool) -> Drive:
-    drive = Drive()
-    body = json.dumps({"amount": "12.50", "currency": "BRL", "description": "bench"}).encode()
-    headers = {"Content-Type": "application/json"}
-    remaining = iter(range(count))
-    bar = _Progress(count) if progress else None
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
-
-        async def client() -> None:
-            for _ in remaining:
-                began = time.perf_counter()
-                try:
-                    async with http.post(
-                        f"{base_url}/payments", data=body, headers=headers
-                    ) as response:
-                        answer = await response.json()
-                        ok = response.status == 202
-                except (aiohttp.ClientError, TimeoutError, ValueError):
-                    ok = False
-                if ok:
-                    drive.latencies_ms.append((time.perf_counter() - began) * 1000)
-                    drive.ids.append(answer["id"])
-                else:
-                    drive.errors += 1
-                if bar:
-                    bar.step()
-
-        started = time.perf_counter()
-        async with asyncio.TaskGroup() as group:
-            for _ in range(min(concurrency, count)):
-                group.create_task(client())
-        drive.elapsed = time.perf_counter() - started
-    if bar:
-        bar.close()
-    return drive
-
-
-class _Progress:
-    """A one-line progress bar on stderr (only used when stderr is a terminal)."""
-
-    def __init__(self, total: int) -> None:
-        self._total, self._done = total, 0
-        self._started = self._shown = time.monotonic()
-
-    def step(self) -> None:
-        self._done += 1
-        now = time.monotonic()
-        if now - self._shown >= 0.2 or self._done == self._total:
-            self._shown = now
-            width = 30
-            filled = width * self._done // self._total
-            rate = self._done / max(now - self._started, 1e-9)
-            sys.stderr.write(
-                f"\r  POST /payments [{'#' * filled}{'.' * (width - filled)}] "
-                f"{self._done}/{self._total} {rate:6.0f}/s"
-            )
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        sys.stderr.write("\n")
+    def emulator_pct(self) -> float:
+        """CPU of the emulator processes over the window, in % of one core."""
+        used = sum(cpu_seconds(p) - c for p, c in self._emulators.items())
+        return round(100 * used / max(time.perf_counter() - self._began, 1e-9), 1)

@@ -8,15 +8,17 @@ A child dies with its parent. On Linux each child is started with
 process that started it dies, even by SIGKILL, which runs no cleanup at all, the kernel sends
 the child SIGTERM. Both asyncio's default loop and uvloop (the loop ``paysys local`` and the
 benchmark run on) call ``preexec_fn`` in the child; ``tests/test_local_lifecycle.py`` checks
-it on uvloop, so no wrapper process that sets the flag and then execs is needed. Details:
+both. So neither a wrapper that sets the flag and then execs (a second interpreter start per
+child) nor a watcher polling ``getppid()`` (code inside moto and node we do not own) is
+needed. SIGTERM, not SIGKILL: a paysys role drains, moto and dynalite simply exit. Details:
 
 - The kernel ties the signal to the *thread* that forked, not the process: start children
   from the thread that runs the event loop (the main thread), never from a worker thread.
 - If the parent dies between fork and ``prctl``, nobody would signal the child: it compares
   ``getppid()`` with the pid it was forked from and stops itself.
 - The flag survives ``exec`` (except of a set-user-id program, which none of ours is).
-- ``preexec_fn`` runs Python in the forked child; it calls only a function resolved before
-  the fork and ``os`` calls, which take no lock another thread could hold.
+- ``preexec_fn`` runs Python in the forked child, where only the forking thread survives; it
+  does the least it can there: a C function resolved before the fork and two ``os`` calls.
 
 Elsewhere (macOS) there is no such call: children are stopped by :func:`stop` only.
 """
@@ -182,7 +184,7 @@ def _die_with_parent() -> Callable[[], None] | None:
 
     def in_child() -> None:
         prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        if os.getppid() != parent:  # we died before prctl: no one will send the signal
+        if os.getppid() != parent:  # the parent died before prctl: no signal will come
             os.kill(os.getpid(), signal.SIGTERM)
 
     return in_child

@@ -14,7 +14,6 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from paysys.adapters.sqs import SqsQueue
 from paysys.api.app import create_app
 from paysys.config import Settings
 from paysys.logging import configure_logging
@@ -108,11 +107,6 @@ async def api(settings: Settings, resources: Resources) -> AsyncIterator[TestCli
     app = create_app(settings, resources.service, readiness_checks(resources), resources.status)
     async with TestClient(TestServer(app)) as client:
         yield client
-
-
-async def queue_depth(clients: Clients, queue_url: str) -> tuple[int, int]:
-    """(visible, in flight) messages of a queue."""
-    return await SqsQueue(clients.sqs, queue_url).depth()
 
 
 async def wait_for_status(

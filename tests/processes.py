@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import signal
 import sys
 import tempfile
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import aiohttp
 
 from paysys.config import Settings, env_name
+from paysys.devtools.procs import Child, start, stop
 
 # Settings a role process inherits from the test's settings object.
 _FORWARDED = (
@@ -52,58 +47,27 @@ def role_env(settings: Settings, **extra: object) -> dict[str, str]:
 class RoleProcess:
     """A running role; its log goes to a file so a chatty process never blocks on a pipe."""
 
-    process: asyncio.subprocess.Process
-    log_path: Path
+    child: Child
 
     @property
     def running(self) -> bool:
-        return self.process.returncode is None
+        return self.child.running
 
     def log(self) -> str:
-        return self.log_path.read_text()
+        return self.child.log_text()
 
     async def stop(self, sig: signal.Signals = signal.SIGTERM) -> tuple[int, str]:
-        """Signal the process, wait for it (30 s hang guard), return its exit code and log."""
-        if self.running:
-            self.process.send_signal(sig)
-        code = await asyncio.wait_for(self.process.wait(), timeout=30)
+        """Signal the process, wait for it (30 s, then SIGKILL), return its exit code and log."""
+        code = await stop(self.child, sig, grace_seconds=30)
         return code, self.log()
 
 
 async def start_role(role: str, env: dict[str, str]) -> RoleProcess:
-    with tempfile.NamedTemporaryFile(
-        "wb", prefix=f"paysys-{role}-", suffix=".log", delete=False
-    ) as log:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "paysys", "--role", role,
-            env=env, stdout=log, stderr=log,
-        )  # fmt: skip
-    return RoleProcess(process, Path(log.name))
+    fd, log = tempfile.mkstemp(prefix=f"paysys-{role}-", suffix=".log")
+    os.close(fd)
+    argv = [sys.executable, "-m", "paysys", "--role", role]
+    return RoleProcess(await start(role, argv, env=env, log_path=Path(log)))
 
 
 async def stop_role(role: RoleProcess, sig: signal.Signals = signal.SIGTERM) -> tuple[int, str]:
     return await role.stop(sig)
-
-
-async def wait_http_ok(url: str, guard_seconds: float = 30) -> None:
-    async with aiohttp.ClientSession() as http, asyncio.timeout(guard_seconds):
-        while True:
-            try:
-                async with http.get(url) as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-
-
-def approvals_in(log_text: str) -> Counter[str]:
-    """How many times each payment id was approved, per the worker's own log lines."""
-    counts: Counter[str] = Counter()
-    for line in log_text.splitlines():
-        if '"message.processed"' not in line:
-            continue
-        entry: dict[str, Any] = json.loads(line)
-        if entry.get("outcome") == "approved":
-            counts[entry["payment_id"]] += 1
-    return counts

@@ -7,13 +7,14 @@ import json
 import sys
 from decimal import Decimal
 
+from paysys.adapters.sqs import SqsQueue
 from paysys.core.domain import PaymentCreated, utcnow
 from paysys.runtime.provision import provision
 from paysys.runtime.resources import open_clients, open_resources
 from paysys.runtime.roles import worker_options
 from paysys.worker.worker import Worker
 
-from .conftest import fresh_settings, queue_depth
+from .conftest import fresh_settings
 from .processes import role_env
 
 
@@ -41,7 +42,7 @@ async def test_poison_messages_are_listed_with_a_reason_and_redriven(endpoint: s
             await resources.events.publish(ghost, "ghost")
             worker = Worker(resources.queue, resources.service, worker_options(settings))
             async with asyncio.timeout(20):  # a hang guard: poison reaches the DLQ by itself
-                while (await queue_depth(clients, provisioned.dlq_url))[0] < 2:
+                while (await SqsQueue(clients.sqs, provisioned.dlq_url).depth())[0] < 2:
                     await worker.run(burst=True)
                     await asyncio.sleep(1.1)
                     worker = Worker(resources.queue, resources.service, worker_options(settings))
@@ -55,9 +56,9 @@ async def test_poison_messages_are_listed_with_a_reason_and_redriven(endpoint: s
         assert reasons[None].startswith("malformed")
         assert all(letter["receive_count"] >= 1 and letter["message_id"] for letter in letters)
         # Listing is a peek: both are still there and visible.
-        assert await queue_depth(clients, provisioned.dlq_url) == (2, 0)
+        assert await SqsQueue(clients.sqs, provisioned.dlq_url).depth() == (2, 0)
 
         code, _ = await run_cli(env, "dlq", "redrive")
         assert code == 0
-        assert await queue_depth(clients, provisioned.dlq_url) == (0, 0)
-        assert await queue_depth(clients, provisioned.queue_url) == (2, 0)
+        assert await SqsQueue(clients.sqs, provisioned.dlq_url).depth() == (0, 0)
+        assert await SqsQueue(clients.sqs, provisioned.queue_url).depth() == (2, 0)

@@ -17,14 +17,16 @@ from dataclasses import dataclass, field
 import aiohttp
 import pytest
 
+from paysys.adapters.sqs import SqsQueue
 from paysys.config import Settings
-from paysys.devtools.emulator import free_port
+from paysys.devtools.procs import free_port, wait_ready
+from paysys.devtools.worker_log import parse_worker_log
 from paysys.runtime.provision import Provisioned, provision
 from paysys.runtime.resources import Clients, open_clients
 
-from .conftest import fresh_settings, queue_depth
+from .conftest import fresh_settings
 from .faults import FaultProxy
-from .processes import RoleProcess, approvals_in, role_env, start_role, stop_role, wait_http_ok
+from .processes import RoleProcess, role_env, start_role, stop_role
 
 
 @dataclass
@@ -41,12 +43,12 @@ class System:
         port = free_port()
         self.api = await start_role("api", role_env(self.settings, api_port=port, **env))
         self.base = f"http://127.0.0.1:{port}"
-        await wait_http_ok(f"{self.base}/healthz")
+        await wait_ready(f"{self.base}/healthz")
 
     async def start_worker(self, **env: object) -> RoleProcess:
         port = free_port()
         worker = await start_role("worker", role_env(self.settings, worker_port=port, **env))
-        await wait_http_ok(f"http://127.0.0.1:{port}/healthz")
+        await wait_ready(f"http://127.0.0.1:{port}/healthz")
         self.workers.append(worker)
         return worker
 
@@ -83,7 +85,7 @@ class System:
 
     async def wait_drained(self, guard_seconds: float = 30) -> None:
         async with asyncio.timeout(guard_seconds):  # a hang guard, not a speed check
-            while await queue_depth(self.clients, self.provisioned.queue_url) != (0, 0):  # noqa: ASYNC110
+            while await SqsQueue(self.clients.sqs, self.provisioned.queue_url).depth() != (0, 0):  # noqa: ASYNC110
                 await asyncio.sleep(0.2)
 
     async def audit(self, ids: list[str], *, killed: bool = False) -> None:
@@ -97,15 +99,15 @@ class System:
         assert await self.statuses() == Counter({"Approved": len(ids)})
         approvals = Counter[str]()
         for log in self.worker_logs:
-            approvals.update(approvals_in(log))
+            approvals.update(parse_worker_log(log.splitlines()).approvals)
         assert max(approvals.values()) == 1, "a payment was approved twice"
         if killed:
             assert set(approvals) <= set(ids)
             assert len(approvals) >= len(ids) - 20  # at most what 2 loops x 10 held
         else:
             assert set(approvals) == set(ids)
-        assert await queue_depth(self.clients, self.provisioned.queue_url) == (0, 0)
-        assert await queue_depth(self.clients, self.provisioned.dlq_url) == (0, 0)
+        assert await SqsQueue(self.clients.sqs, self.provisioned.queue_url).depth() == (0, 0)
+        assert await SqsQueue(self.clients.sqs, self.provisioned.dlq_url).depth() == (0, 0)
 
 
 @contextlib.asynccontextmanager
@@ -159,7 +161,7 @@ async def test_sigterm_during_load_drains_and_loses_nothing(system: System) -> N
     assert await system.stop_worker(worker) == 0  # within the 30 s guard
     assert '"event": "worker.stopped"' in system.worker_logs[-1]
     ids = await load
-    _, in_flight = await queue_depth(system.clients, system.provisioned.queue_url)
+    _, in_flight = await SqsQueue(system.clients.sqs, system.provisioned.queue_url).depth()
     assert in_flight == 0  # handed back, not stranded
     await system.start_worker(worker_loops=4)
     await system.wait_approved(150)

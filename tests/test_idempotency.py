@@ -9,11 +9,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from paysys.adapters.sqs import SqsQueue
 from paysys.core.domain import fingerprint, new_payment_id, parse_new_payment, utcnow
 from paysys.runtime.provision import Provisioned
 from paysys.runtime.resources import Clients, Resources
-
-from .conftest import queue_depth
 
 BODY = {"amount": "42.00", "currency": "BRL", "description": "book"}
 
@@ -33,7 +32,7 @@ async def test_retry_with_same_key_and_body_replays_the_first_answer(
     assert "Idempotent-Replayed" not in first.headers
     assert second.headers["Location"] == first.headers["Location"]
     # One payment, one event.
-    assert await queue_depth(clients, provisioned.queue_url) == (1, 0)
+    assert await SqsQueue(clients.sqs, provisioned.queue_url).depth() == (1, 0)
 
 
 async def test_same_body_without_key_makes_two_payments(api: TestClient[Any, Any]) -> None:

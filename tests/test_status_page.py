@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from paysys.api.app import create_app
 from paysys.api.auth import hash_key, new_key
 from paysys.config import Settings
-from paysys.devtools.emulator import stop_process
+from paysys.devtools.procs import stop
 from paysys.runtime.resources import Resources
 from paysys.runtime.roles import readiness_checks, worker_options
 from paysys.worker.worker import Worker
@@ -139,7 +139,7 @@ async def chromium(tmp_path: Path) -> AsyncIterator[Browser]:
                 await browser.send("Page.enable")
                 yield browser
     finally:
-        await stop_process(process)
+        await stop(process)
 
 
 async def _devtools_port(profile: Path, process: Any, log: Path) -> int:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from paysys.adapters.sqs import SqsQueue
 from paysys.config import Settings
 from paysys.core.domain import NewPayment, Payment, PaymentCreated, PaymentStatus
 from paysys.core.ports import PaymentRepository
@@ -18,7 +19,7 @@ from paysys.runtime.resources import Clients, Resources, open_clients, open_reso
 from paysys.runtime.roles import worker_options
 from paysys.worker.worker import Worker
 
-from .conftest import fresh_settings, queue_depth
+from .conftest import fresh_settings
 
 NEW = NewPayment(amount=Decimal("10.00"), currency="BRL", description="test")
 NEW_TIME = datetime(2026, 1, 1, tzinfo=UTC)
@@ -47,7 +48,7 @@ async def test_approves_every_pending_payment(
         assert stored.status is PaymentStatus.APPROVED
         assert stored.approved_at is not None
         assert stored.approved_at >= stored.created_at
-    assert await queue_depth(clients, provisioned.queue_url) == (0, 0)
+    assert await SqsQueue(clients.sqs, provisioned.queue_url).depth() == (0, 0)
     lines = logs.events("message.processed")
     assert {line["payment_id"] for line in lines} == {p.id for p in payments}
     assert {line["correlation_id"] for line in lines} == {f"corr-{i}" for i in range(25)}
@@ -69,7 +70,7 @@ async def test_duplicate_delivery_is_acknowledged_once_approved(
     assert (stats.approved, stats.duplicates, stats.deleted) == (0, 2, 2)
     again = await resources.service.get(payment.id)
     assert again.approved_at == approved.approved_at  # approved exactly once
-    assert await queue_depth(clients, provisioned.queue_url) == (0, 0)
+    assert await SqsQueue(clients.sqs, provisioned.queue_url).depth() == (0, 0)
 
 
 async def test_malformed_message_never_stops_the_loop_and_ends_in_the_dlq(
@@ -95,10 +96,10 @@ async def test_malformed_message_never_stops_the_loop_and_ends_in_the_dlq(
 
             # Not deleted: redelivered after the visibility timeout, then moved to the DLQ.
             async with asyncio.timeout(20):
-                while (await queue_depth(clients, provisioned.dlq_url))[0] < 2:
+                while (await SqsQueue(clients.sqs, provisioned.dlq_url).depth())[0] < 2:
                     await asyncio.sleep(1.1)
                     await make_worker(resources, settings).run(burst=True)
-            assert await queue_depth(clients, provisioned.queue_url) == (0, 0)
+            assert await SqsQueue(clients.sqs, provisioned.queue_url).depth() == (0, 0)
 
 
 async def test_event_for_unknown_payment_is_not_acknowledged(
@@ -113,7 +114,8 @@ async def test_event_for_unknown_payment_is_not_acknowledged(
     await resources.events.publish(ghost, "ghost")
     stats = await make_worker(resources, settings).run(burst=True)
     assert (stats.failed, stats.deleted) == (1, 0)
-    assert await queue_depth(clients, provisioned.queue_url) == (0, 1)  # waits for redelivery
+    # in flight: it waits for its redelivery
+    assert await SqsQueue(clients.sqs, provisioned.queue_url).depth() == (0, 1)
 
 
 async def test_stop_waits_for_the_long_poll_and_exits_cleanly(
@@ -129,7 +131,7 @@ async def test_stop_waits_for_the_long_poll_and_exits_cleanly(
     assert worker.running_loops == 0
     # The message either was processed or handed back visible: never stranded in flight.
     stored = await resources.service.get(payment.id)
-    visible, in_flight = await queue_depth(clients, provisioned.queue_url)
+    visible, in_flight = await SqsQueue(clients.sqs, provisioned.queue_url).depth()
     assert in_flight == 0
     assert (stored.status is PaymentStatus.APPROVED) == (visible == 0)
     assert stats.in_flight == 0
@@ -187,4 +189,4 @@ async def test_long_work_keeps_its_message_invisible(endpoint: str) -> None:
             assert stats.extended >= 1
             assert (stats.received, stats.approved, stats.duplicates) == (1, 1, 0)
             assert (await resources.service.get(payment.id)).status is PaymentStatus.APPROVED
-            assert await queue_depth(clients, provisioned.queue_url) == (0, 0)
+            assert await SqsQueue(clients.sqs, provisioned.queue_url).depth() == (0, 0)

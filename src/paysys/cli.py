@@ -25,10 +25,10 @@ import structlog
 from paysys import config as config_module
 from paysys.api.auth import new_key
 from paysys.config import Settings
-from paysys.devtools.emulator import moto_server
 from paysys.errors import PaysysError
 from paysys.logging import configure_logging
 from paysys.runtime.dlq import list_dead_letters, redrive
+from paysys.runtime.eventloop import loop_factory
 from paysys.runtime.provision import provision
 from paysys.runtime.resources import open_clients, open_resources
 from paysys.runtime.roles import run_api, run_worker
@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         "serve": _serve_api if args.role == "api" else _serve_worker,
     }[args.command]
     try:
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
             runner.run(_until_signalled(command, settings))
     except PaysysError as exc:
         log.error("paysys.failed", error=str(exc), code=exc.code)
@@ -104,7 +104,8 @@ Command = Callable[[Settings, asyncio.Event], Coroutine[Any, Any, None]]
 async def _until_signalled(command: Command, settings: Settings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    # SIGHUP: the terminal of `make run` / `paysys local` was closed; stop as cleanly.
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(sig, _on_signal, sig, stop)
     await command(settings, stop)
 
@@ -112,14 +113,6 @@ async def _until_signalled(command: Command, settings: Settings) -> None:
 def _on_signal(sig: signal.Signals, stop: asyncio.Event) -> None:
     log.info("signal.received", signal=sig.name)
     stop.set()
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    try:
-        import uvloop  # noqa: PLC0415 - optional speed-up, absent on some platforms
-    except ImportError:  # pragma: no cover
-        return None
-    return uvloop.new_event_loop
 
 
 async def _provision(settings: Settings, _: asyncio.Event) -> None:
@@ -155,6 +148,8 @@ async def _local(settings: Settings, stop: asyncio.Event) -> None:
     """Embedded mode: emulator (unless an endpoint is configured), provision, API + worker."""
     async with contextlib.AsyncExitStack() as stack:
         if settings.aws_endpoint_url is None:
+            from paysys.devtools.emulator import moto_server  # noqa: PLC0415 - roles never need it
+
             endpoint = await stack.enter_async_context(moto_server(settings.local_emulator_port))
             settings = settings.replace(aws_endpoint_url=endpoint)
         async with open_clients(settings) as clients:

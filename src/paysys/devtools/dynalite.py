@@ -16,7 +16,8 @@ from pathlib import Path
 
 import structlog
 
-from paysys.devtools.emulator import LOOPBACK, free_port, local_server
+from paysys.devtools.emulator import local_server
+from paysys.devtools.procs import LOOPBACK, free_port
 from paysys.errors import BackendUnavailable
 
 log = structlog.get_logger(__name__)

@@ -14,13 +14,13 @@ import asyncio
 import collections
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import cast
 from urllib.parse import urlsplit
 
+from paysys.devtools.procs import LOOPBACK, start, stop
 from paysys.errors import BackendUnavailable
-
-LOOPBACK = "127.0.0.1"
+from paysys.runtime.eventloop import loop_factory
 
 
 class _Upstream(asyncio.Protocol):
@@ -130,13 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("upstream", help="http://host:port of the emulator")
     parser.add_argument("--delay-ms", type=float, required=True)
     args = parser.parse_args(argv)
-    try:
-        import uvloop  # noqa: PLC0415 - optional speed-up
-
-        factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
-    except ImportError:  # pragma: no cover
-        factory = None
-    with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=factory) as runner:
+    with (
+        contextlib.suppress(KeyboardInterrupt),
+        asyncio.Runner(loop_factory=loop_factory()) as runner,
+    ):
         runner.run(_run(args.upstream, args.delay_ms))
     return 0
 
@@ -144,29 +141,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 @contextlib.asynccontextmanager
 async def latency_proxy(upstream_url: str, delay_ms: float) -> AsyncIterator[str]:
     """Run the proxy in a child process; yield ``http://127.0.0.1:<port>``."""
-    process = await asyncio.create_subprocess_exec(
-        *[
-            sys.executable,
-            "-m",
-            "paysys.devtools.latency_proxy",
-            upstream_url,
-            "--delay-ms",
-            str(delay_ms),
-        ],
-        stdout=asyncio.subprocess.PIPE,
-        start_new_session=True,
-    )
+    argv = [sys.executable, "-m", "paysys.devtools.latency_proxy", upstream_url]
+    argv += ["--delay-ms", str(delay_ms)]
+    child = await start("latency-proxy", argv, stdout=asyncio.subprocess.PIPE, new_session=True)
     try:
-        if process.stdout is None:  # pragma: no cover - stdout is a pipe
+        if child.process.stdout is None:  # pragma: no cover - stdout is a pipe
             raise BackendUnavailable("latency proxy has no stdout")
-        line = await asyncio.wait_for(process.stdout.readline(), 15)
+        line = await asyncio.wait_for(child.process.stdout.readline(), 15)
         if not line.strip():
             raise BackendUnavailable(f"latency proxy for {upstream_url} did not start")
         yield f"http://{LOOPBACK}:{int(line)}"
     finally:
-        if process.returncode is None:
-            process.terminate()
-            await process.wait()
+        await stop(child)
 
 
 if __name__ == "__main__":

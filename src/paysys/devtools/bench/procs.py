@@ -1,5 +1,5 @@
-"""Benchmark plumbing: the emulator backends, the latency proxies, the paysys processes and
-the HTTP driver of the API.
+"""The processes of a benchmark run: the emulator backends, the latency proxies, the paysys
+roles, and the CPU time each of them uses.
 
 The API and the workers run as real ``python -m paysys --role ...`` children configured only
 through ``PAYSYS_*`` variables, exactly as a container runs them; their JSON logs go to files
@@ -10,23 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
-import signal
 import sys
 import time
-from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal
+from typing import Literal
 
-import aiohttp
 import structlog
 
 from paysys.devtools.dynalite import dynalite_server
-from paysys.devtools.emulator import free_port, moto_server
+from paysys.devtools.emulator import moto_server
 from paysys.devtools.latency_proxy import latency_proxy
+from paysys.devtools.procs import LOOPBACK, Child, free_port, start_ready, stop
+from paysys.devtools.worker_log import read_worker_logs as read_worker_logs  # noqa: PLC0414 - tests/test_bench.py imports it from here
 from paysys.errors import BackendUnavailable
 
 log = structlog.get_logger(__name__)
@@ -110,18 +108,20 @@ def emulator_pids() -> list[int]:
     ]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Role:
     """One running ``paysys --role`` child."""
 
-    name: str
-    process: asyncio.subprocess.Process
-    log_path: Path
-    log_file: IO[bytes]
+    child: Child
     base_url: str
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.child.pid
 
     def cpu_seconds(self) -> float:
-        return cpu_seconds(self.process.pid)
+        return cpu_seconds(self.child.pid)
 
 
 async def start_role(
@@ -131,160 +131,37 @@ async def start_role(
     port = free_port()
     child_env = dict(env)
     child_env["PAYSYS_API_PORT" if role == "api" else "PAYSYS_WORKER_PORT"] = str(port)
+    base_url = f"http://{LOOPBACK}:{port}"
     log_path = log_dir / f"{name}.log"
-    log_file = log_path.open("wb")
-    process = await asyncio.create_subprocess_exec(
-        *[sys.executable, "-m", "paysys", "--role", role],
+    child = await start_ready(
+        name,
+        [sys.executable, "-m", "paysys", "--role", role],
+        f"{base_url}/readyz",
+        60.0,
         env=child_env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=log_file,
-        start_new_session=True,  # a terminal's Ctrl-C reaches only the bench, which stops us
+        log_path=log_path,
+        new_session=True,  # a terminal's Ctrl-C reaches only the bench, which stops us
     )
-    started = Role(name, process, log_path, log_file, f"http://127.0.0.1:{port}")
-    try:
-        await _wait_ready(started)
-    except BaseException:
-        await stop_roles([started])
-        raise
-    return started
-
-
-async def _wait_ready(role: Role, ready_seconds: float = 60.0) -> None:
-    deadline = time.monotonic() + ready_seconds
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
-        while time.monotonic() < deadline:
-            if role.process.returncode is not None:
-                break
-            try:
-                async with http.get(f"{role.base_url}/readyz") as response:
-                    if response.status == 200:
-                        return
-            except (aiohttp.ClientError, TimeoutError):
-                pass
-            await asyncio.sleep(0.1)
-    tail = role.log_path.read_text(errors="replace")[-3000:]
-    raise BackendUnavailable(f"{role.name} did not become ready; its log ends with:\n{tail}")
+    return Role(child, base_url, log_path)
 
 
 async def stop_roles(roles: Iterable[Role], grace_s: float = 30.0) -> None:
-    """SIGTERM each role, wait for a graceful exit, kill what is left."""
-    running = [r for r in roles if r.process.returncode is None]
-    for role in running:
-        with contextlib.suppress(ProcessLookupError):
-            role.process.send_signal(signal.SIGTERM)
-    for role in running:
-        try:
-            await asyncio.wait_for(role.process.wait(), grace_s)
-        except TimeoutError:
-            log.warning("bench.role_killed", role=role.name)
-            role.process.kill()
-            await role.process.wait()
-    for role in roles:
-        role.log_file.close()
+    """SIGTERM every role at once, wait for a graceful exit, kill what is left."""
+    await asyncio.gather(*(stop(r.child, grace_seconds=grace_s) for r in roles))
 
 
-@dataclass(frozen=True, slots=True)
-class WorkerLog:
-    approvals: Counter[str]  # payment id -> "message.processed" lines with outcome approved
-    duplicates: int
-    failures: int
-    warnings: int
+class CpuWindow:
+    """CPU seconds used by some roles (and the emulators) from now on."""
 
+    def __init__(self, roles: Sequence[Role]) -> None:
+        self._start = {r.pid: r.cpu_seconds() for r in roles}
+        self._emulators = {p: cpu_seconds(p) for p in emulator_pids()}
+        self._began = time.perf_counter()
 
-def read_worker_logs(paths: Iterable[Path]) -> WorkerLog:
-    """Count the approval log lines per payment id over every worker process's log."""
-    approvals: Counter[str] = Counter()
-    duplicates = failures = warnings = 0
-    for path in paths:
-        with path.open(encoding="utf-8", errors="replace") as lines:
-            for line in lines:
-                if '"level": "warning"' in line or '"level": "error"' in line:
-                    warnings += 1
-                if '"message.processed"' not in line:
-                    continue
-                with contextlib.suppress(ValueError):
-                    entry = json.loads(line)
-                    outcome = entry.get("outcome")
-                    if outcome == "approved":
-                        approvals[str(entry.get("payment_id"))] += 1
-                    elif outcome == "duplicate":
-                        duplicates += 1
-                    else:
-                        failures += 1
-    return WorkerLog(approvals, duplicates, failures, warnings)
+    def used(self, role: Role) -> float:
+        return role.cpu_seconds() - self._start[role.pid]
 
-
-# --- driving the API ----------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Drive:
-    ids: list[str] = field(default_factory=list)
-    latencies_ms: list[float] = field(default_factory=list)
-    errors: int = 0
-    elapsed: float = 0.0
-
-
-async def drive_api(base_url: str, count: int, concurrency: int, progress: bool) -> Drive:
-    drive = Drive()
-    body = json.dumps({"amount": "12.50", "currency": "BRL", "description": "bench"}).encode()
-    headers = {"Content-Type": "application/json"}
-    remaining = iter(range(count))
-    bar = _Progress(count) if progress else None
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
-
-        async def client() -> None:
-            for _ in remaining:
-                began = time.perf_counter()
-                try:
-                    async with http.post(
-                        f"{base_url}/payments", data=body, headers=headers
-                    ) as response:
-                        answer = await response.json()
-                        ok = response.status == 202
-                except (aiohttp.ClientError, TimeoutError, ValueError):
-                    ok = False
-                if ok:
-                    drive.latencies_ms.append((time.perf_counter() - began) * 1000)
-                    drive.ids.append(answer["id"])
-                else:
-                    drive.errors += 1
-                if bar:
-                    bar.step()
-
-        started = time.perf_counter()
-        async with asyncio.TaskGroup() as group:
-            for _ in range(min(concurrency, count)):
-                group.create_task(client())
-        drive.elapsed = time.perf_counter() - started
-    if bar:
-        bar.close()
-    return drive
-
-
-class _Progress:
-    """A one-line progress bar on stderr (only used when stderr is a terminal)."""
-
-    def __init__(self, total: int) -> None:
-        self._total, self._done = total, 0
-        self._started = self._shown = time.monotonic()
-
-    def step(self) -> None:
-        self._done += 1
-        now = time.monotonic()
-        if now - self._shown >= 0.2 or self._done == self._total:
-            self._shown = now
-            width = 30
-            filled = width * self._done // self._total
-            rate = self._done / max(now - self._started, 1e-9)
-            sys.stderr.write(
-                f"\r  POST /payments [{'#' * filled}{'.' * (width - filled)}] "
-                f"{self._done}/{self._total} {rate:6.0f}/s"
-            )
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        sys.stderr.write("\n")
+    def emulator_pct(self) -> float:
+        """CPU of the emulator processes over the window, in % of one core."""
+        used = sum(cpu_seconds(p) - c for p, c in self._emulators.items())
+        return round(100 * used / max(time.perf_counter() - self._began, 1e-9), 1)

@@ -1,10 +1,9 @@
-"""The benchmark's direct AWS operations: raw ceilings, seeding, feeding and reading back.
+"""The raw ceilings: what paysys does, with the same clients and no paysys code in between.
 
-The raw ceilings do what paysys does with the same clients (aiodynamo, aiobotocore, opened by
-``open_clients``) and no paysys code in between: (a) a conditional PutItem + an SNS Publish per
-payment; (b) receive(10), a conditional UpdateItem per message, one DeleteMessageBatch. The
-harness helpers (seed, feed, depth, read back) talk to the emulator directly, not through the
-latency proxy, because they are not what is measured.
+The clients are aiodynamo and aiobotocore, opened by ``open_clients`` as paysys opens them:
+(a) a conditional PutItem + an SNS Publish per payment; (b) receive(10), a conditional
+UpdateItem per message, one DeleteMessageBatch. Each ceiling is measured on its own resource
+set ("raw"), in the same run and at the same concurrency as paysys.
 """
 
 from __future__ import annotations
@@ -12,76 +11,100 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiodynamo.errors import ConditionalCheckFailed
 from aiodynamo.expressions import F
-from aiodynamo.models import (
-    BatchGetRequest,
-    BatchWriteRequest,
-)
 
-from paysys.adapters.sqs import SqsQueue
-from paysys.runtime.provision import Provisioned
-from paysys.runtime.resources import Clients
+from paysys.devtools.bench.context import Bench
+from paysys.devtools.bench.data import (
+    attributes,
+    event_body,
+    feed,
+    new_item,
+    seed,
+    stamp,
+    wait_drained,
+)
+from paysys.devtools.bench.report import percentile
+from paysys.runtime.resources import Clients, open_clients
 
 if TYPE_CHECKING:
-    from types_aiobotocore_sqs.type_defs import (
-        MessageTypeDef,
-        SendMessageBatchRequestEntryTypeDef,
-    )
+    from types_aiobotocore_sqs.type_defs import MessageTypeDef
 
-AMOUNT = Decimal("12.50")
-CURRENCY = "BRL"
 log = structlog.get_logger(__name__)
 _PENDING = F("status").equals("Pending")
 _NEW = F("id").does_not_exist()
 
 
-def stamp(moment: datetime | None = None) -> str:
-    moment = moment or datetime.now(UTC)
-    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def new_item() -> dict[str, Any]:
-    """A ``Pending`` payment item, field for field what paysys stores."""
-    now = stamp()
+async def raw_pipeline(bench: Bench) -> dict[str, Any]:
+    """Ceiling (a), with raw consumers draining the queue as the workers would."""
+    opts, raw = bench.options, bench.raw
+    log.info("bench.phase", phase="raw_pipeline", payments=opts.payments)
+    async with open_clients(bench.measured_settings("raw")) as clients:
+        producing = asyncio.create_task(
+            raw_produce(clients, raw.table, raw.topic_arn, opts.payments, opts.concurrency)
+        )
+        finished = _finished_after(producing, opts.settle_seconds)
+        consumed = await raw_consume(
+            clients,
+            raw.table,
+            raw.queue_url,
+            loops=opts.workers * opts.loops,
+            max_in_flight=bench.max_in_flight,
+            finished=finished,
+        )
+        produced = await producing
+    await wait_drained(bench.raw_harness, raw.queue_url, opts.settle_seconds)
     return {
-        "id": str(uuid.uuid4()),
-        "amount": AMOUNT,
-        "currency": CURRENCY,
-        "description": "bench",
-        "status": "Pending",
-        "created_at": now,
-        "updated_at": now,
-        "correlation_id": str(uuid.uuid4()),
+        "raw_api_ops_per_s": round(produced.rate, 1),
+        "raw_api_p50_ms": percentile(produced.latencies_ms, 50),
+        "raw_api_p99_ms": percentile(produced.latencies_ms, 99),
+        "raw_api_errors": produced.errors + consumed.errors,
     }
 
 
-def event_body(item: dict[str, Any]) -> str:
-    """The ``PaymentCreated`` message body paysys publishes for ``item``."""
-    return json.dumps(
-        {
-            "type": "PaymentCreated",
-            "payment_id": item["id"],
-            "amount": f"{item['amount']:.2f}",
-            "currency": item["currency"],
-            "created_at": item["created_at"],
-        },
-        separators=(",", ":"),
-    )
+def _finished_after(producing: asyncio.Task[Tally], grace: float) -> Callable[[int], bool]:
+    deadline: list[float] = []
+
+    def finished(consumed: int) -> bool:
+        if not producing.done():
+            return False
+        if not deadline:
+            deadline.append(time.monotonic() + grace)
+        return consumed >= producing.result().done or time.monotonic() > deadline[0]
+
+    return finished
 
 
-def attributes(correlation_id: str) -> dict[str, Any]:
+async def raw_worker(bench: Bench, loops: int, count: int) -> dict[str, Any]:
+    """Ceiling (b): receive(10) + conditional update each + batch delete, same loop count."""
+    raw, harness, total_loops = bench.raw, bench.raw_harness, bench.options.workers * loops
+    log.info("bench.phase", phase="raw_worker", loops=total_loops, payments=count)
+    items = [new_item() for _ in range(count)]
+    await seed(harness, raw.table, items)
+    deadline = time.monotonic() + bench.options.guard_seconds(count)
+    own_cpu, began = time.process_time(), time.perf_counter()
+    async with open_clients(bench.measured_settings("raw", loops)) as clients:
+        feeding = asyncio.create_task(feed(harness, raw.queue_url, items, bench.options.max_depth))
+        consumed = await raw_consume(
+            clients,
+            raw.table,
+            raw.queue_url,
+            loops=total_loops,
+            max_in_flight=bench.max_in_flight,
+            finished=lambda n: n >= count or time.monotonic() > deadline,
+        )
+        await feeding
+    # The raw consumers share this process with the feeder: if it nears 100 %, (b) is low.
+    own_pct = 100 * (time.process_time() - own_cpu) / max(time.perf_counter() - began, 1e-9)
     return {
-        "event_type": {"DataType": "String", "StringValue": "PaymentCreated"},
-        "correlation_id": {"DataType": "String", "StringValue": correlation_id},
+        "raw_worker_ops_per_s": round(consumed.rate, 1),
+        "raw_worker_errors": consumed.errors,
+        "bench_cpu_pct_raw_worker": round(own_pct, 1),
     }
 
 
@@ -104,9 +127,6 @@ class Tally:
     def rate(self) -> float:
         elapsed = (self.last or time.perf_counter()) - self.started
         return self.done / elapsed if elapsed > 0 else 0.0
-
-
-# --- raw ceilings ------------------------------------------------------------------------------
 
 
 async def raw_produce(
@@ -219,100 +239,3 @@ async def raw_consume(
         await asyncio.wait(set(running))
     tally.done = len(approved)
     return tally
-
-
-# --- harness -----------------------------------------------------------------------------------
-
-
-async def seed(clients: Clients, table: str, items: Sequence[dict[str, Any]]) -> None:
-    """Store ``items`` with BatchWriteItem (25 a call, a few calls at once)."""
-    chunks = [list(items[i : i + 25]) for i in range(0, len(items), 25)]
-    gate = asyncio.Semaphore(4)
-
-    async def write(chunk: list[dict[str, Any]]) -> None:
-        async with gate:
-            while chunk:
-                result = await clients.dynamodb.batch_write(
-                    {table: BatchWriteRequest(items_to_put=chunk)}
-                )
-                unput = result.get(table)
-                chunk = unput.unput_items if unput else []
-
-    await asyncio.gather(*(write(c) for c in chunks))
-
-
-async def queue_depth(clients: Clients, queue_url: str) -> tuple[int, int]:
-    """(visible, in flight) messages of a queue."""
-    return await SqsQueue(clients.sqs, queue_url).depth()
-
-
-async def feed(
-    clients: Clients, queue_url: str, items: Sequence[dict[str, Any]], max_depth: int
-) -> None:
-    """Send the events of ``items`` straight to the queue, never letting more than
-    ``max_depth`` wait (moto's SQS slows down with queue depth)."""
-    entries: list[SendMessageBatchRequestEntryTypeDef] = [
-        {
-            "Id": str(i),
-            "MessageBody": event_body(item),
-            "MessageAttributes": attributes(item["correlation_id"]),
-        }
-        for i, item in enumerate(items)
-    ]
-    sent = 0
-    while sent < len(entries):
-        visible, _ = await queue_depth(clients, queue_url)
-        room = min(max_depth - visible, len(entries) - sent)
-        if room < min(10, len(entries) - sent):
-            await asyncio.sleep(0.05)
-            continue
-        batches = [entries[sent + i : sent + min(i + 10, room)] for i in range(0, room, 10)]
-        await asyncio.gather(
-            *(clients.sqs.send_message_batch(QueueUrl=queue_url, Entries=b) for b in batches)
-        )
-        sent += room
-
-
-async def wait_drained(clients: Clients, queue_url: str, within_s: float) -> bool:
-    """Wait until the queue holds no message, visible or in flight; False after ``within_s``."""
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        if await queue_depth(clients, queue_url) == (0, 0):
-            return True
-        await asyncio.sleep(0.1)
-    return False
-
-
-async def read_items(clients: Clients, table: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Read the items back (consistent BatchGetItem, 100 keys a call)."""
-    found: dict[str, dict[str, Any]] = {}
-    gate = asyncio.Semaphore(4)
-
-    async def get(keys: list[dict[str, Any]]) -> None:
-        async with gate:
-            while keys:
-                response = await clients.dynamodb.batch_get(
-                    {table: BatchGetRequest(keys=keys, consistent_read=True)}
-                )
-                for item in response.items.get(table, []):
-                    found[str(item["id"])] = item
-                keys = response.unprocessed_keys.get(table, [])
-
-    chunks = [[{"id": i} for i in ids[n : n + 100]] for n in range(0, len(ids), 100)]
-    await asyncio.gather(*(get(c) for c in chunks))
-    return found
-
-
-async def remove(clients: Clients, provisioned: Provisioned) -> None:
-    """Delete what ``provision`` created for the run (best effort: an attached endpoint such
-    as LocalStack or a real account must not collect benchmark resources)."""
-    calls: list[Coroutine[Any, Any, Any]] = [
-        clients.sns.delete_topic(TopicArn=provisioned.topic_arn),
-        clients.sqs.delete_queue(QueueUrl=provisioned.queue_url),
-        clients.sqs.delete_queue(QueueUrl=provisioned.dlq_url),
-        clients.dynamodb.delete_table(provisioned.table),
-        clients.dynamodb.delete_table(provisioned.idempotency_table),
-    ]
-    for failure in await asyncio.gather(*calls, return_exceptions=True):
-        if isinstance(failure, BaseException):
-            log.warning("bench.cleanup_failed", error=repr(failure))

@@ -1,0 +1,179 @@
+"""The benchmark's data, written and read straight through the clients: payment items and
+their events as paysys stores and publishes them, seeding, feeding the queue, reading back.
+
+These talk to the emulator directly, not through the latency proxy, because they are not
+what is measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Coroutine, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from aiodynamo.models import BatchGetRequest, BatchWriteRequest
+
+from paysys.adapters.sqs import SqsQueue
+from paysys.runtime.provision import Provisioned
+from paysys.runtime.resources import Clients
+
+if TYPE_CHECKING:
+    from types_aiobotocore_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
+
+AMOUNT = Decimal("12.50")
+CURRENCY = "BRL"
+log = structlog.get_logger(__name__)
+
+
+def stamp(moment: datetime | None = None) -> str:
+    moment = moment or datetime.now(UTC)
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def new_item() -> dict[str, Any]:
+    """A ``Pending`` payment item, field for field what paysys stores."""
+    now = stamp()
+    return {
+        "id": str(uuid.uuid4()),
+        "amount": AMOUNT,
+        "currency": CURRENCY,
+        "description": "bench",
+        "status": "Pending",
+        "created_at": now,
+        "updated_at": now,
+        "correlation_id": str(uuid.uuid4()),
+    }
+
+
+def event_body(item: dict[str, Any]) -> str:
+    """The ``PaymentCreated`` message body paysys publishes for ``item``."""
+    return json.dumps(
+        {
+            "type": "PaymentCreated",
+            "payment_id": item["id"],
+            "amount": f"{item['amount']:.2f}",
+            "currency": item["currency"],
+            "created_at": item["created_at"],
+        },
+        separators=(",", ":"),
+    )
+
+
+def attributes(correlation_id: str) -> dict[str, Any]:
+    return {
+        "event_type": {"DataType": "String", "StringValue": "PaymentCreated"},
+        "correlation_id": {"DataType": "String", "StringValue": correlation_id},
+    }
+
+
+# --- harness -----------------------------------------------------------------------------------
+
+
+async def seed(clients: Clients, table: str, items: Sequence[dict[str, Any]]) -> None:
+    """Store ``items`` with BatchWriteItem (25 a call, a few calls at once)."""
+    chunks = [list(items[i : i + 25]) for i in range(0, len(items), 25)]
+    gate = asyncio.Semaphore(4)
+
+    async def write(chunk: list[dict[str, Any]]) -> None:
+        async with gate:
+            while chunk:
+                result = await clients.dynamodb.batch_write(
+                    {table: BatchWriteRequest(items_to_put=chunk)}
+                )
+                unput = result.get(table)
+                chunk = unput.unput_items if unput else []
+
+    await asyncio.gather(*(write(c) for c in chunks))
+
+
+async def feed(
+    clients: Clients, queue_url: str, items: Sequence[dict[str, Any]], max_depth: int
+) -> None:
+    """Send the events of ``items`` straight to the queue, never letting more than
+    ``max_depth`` wait (moto's SQS slows down with queue depth)."""
+    entries: list[SendMessageBatchRequestEntryTypeDef] = [
+        {
+            "Id": str(i),
+            "MessageBody": event_body(item),
+            "MessageAttributes": attributes(item["correlation_id"]),
+        }
+        for i, item in enumerate(items)
+    ]
+    sent = 0
+    while sent < len(entries):
+        visible, _ = await SqsQueue(clients.sqs, queue_url).depth()
+        room = min(max_depth - visible, len(entries) - sent)
+        if room < min(10, len(entries) - sent):
+            await asyncio.sleep(0.05)
+            continue
+        batches = [entries[sent + i : sent + min(i + 10, room)] for i in range(0, room, 10)]
+        await asyncio.gather(
+            *(clients.sqs.send_message_batch(QueueUrl=queue_url, Entries=b) for b in batches)
+        )
+        sent += room
+
+
+async def wait_drained(clients: Clients, queue_url: str, within_s: float) -> bool:
+    """Wait until the queue holds no message, visible or in flight; False after ``within_s``."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if await SqsQueue(clients.sqs, queue_url).depth() == (0, 0):
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def read_items(clients: Clients, table: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Read the items back (consistent BatchGetItem, 100 keys a call)."""
+    found: dict[str, dict[str, Any]] = {}
+    gate = asyncio.Semaphore(4)
+
+    async def get(keys: list[dict[str, Any]]) -> None:
+        async with gate:
+            while keys:
+                response = await clients.dynamodb.batch_get(
+                    {table: BatchGetRequest(keys=keys, consistent_read=True)}
+                )
+                for item in response.items.get(table, []):
+                    found[str(item["id"])] = item
+                keys = response.unprocessed_keys.get(table, [])
+
+    chunks = [[{"id": i} for i in ids[n : n + 100]] for n in range(0, len(ids), 100)]
+    await asyncio.gather(*(get(c) for c in chunks))
+    return found
+
+
+async def remove(clients: Clients, provisioned: Provisioned) -> None:
+    """Delete what ``provision`` created for the run (best effort: an attached endpoint such
+    as LocalStack or a real account must not collect benchmark resources)."""
+    calls: list[Coroutine[Any, Any, Any]] = [
+        clients.sns.delete_topic(TopicArn=provisioned.topic_arn),
+        clients.sqs.delete_queue(QueueUrl=provisioned.queue_url),
+        clients.sqs.delete_queue(QueueUrl=provisioned.dlq_url),
+        clients.dynamodb.delete_table(provisioned.table),
+        clients.dynamodb.delete_table(provisioned.idempotency_table),
+    ]
+    for failure in await asyncio.gather(*calls, return_exceptions=True):
+        if isinstance(failure, BaseException):
+            log.warning("bench.cleanup_failed", error=repr(failure))
+
+
+async def until_approved(
+    harness: Clients, table: str, ids: Sequence[str], settle_seconds: float
+) -> dict[str, dict[str, Any]]:
+    """Read the items back until all are Approved or ``settle_seconds`` pass."""
+    found = await read_items(harness, table, ids)
+    deadline = time.monotonic() + settle_seconds
+    while time.monotonic() < deadline:
+        missing = [i for i in ids if found.get(i, {}).get("status") != "Approved"]
+        if not missing:
+            break
+        await asyncio.sleep(0.5)
+        found.update(await read_items(harness, table, missing))
+    return found

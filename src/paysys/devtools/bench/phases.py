@@ -1,0 +1,217 @@
+"""The benchmark's phases, in order, on fresh uniquely named resources:
+
+1. raw pipeline: ceiling (a) (PutItem + Publish at concurrency C) while raw consumers keep the
+   queue drained, as the workers do while the API is driven;
+2. raw worker: ceiling (b) on a seeded table, its events fed to the queue at a bounded depth;
+3. API: P payments POSTed through the real API at concurrency C, the workers running; then
+   wait until every one is Approved and read them back (end-to-end latency);
+4. worker: P payments seeded and their events fed exactly as in 2, approved by the workers;
+5. optional loops sweep: 2 and 4 again for every loop count.
+
+The raw phases (1, 2) live in :mod:`paysys.devtools.bench.raw`, beside their ceilings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import uuid
+from collections.abc import Mapping
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from paysys.config import Settings
+from paysys.devtools.bench.context import Bench
+from paysys.devtools.bench.data import (
+    feed,
+    new_item,
+    read_items,
+    remove,
+    seed,
+    until_approved,
+    wait_drained,
+)
+from paysys.devtools.bench.driver import drive_api
+from paysys.devtools.bench.options import BenchOptions, Names
+from paysys.devtools.bench.procs import (
+    CpuWindow,
+    Role,
+    start_backend,
+    start_role,
+    stop_roles,
+    with_latency,
+)
+from paysys.devtools.bench.raw import raw_pipeline, raw_worker
+from paysys.devtools.bench.report import per_1k, percentile, ratio
+from paysys.devtools.worker_log import read_worker_logs
+from paysys.runtime.provision import provision
+from paysys.runtime.resources import open_clients
+
+log = structlog.get_logger(__name__)
+
+
+async def run_bench(options: BenchOptions, environ: Mapping[str, str]) -> dict[str, Any]:
+    log_dir = Path(options.log_dir or tempfile.mkdtemp(prefix="paysys-bench-"))
+    suffix = uuid.uuid4().hex[:8]
+    log_dir = log_dir / f"run-{suffix}"
+    log_dir.mkdir(parents=True)
+    names = Names(Settings.from_env(environ), options, suffix)
+    async with AsyncExitStack() as stack:
+        direct = await stack.enter_async_context(
+            start_backend(options.backend, options.endpoint, options.dynamodb_endpoint)
+        )
+        measured = await stack.enter_async_context(with_latency(direct, options.latency_ms))
+        harness = await stack.enter_async_context(open_clients(names.settings("paysys", direct)))
+        raw_harness = await stack.enter_async_context(open_clients(names.settings("raw", direct)))
+        bench = Bench(
+            options,
+            names,
+            environ,
+            measured,
+            log_dir,
+            harness,
+            raw_harness,
+            paysys=await provision(harness),
+            raw=await provision(raw_harness),
+        )
+        try:
+            return await _phases(bench)
+        finally:
+            await stop_roles(bench.workers)
+            log.info("bench.logs", directory=str(log_dir))
+            if options.backend == "endpoint":  # the emulators we start die with their data
+                await remove(harness, bench.paysys)
+                await remove(raw_harness, bench.raw)
+
+
+async def _phases(bench: Bench) -> dict[str, Any]:
+    opts = bench.options
+    result: dict[str, Any] = {
+        "backend": opts.backend,
+        "payments": opts.payments,
+        "concurrency": opts.concurrency,
+        "workers": opts.workers,
+        "loops": opts.loops,
+        "latency_ms": opts.latency_ms,
+        # other load on the machine skews every figure: report it
+        "loadavg_1m_start": round(os.getloadavg()[0], 2),
+    }
+    result.update(await raw_pipeline(bench))
+    result.update(await raw_worker(bench, opts.loops, opts.payments))
+    api = await start_role("api", "api", bench.role_env(opts.loops), bench.log_dir)
+    try:
+        await _start_workers(bench, opts.loops)
+        result.update(await _api_phase(bench, api))
+    finally:
+        await stop_roles([api])
+    result.update(await _worker_phase(bench, opts.payments))
+    sweep = []
+    for loops in opts.sweep_loops:
+        count = opts.sweep_payments or opts.payments
+        point: dict[str, Any] = {"loops": loops}
+        point.update(await raw_worker(bench, loops, count))
+        await stop_roles(bench.workers)
+        await _start_workers(bench, loops)
+        point.update(await _worker_phase(bench, count))
+        log.info("bench.sweep_point", **point)
+        sweep.append(point)
+    await stop_roles(bench.workers)
+    result.update(await _correctness(bench))
+    result["loadavg_1m_end"] = round(os.getloadavg()[0], 2)
+    result["api_ratio"] = ratio(result["api_posts_per_s"], result["raw_api_ops_per_s"])
+    result["worker_ratio"] = ratio(result["worker_approvals_per_s"], result["raw_worker_ops_per_s"])
+    if sweep:
+        result["sweep"] = sweep
+    return result
+
+
+async def _start_workers(bench: Bench, loops: int) -> None:
+    env = bench.role_env(loops)
+    bench.worker_loops = loops
+    start = len(bench.worker_logs)
+    bench.workers = list(
+        await asyncio.gather(
+            *(
+                start_role("worker", f"worker-{start + i}", env, bench.log_dir)
+                for i in range(bench.options.workers)
+            )
+        )
+    )
+    bench.worker_logs.extend(w.log_path for w in bench.workers)
+
+
+async def _api_phase(bench: Bench, api: Role) -> dict[str, Any]:
+    opts, paysys, harness = bench.options, bench.paysys, bench.harness
+    log.info("bench.phase", phase="api", payments=opts.payments, concurrency=opts.concurrency)
+    cpu = CpuWindow([api, *bench.workers])
+    drive = await drive_api(api.base_url, opts.payments, opts.concurrency, opts.progress)
+    api_cpu = cpu.used(api)
+    emulator_pct = cpu.emulator_pct()
+    await wait_drained(harness, paysys.queue_url, opts.settle_seconds)
+    items = await until_approved(harness, paysys.table, drive.ids, opts.settle_seconds)
+    bench.ids.extend(drive.ids)
+    e2e = [
+        (_when(i["approved_at"]) - _when(i["created_at"])).total_seconds() * 1000
+        for i in items.values()
+        if i.get("status") == "Approved"
+    ]
+    accepted = len(drive.ids)
+    return {
+        "api_posts_per_s": round(accepted / drive.elapsed, 1) if drive.elapsed else 0.0,
+        "api_p50_ms": percentile(drive.latencies_ms, 50),
+        "api_p99_ms": percentile(drive.latencies_ms, 99),
+        "api_errors": drive.errors,
+        "e2e_p50_ms": percentile(e2e, 50),
+        "e2e_p99_ms": percentile(e2e, 99),
+        "api_cpu_ms_per_1k": per_1k(api_cpu, accepted),
+        "emulator_cpu_pct_api_phase": emulator_pct,
+    }
+
+
+async def _worker_phase(bench: Bench, count: int) -> dict[str, Any]:
+    """Seed ``count`` Pending payments, feed their events, let the workers approve them."""
+    paysys, harness = bench.paysys, bench.harness
+    loops = bench.options.workers * bench.worker_loops
+    log.info("bench.phase", phase="worker", loops=loops, payments=count)
+    items = [new_item() for _ in range(count)]
+    await seed(harness, paysys.table, items)
+    ids = [i["id"] for i in items]
+    bench.ids.extend(ids)
+    cpu = CpuWindow(bench.workers)
+    started = datetime.now(UTC)
+    await feed(harness, paysys.queue_url, items, bench.options.max_depth)
+    await wait_drained(harness, paysys.queue_url, bench.options.guard_seconds(count))
+    worker_cpu = sum(cpu.used(w) for w in bench.workers)
+    emulator_pct = cpu.emulator_pct()
+    found = await until_approved(harness, paysys.table, ids, bench.options.settle_seconds)
+    stamps = [_when(i["approved_at"]) for i in found.values() if i.get("status") == "Approved"]
+    elapsed = (max(stamps) - started).total_seconds() if stamps else 0.0
+    return {
+        "worker_approvals_per_s": round(len(stamps) / elapsed, 1) if elapsed > 0 else 0.0,
+        "worker_cpu_ms_per_1k": per_1k(worker_cpu, len(stamps)),
+        "emulator_cpu_pct_worker_phase": emulator_pct,
+    }
+
+
+async def _correctness(bench: Bench) -> dict[str, Any]:
+    items = await read_items(bench.harness, bench.paysys.table, bench.ids)
+    approved = {i for i, item in items.items() if item.get("status") == "Approved"}
+    logs = read_worker_logs(bench.worker_logs)
+    return {
+        "lost": len(set(bench.ids) - approved),
+        "double_approved": sum(1 for n in logs.approvals.values() if n > 1),
+        "approvals_logged": sum(logs.approvals.values()),
+        "approvals_unlogged": len(approved - set(logs.approvals)),
+        "worker_duplicates": logs.duplicates,
+        "worker_failures": logs.failures,
+        "worker_warnings": logs.warnings,
+    }
+
+
+def _when(text: str) -> datetime:
+    return datetime.fromisoformat(text)

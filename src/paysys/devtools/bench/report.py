@@ -1,0 +1,84 @@
+"""The benchmark's figures: the terminal table, percentiles, per-1,000 costs and ratios."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+# (key, label, unit) of the terminal table, in order.
+ROWS: tuple[tuple[str, str, str], ...] = (
+    ("api_posts_per_s", "API POST /payments", "/s"),
+    ("raw_api_ops_per_s", "  raw ceiling (a): put + publish", "/s"),
+    ("api_ratio", "  api_ratio", ""),
+    ("api_p50_ms", "  API latency p50", "ms"),
+    ("api_p99_ms", "  API latency p99", "ms"),
+    ("raw_api_p50_ms", "  raw (a) latency p50", "ms"),
+    ("worker_approvals_per_s", "worker approvals", "/s"),
+    ("raw_worker_ops_per_s", "  raw ceiling (b): receive + update + delete", "/s"),
+    ("worker_ratio", "  worker_ratio", ""),
+    ("bench_cpu_pct_raw_worker", "  bench process CPU during (b)", "% core"),
+    ("e2e_p50_ms", "end-to-end (approved - created) p50", "ms"),
+    ("e2e_p99_ms", "end-to-end p99", "ms"),
+    ("api_cpu_ms_per_1k", "API CPU per 1,000 payments", "ms"),
+    ("worker_cpu_ms_per_1k", "worker CPU per 1,000 payments", "ms"),
+    ("emulator_cpu_pct_api_phase", "emulator CPU, API phase", "% core"),
+    ("emulator_cpu_pct_worker_phase", "emulator CPU, worker phase", "% core"),
+    ("lost", "lost (not Approved)", ""),
+    ("double_approved", "double approved", ""),
+    ("api_errors", "API errors", ""),
+    ("worker_duplicates", "duplicate deliveries", ""),
+)
+
+
+def render_table(result: Mapping[str, Any]) -> str:
+    title = (
+        f"paysys bench: backend={result['backend']} payments={result['payments']} "
+        f"concurrency={result['concurrency']} workers={result['workers']} "
+        f"loops={result['loops']} latency={result['latency_ms']:g}ms"
+    )
+    lines = [title, "-" * len(title)]
+    lines.extend(
+        f"{label:<46} {_fmt(result[key]):>10} {unit}".rstrip()
+        for key, label, unit in ROWS
+        if key in result
+    )
+    sweep = result.get("sweep")
+    if sweep:
+        lines += ["", f"loops sweep (per worker process, latency={result['latency_ms']:g}ms)"]
+        lines.append(
+            f"{'loops':>6} {'approvals/s':>12} {'raw (b)/s':>10} {'ratio':>6} {'cpu/1k':>8}"
+        )
+        for p in sweep:
+            ratio = (
+                p["worker_approvals_per_s"] / p["raw_worker_ops_per_s"]
+                if p["raw_worker_ops_per_s"]
+                else 0.0
+            )
+            lines.append(
+                f"{p['loops']:>6} {p['worker_approvals_per_s']:>12.1f} "
+                f"{p['raw_worker_ops_per_s']:>10.1f} {ratio:>6.2f} "
+                f"{p['worker_cpu_ms_per_1k']:>8.0f}"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered) + 0.5) - 1))
+    return round(ordered[index], 1)
+
+
+def per_1k(cpu_seconds_used: float, count: int) -> float:
+    return round(cpu_seconds_used * 1000 * 1000 / count, 1) if count else 0.0
+
+
+def ratio(ours: float, ceiling: float) -> float:
+    return round(ours / ceiling, 3) if ceiling else 0.0
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)

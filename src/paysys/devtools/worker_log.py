@@ -1,0 +1,55 @@
+"""The worker's own JSON log lines, read back: which payments it approved, and how often.
+
+A ``message.processed`` line is logged once per handled message with its ``outcome``; the
+benchmark and the fault tests count approvals per payment from them to find double approvals.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerLog:
+    approvals: Counter[str]  # payment id -> "message.processed" lines with outcome approved
+    duplicates: int
+    failures: int
+    warnings: int
+
+
+def parse_worker_log(lines: Iterable[str]) -> WorkerLog:
+    """Count the outcomes of ``message.processed`` lines (a line that is not JSON, such as
+    one cut short by a SIGKILL, is skipped) and the warning or error lines."""
+    approvals: Counter[str] = Counter()
+    duplicates = failures = warnings = 0
+    for line in lines:
+        if '"level": "warning"' in line or '"level": "error"' in line:
+            warnings += 1
+        if '"message.processed"' not in line:
+            continue
+        with contextlib.suppress(ValueError):
+            entry = json.loads(line)
+            outcome = entry.get("outcome")
+            if outcome == "approved":
+                approvals[str(entry.get("payment_id"))] += 1
+            elif outcome == "duplicate":
+                duplicates += 1
+            else:
+                failures += 1
+    return WorkerLog(approvals, duplicates, failures, warnings)
+
+
+def read_worker_logs(paths: Iterable[Path]) -> WorkerLog:
+    """:func:`parse_worker_log` over every worker process's log file."""
+    return parse_worker_log(_lines(paths))
+
+
+def _lines(paths: Iterable[Path]) -> Iterator[str]:
+    for path in paths:
+        with path.open(encoding="utf-8", errors="replace") as lines:
+            yield from lines

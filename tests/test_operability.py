@@ -62,7 +62,9 @@ async def test_worker_metrics_and_correlation_follow_the_payment(
     [request_line] = [e for e in logs.events("http.request") if e.get("payment_id") == payment_id]
     assert request_line["correlation_id"] == "trace-me-42"
 
-    async with TestClient(TestServer(worker_health_app(worker, resources, metrics))) as client:
+    async with TestClient(
+        TestServer(worker_health_app(settings, worker, resources, metrics))
+    ) as client:
         found = samples(await (await client.get("/metrics")).text())
         assert found[("paysys_worker_messages_approved_total", ())] == 1
         assert found[("paysys_worker_messages_received_total", ())] == 1

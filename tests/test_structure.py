@@ -133,10 +133,10 @@ BUILD_ROLES = textwrap.dedent(
     settings = Settings.from_env({})
     inert = SimpleNamespace(ping=None)  # never called: nothing is served
     service = PaymentService(inert, inert, inert)
-    create_app(settings, service, {}, StatusReader(inert, inert, inert))
+    create_app(settings, service, [], StatusReader(inert, inert, inert))
     resources = SimpleNamespace(queue=inert, service=service, payments=inert, events=inert)
     worker, metrics = build_worker(settings, resources)
-    worker_health_app(worker, resources, metrics)
+    worker_health_app(settings, worker, resources, metrics)
     print("built")
     for name in sorted(sys.modules):
         if name.startswith("paysys.devtools") or name == "moto" or name.startswith("moto."):

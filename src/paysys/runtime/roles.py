@@ -80,7 +80,7 @@ async def run_worker(settings: Settings, resources: Resources, stop: asyncio.Eve
         if settings.worker_port:
             port = await stack.enter_async_context(
                 serving(
-                    worker_health_app(worker, resources, metrics),
+                    worker_health_app(settings, worker, resources, metrics),
                     settings.worker_host,
                     settings.worker_port,
                     Limits(shutdown_seconds=1.0, max_connections=64),
@@ -117,7 +117,7 @@ async def _stop_when(stop: asyncio.Event, worker: Worker) -> None:
 
 
 def worker_health_app(
-    worker: Worker, resources: Resources, metrics: WorkerMetrics
+    settings: Settings, worker: Worker, resources: Resources, metrics: WorkerMetrics
 ) -> web.Application:
     """``/healthz``: the process answers; ``/readyz``: loops running and backends answer;
     ``/metrics``: the worker's counters."""
@@ -136,7 +136,6 @@ def worker_health_app(
         Check("dynamodb", resources.payments.ping),
         Check("sns", resources.events.ping, required=False),
     ]
-    cache_seconds = resources.clients.settings.readiness_cache_seconds
-    app[READINESS] = Readiness(checks, metrics.registry, cache_seconds)
+    app[READINESS] = Readiness(checks, metrics.registry, settings.readiness_cache_seconds)
     add_health_routes(app)
     return app

@@ -62,7 +62,7 @@ check "check-jsonschema: compose file (builtin compose-spec schema)" \
 check "check-jsonschema: kind cluster config (deploy/kind/cluster.schema.json)" \
   check-jsonschema --schemafile deploy/kind/cluster.schema.json deploy/kind/cluster.yaml
 check "hadolint Dockerfile" hadolint Dockerfile
-check "shellcheck deploy/scripts/*.sh" shellcheck --external-sources deploy/scripts/*.sh
+check "shellcheck deploy/scripts/*.sh scripts/*.sh" shellcheck --external-sources deploy/scripts/*.sh scripts/*.sh
 check "yamllint --strict" yamllint --strict .yamllint deploy
 check "checkov (rendered manifests + Dockerfile; skips: deploy/checkov.yaml)" checkov_scan
 check "pytest tests/test_deploy.py" "${PYTEST:-.venv/bin/pytest}" -q tests/test_deploy.py

@@ -6,19 +6,21 @@
 #
 # Build:  make image                                   (base and packages from registries)
 # Where the build cannot reach a registry (see deploy/README.md, "Offline builds"):
+#   deploy/scripts/wheels.sh wheels 3.11
 #   docker build --build-arg BASE_IMAGE=<a local image with python3 + venv> \
 #                --build-arg WHEELS=wheels -t paysys:0.1.0 .
-# with every wheel (the build backend included) in ./wheels.
+# Either way every package comes from the lock (requirements/*.txt, pinned with hashes).
 
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
-# --- builder: builds the wheels and installs them into a venv --------------------------------
+# --- builder: builds paysys's wheel and installs the lock and it into a venv ---------------
 FROM ${BASE_IMAGE} AS builder
 
-# Empty: packages come from the index. A directory of the build context (e.g. "wheels"):
-# packages come only from there (pip --no-index --find-links).
+# Empty: packages come from the index. A directory of the build context (e.g. "wheels",
+# filled by deploy/scripts/wheels.sh): packages come only from there (pip --no-index).
 ARG WHEELS=""
-# Optional extras, e.g. "local" adds the moto emulator (used by `make smoke`).
+# Empty: the runtime alone (requirements/prod.txt). "local": the runtime and the moto
+# emulator (requirements/local.txt, used by `make smoke`).
 ARG EXTRAS=""
 
 ENV PIP_NO_CACHE_DIR=1 \
@@ -26,13 +28,21 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 
 WORKDIR /src
-# .dockerignore lets in only pyproject.toml, README.md, src/, wheels/ and the healthcheck.
+# .dockerignore lets in only pyproject.toml, README.md, requirements/, src/, wheels/ and the
+# healthcheck.
 COPY . .
 
+# /opt/build: pinned pip and build backend (requirements/build.txt) to build paysys's wheel.
+# /opt/paysys: the lock's packages (--require-hashes), then paysys itself (--no-deps).
 RUN if [ -n "$WHEELS" ]; then set -- --no-index --find-links "/src/$WHEELS"; else set --; fi \
+ && lock="requirements/${EXTRAS:-prod}.txt" \
+ && { [ -f "$lock" ] || { echo "EXTRAS=$EXTRAS: no $lock" >&2; exit 1; }; } \
+ && python3 -m venv /opt/build \
+ && /opt/build/bin/pip install "$@" --require-hashes --requirement requirements/build.txt \
+ && /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /wheels /src \
  && python3 -m venv /opt/paysys \
- && /opt/paysys/bin/pip wheel "$@" --wheel-dir /wheels "/src${EXTRAS:+[$EXTRAS]}" \
- && /opt/paysys/bin/pip install --no-index --find-links /wheels "paysys${EXTRAS:+[$EXTRAS]}" \
+ && /opt/paysys/bin/pip install "$@" --require-hashes --requirement "$lock" \
+ && /opt/paysys/bin/pip install --no-deps --no-index /wheels/paysys-*.whl \
  && /opt/paysys/bin/pip uninstall --yes pip setuptools \
  && /opt/paysys/bin/python -m compileall -q /opt/paysys/lib \
  && /opt/paysys/bin/paysys config >/dev/null

@@ -1,25 +1,30 @@
 # paysys: the two commands a newcomer needs are `make run` and `make test`.
-# Both create .venv and install what they need; nothing else has to be on the machine
-# beyond Python 3.11+.
+# Both create .venv and install what they need from the lock (requirements/*.txt, every
+# package pinned with hashes); nothing else has to be on the machine beyond Python 3.11+.
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 BENCH_ARGS ?=
+# `make lock LOCK_ARGS=--upgrade` (or --upgrade-package NAME) moves pins on purpose.
+LOCK_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint fmt docs bench soak clean
+.PHONY: help venv run test lint lock lock-check fmt docs bench soak clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# pip and the build backend (build.txt), then paysys[dev] (dev.txt), then paysys itself,
+# built by that pinned backend: nothing is installed that the lock does not pin.
+$(STAMP): pyproject.toml requirements/build.txt requirements/dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "paysys needs Python 3.11 or newer (PYTHON=$(PYTHON))"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/build.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
 
 venv: $(STAMP) ## create .venv with paysys and its dev tools
@@ -30,10 +35,16 @@ run: $(STAMP) ## run the whole system on the embedded emulator (Ctrl-C stops it)
 test: $(STAMP) ## run the test suite against the embedded emulator
 	$(BIN)/pytest
 
-lint: $(STAMP) ## ruff (lint + format check) and mypy --strict
+lint: $(STAMP) lock-check ## the lock check, ruff (lint + format check) and mypy --strict
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
+
+lock: $(STAMP) ## re-resolve requirements/*.txt after a change to pyproject.toml (LOCK_ARGS=)
+	@UV=$(BIN)/uv PYTHON=$(BIN)/python bash scripts/lock.sh lock $(LOCK_ARGS)
+
+lock-check: $(STAMP) ## fail when pyproject.toml and requirements/*.txt disagree
+	@UV=$(BIN)/uv PYTHON=$(BIN)/python bash scripts/lock.sh check
 
 fmt: $(STAMP) ## format the code
 	$(BIN)/ruff format src tests

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make check-deploy: every offline check of the deployment files. Installs its own pinned tools
-# (deploy/scripts/tools.sh); needs no Docker, cluster or network beyond that install. Runs
-# every check, then fails if any failed.
+# (deploy/scripts/tools.sh, and promtool through deploy/scripts/check-alerts.sh); needs no
+# Docker, cluster or network beyond those installs. Runs every check, then fails if any failed.
 #   PYTEST   the project's pytest, for tests/test_deploy.py (deploy.mk passes the venv's)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -62,10 +62,13 @@ check "check-jsonschema: compose file (builtin compose-spec schema)" \
 check "check-jsonschema: kind cluster config (deploy/kind/cluster.schema.json)" \
   check-jsonschema --schemafile deploy/kind/cluster.schema.json deploy/kind/cluster.yaml
 check "hadolint Dockerfile" hadolint Dockerfile
-check "shellcheck deploy/scripts/*.sh" shellcheck --external-sources deploy/scripts/*.sh
+check "shellcheck deploy/scripts/*.sh scripts/*.sh" \
+  shellcheck --external-sources deploy/scripts/*.sh scripts/*.sh
 check "yamllint --strict" yamllint --strict .yamllint deploy
 check "checkov (rendered manifests + Dockerfile; skips: deploy/checkov.yaml)" checkov_scan
-check "pytest tests/test_deploy.py" "${PYTEST:-.venv/bin/pytest}" -q tests/test_deploy.py
+check "promtool check rules + test rules (deploy/prometheus)" bash deploy/scripts/check-alerts.sh
+check "pytest tests/test_deploy.py tests/test_alert_metrics.py" \
+  "${PYTEST:-.venv/bin/pytest}" -q tests/test_deploy.py tests/test_alert_metrics.py
 
 if ((${#failed[@]})); then
   printf 'check-deploy: %d check(s) failed:\n' "${#failed[@]}"

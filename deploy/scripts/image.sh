@@ -2,7 +2,8 @@
 # make image: build the paysys image. Every input is optional (deploy.mk passes them on):
 #   IMAGE               the tag to build (paysys:0.1.0; the manifests name the same)
 #   BASE_IMAGE          the base image (default: the Dockerfile's python:3.11-slim-bookworm)
-#   EXTRAS              extras to install, e.g. "local" for the moto emulator
+#   EXTRAS              one extra, e.g. "local" for the moto emulator: the image installs
+#                       requirements/EXTRAS.txt instead of requirements/prod.txt
 #   WHEELS              a directory inside the repo holding every wheel the image needs
 #                       (deploy/scripts/wheels.sh makes one): install them with no index
 #   DOCKER              the docker CLI to use (docker)

@@ -44,6 +44,7 @@ def role_env(settings: Settings, **extra: object) -> dict[str, str]:
         if value is not None:
             env[env_name(name)] = str(value)
     env[env_name("log_format")] = "json"
+    env[env_name("auth")] = "open"  # the default outside `paysys local` is required
     env.update({env_name(k): str(v) for k, v in extra.items()})
     return env
 

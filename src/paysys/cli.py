@@ -23,7 +23,7 @@ from typing import Any
 import structlog
 
 from paysys import config as config_module
-from paysys.api.auth import new_key
+from paysys.api.auth import decide_auth, new_key
 from paysys.config import Settings
 from paysys.devtools.emulator import moto_server
 from paysys.errors import PaysysError
@@ -63,6 +63,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env(env)
+        if args.command == "serve" and args.role == "api":
+            decide_auth(settings, embedded=False)  # refuse before opening any client
     except PaysysError as exc:
         sys.stderr.write(f"paysys: {exc}\n")
         return 2
@@ -169,7 +171,7 @@ async def _local(settings: Settings, stop: asyncio.Event) -> None:
             '-d \'{"amount": "12.50", "currency": "BRL"}\'',
         )
         async with asyncio.TaskGroup() as group:
-            group.create_task(run_api(settings, resources, stop))
+            group.create_task(run_api(settings, resources, stop, embedded=True))
             group.create_task(run_worker(settings, resources, stop))
 
 

@@ -7,17 +7,19 @@ checked against :data:`FIELDS` by a test. Secrets are ``repr=False`` and never l
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any, Literal, Union
 
 from paysys.errors import ConfigError
 
 PREFIX = "PAYSYS_"
 
 LogFormat = Literal["auto", "json", "console"]
+AuthMode = Literal["required", "open"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
@@ -84,11 +86,19 @@ class Settings:
     # --- API -----------------------------------------------------------------------------
     api_host: str = field(default="127.0.0.1", metadata=_doc("API bind address."))
     api_port: int = field(default=8080, metadata=_doc("API port."))
+    auth: AuthMode | None = field(
+        default=None,
+        metadata=_doc(
+            "required: the API starts only with a valid PAYSYS_API_KEYS and checks every "
+            "request; open: no auth check at all (keys ignored). Unset: open for `paysys "
+            "local`, required for everything else."
+        ),
+    )
     api_keys: str | None = field(
         default=None,
         repr=False,
         metadata=_doc(
-            "Comma-separated SHA-256 hashes of API keys (`paysys keygen`); unset: API open.",
+            "Comma-separated SHA-256 hashes of API keys (`paysys keygen`), never the keys.",
             secret=True,
         ),
     )
@@ -198,6 +208,8 @@ def env_name(field_name: str) -> str:
 
 def _parse(f: dataclasses.Field[Any], raw: str) -> Any:
     hint = typing.get_type_hints(Settings)[f.name]
+    if typing.get_origin(hint) in (Union, types.UnionType):  # X | None: parse as X
+        (hint,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
     choices = typing.get_args(hint) if typing.get_origin(hint) is Literal else ()
     if choices:
         value = raw.upper() if f.name == "log_level" else raw.lower()

@@ -15,6 +15,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from paysys.api.app import create_app
+from paysys.api.auth import decide_auth
 from paysys.api.health import add_health_routes
 from paysys.api.keys import READINESS, REGISTRY, HealthCheck
 from paysys.config import Settings
@@ -61,10 +62,14 @@ async def serving(
         await runner.cleanup()
 
 
-async def run_api(settings: Settings, resources: Resources, stop: asyncio.Event) -> None:
+async def run_api(
+    settings: Settings, resources: Resources, stop: asyncio.Event, *, embedded: bool = False
+) -> None:
+    mode, why = decide_auth(settings, embedded=embedded)  # ConfigError: refuse to start
+    settings = settings.replace(auth=mode)
     app = create_app(settings, resources.service, readiness_checks(resources), resources.status)
-    if not settings.api_keys:
-        log.warning("api.open", reason="PAYSYS_API_KEYS is not set: anyone can create payments")
+    if mode == "open":
+        log.warning("api.open", reason=why)
     async with serving(
         app, settings.api_host, settings.api_port, settings.shutdown_timeout_seconds
     ) as port:

@@ -17,6 +17,8 @@ import aiohttp
 
 from paysys.config import Settings, env_name
 
+CALL_LOG_DIR = "PAYSYS_TEST_CALL_LOG_DIR"
+
 # Settings a role process inherits from the test's settings object.
 _FORWARDED = (
     "aws_endpoint_url",
@@ -71,7 +73,15 @@ class RoleProcess:
         return code, self.log()
 
 
+def call_log_env(role: str) -> dict[str, str]:
+    """Where a role process records its AWS operations: a file per role in the run's
+    PAYSYS_TEST_CALL_LOG_DIR (tests/conftest.py checks them against `paysys iam-policy`)."""
+    directory = os.environ.get(CALL_LOG_DIR)
+    return {env_name("aws_call_log"): os.path.join(directory, f"{role}.calls")} if directory else {}
+
+
 async def start_role(role: str, env: dict[str, str]) -> RoleProcess:
+    env = {**call_log_env(role), **env}
     with tempfile.NamedTemporaryFile(
         "wb", prefix=f"paysys-{role}-", suffix=".log", delete=False
     ) as log:
@@ -108,3 +118,13 @@ def approvals_in(log_text: str) -> Counter[str]:
         if entry.get("outcome") == "approved":
             counts[entry["payment_id"]] += 1
     return counts
+
+
+async def run_paysys(env: dict[str, str], *args: str) -> tuple[int, str]:
+    """Run `python -m paysys ARGS...` to its end (60 s hang guard): its exit code and stdout.
+    Its log (stderr) goes to the test's captured output."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "paysys", *args, env=env, stdout=asyncio.subprocess.PIPE
+    )
+    stdout, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    return process.returncode or 0, stdout.decode()

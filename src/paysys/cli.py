@@ -6,6 +6,7 @@ paysys local                          embedded emulator + provision + API + work
 paysys config [--markdown]            every setting, its value, source and default
 paysys dlq list | redrive             show dead letters (and why) / move them back
 paysys keygen                         a new API key and the hash for PAYSYS_API_KEYS
+paysys iam-policy --role R            the least-privilege IAM policy of api, worker or provision
 """
 
 from __future__ import annotations
@@ -29,13 +30,14 @@ from paysys.devtools.emulator import moto_server
 from paysys.errors import PaysysError
 from paysys.logging import configure_logging
 from paysys.runtime.dlq import list_dead_letters, redrive
+from paysys.runtime.iam import ROLES, policy
 from paysys.runtime.provision import provision
 from paysys.runtime.resources import open_clients, open_resources
 from paysys.runtime.roles import run_api, run_worker
 
 log = structlog.get_logger(__name__)
 
-COMMANDS = ("serve", "provision", "local", "config", "dlq", "keygen")
+COMMANDS = ("serve", "provision", "local", "config", "dlq", "keygen", "iam-policy")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,7 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "action", nargs="?", choices=("list", "redrive"), help="dlq: list or redrive"
     )
-    parser.add_argument("--role", choices=("api", "worker"), help="the role to serve")
+    parser.add_argument(
+        "--role", choices=ROLES, help="the role to serve (api, worker) or its iam-policy"
+    )
     parser.add_argument(
         "--markdown", action="store_true", help="config: print the README's settings table"
     )
@@ -78,7 +82,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             "Give the key to the client; add the hash to PAYSYS_API_KEYS (comma-separated).\n"
         )
         return 0
-    if args.command == "serve" and args.role is None:
+    if args.command == "iam-policy":
+        if args.role is None:
+            sys.stderr.write("paysys: choose: iam-policy --role api | worker | provision\n")
+            return 2
+        sys.stdout.write(json.dumps(policy(args.role, settings), indent=2) + "\n")
+        return 0
+    if args.command == "serve" and args.role not in ("api", "worker"):
         sys.stderr.write("paysys: choose a role: --role api | --role worker\n")
         return 2
     if args.command == "dlq" and args.action is None:

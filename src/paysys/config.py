@@ -7,6 +7,7 @@ checked against :data:`FIELDS` by a test. Secrets are ``repr=False`` and never l
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -47,6 +48,17 @@ class Settings:
     )
     aws_timeout_seconds: float = field(
         default=5.0, metadata=_doc("Connect/read timeout of one AWS call (long polls add wait).")
+    )
+    aws_account_id: str | None = field(
+        default=None,
+        metadata=_doc("Account id in the ARNs `paysys iam-policy` prints; unset: `*` (any)."),
+    )
+    aws_call_log: str | None = field(
+        default=None,
+        metadata=_doc(
+            "File this process appends each AWS operation it performs to, once "
+            "(`service:Operation resource`); unset: off. Compare with `paysys iam-policy`."
+        ),
     )
     aws_max_attempts: int = field(
         default=4, metadata=_doc("Attempts per AWS call (jittered backoff on throttling/5xx).")
@@ -181,6 +193,8 @@ class Settings:
             problems.append("RECONCILE_BATCH_SIZE must be >= 1, RECONCILE_AFTER_SECONDS >= 0")
         if not 0 < self.idempotency_lock_seconds < self.idempotency_ttl_seconds:
             problems.append("IDEMPOTENCY_LOCK_SECONDS must be > 0 and < IDEMPOTENCY_TTL_SECONDS")
+        if self.aws_account_id is not None and not re.fullmatch(r"\d{12}", self.aws_account_id):
+            problems.append("AWS_ACCOUNT_ID must be 12 digits")
         if (self.aws_access_key_id is None) != (self.aws_secret_access_key is None):
             problems.append("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together")
         if problems:

@@ -6,22 +6,28 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from paysys.adapters.call_log import read_calls
 from paysys.api.app import create_app
 from paysys.config import Settings
 from paysys.logging import configure_logging
+from paysys.runtime.iam import actions, iam_action
 from paysys.runtime.provision import Provisioned, provision
 from paysys.runtime.resources import Clients, Resources, open_clients, open_resources
 from paysys.runtime.roles import readiness_checks
 
 from .backends import start_backend
+from .processes import CALL_LOG_DIR
 
 
 class LogSink:
@@ -47,6 +53,32 @@ class LogSink:
 
 _SINK = LogSink()
 configure_logging("json", "INFO", stream=_SINK)  # type: ignore[arg-type]
+_OWN_CALL_LOG_DIR = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if CALL_LOG_DIR not in os.environ:  # kept when a check fails, else removed at the end
+        os.environ[CALL_LOG_DIR] = tempfile.mkdtemp(prefix="paysys-calls-")
+        config.stash[_OWN_CALL_LOG_DIR] = os.environ[CALL_LOG_DIR]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Every AWS operation a role process performed during the run (tests/processes.py gives
+    each a call log per role) is an action of that role's `paysys iam-policy`."""
+    missing = [
+        f"{path.stem}: {call}"
+        for path in sorted(Path(os.environ[CALL_LOG_DIR]).glob("*.calls"))
+        for call in sorted(read_calls(path))
+        if iam_action(call.operation) not in actions(path.stem)
+    ]
+    if missing:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        reporter.write_sep("=", "AWS operations missing from `paysys iam-policy`", red=True)
+        for line in missing:
+            reporter.write_line(f"  {line}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    elif own := session.config.stash.get(_OWN_CALL_LOG_DIR, ""):
+        shutil.rmtree(own, ignore_errors=True)
 
 
 @pytest.fixture

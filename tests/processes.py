@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sys
@@ -11,6 +12,8 @@ from pathlib import Path
 
 from paysys.config import Settings, env_name
 from paysys.devtools.procs import Child, start, stop
+
+CALL_LOG_DIR = "PAYSYS_TEST_CALL_LOG_DIR"
 
 # Settings a role process inherits from the test's settings object.
 _FORWARDED = (
@@ -39,6 +42,7 @@ def role_env(settings: Settings, **extra: object) -> dict[str, str]:
         if value is not None:
             env[env_name(name)] = str(value)
     env[env_name("log_format")] = "json"
+    env[env_name("auth")] = "open"  # the default outside `paysys local` is required
     env.update({env_name(k): str(v) for k, v in extra.items()})
     return env
 
@@ -62,7 +66,15 @@ class RoleProcess:
         return code, self.log()
 
 
+def call_log_env(role: str) -> dict[str, str]:
+    """Where a role process records its AWS operations: a file per role in the run's
+    PAYSYS_TEST_CALL_LOG_DIR (tests/conftest.py checks them against `paysys iam-policy`)."""
+    directory = os.environ.get(CALL_LOG_DIR)
+    return {env_name("aws_call_log"): os.path.join(directory, f"{role}.calls")} if directory else {}
+
+
 async def start_role(role: str, env: dict[str, str]) -> RoleProcess:
+    env = {**call_log_env(role), **env}
     fd, log = tempfile.mkstemp(prefix=f"paysys-{role}-", suffix=".log")
     os.close(fd)
     argv = [sys.executable, "-m", "paysys", "--role", role]
@@ -71,3 +83,13 @@ async def start_role(role: str, env: dict[str, str]) -> RoleProcess:
 
 async def stop_role(role: RoleProcess, sig: signal.Signals = signal.SIGTERM) -> tuple[int, str]:
     return await role.stop(sig)
+
+
+async def run_paysys(env: dict[str, str], *args: str) -> tuple[int, str]:
+    """Run `python -m paysys ARGS...` to its end (60 s hang guard): its exit code and stdout.
+    Its log (stderr) goes to the test's captured output."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "paysys", *args, env=env, stdout=asyncio.subprocess.PIPE
+    )
+    stdout, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    return process.returncode or 0, stdout.decode()

@@ -84,7 +84,7 @@ def test_python_dash_m_is_the_same_entrypoint() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "paysys", "--help"], capture_output=True, text=True, check=True
     )
-    assert "--role {api,worker}" in result.stdout
+    assert "--role {api,worker,provision}" in result.stdout
     assert "provision" in result.stdout
 
 

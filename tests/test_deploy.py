@@ -7,12 +7,14 @@ runs them too, next to the schema and policy checks).
 from __future__ import annotations
 
 import inspect
+import ipaddress
 import os
 import re
 import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -22,6 +24,7 @@ from paysys import config
 from paysys.api import app as api
 from paysys.api.health import add_health_routes
 from paysys.config import Settings
+from paysys.runtime import iam
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -385,3 +388,86 @@ def test_scripts_are_executable_and_strict():
         assert "set -euo pipefail" in text, script.name
     targets = re.findall(r"^([a-z-]+):", (DEPLOY / "deploy.mk").read_text(), re.M)
     assert {"image", "kind-up", "kind-down", "smoke", "check-deploy"} <= set(targets)
+
+
+# --- identities, egress and API keys -------------------------------------------------------
+
+METADATA_ADDRESSES = (
+    ipaddress.ip_address("169.254.169.254"),
+    ipaddress.ip_address("fd00:ec2::254"),
+)
+
+
+def workloads() -> list[tuple[str, dict[str, Any]]]:
+    """(component, pod template) of the Deployments and the Job."""
+    return [
+        (doc["metadata"]["labels"]["app.kubernetes.io/component"], doc["spec"]["template"])
+        for doc in kustomize_resources(KIND)
+        if doc["kind"] in {"Deployment", "Job"}
+    ]
+
+
+def test_every_role_runs_as_its_own_service_account():
+    accounts = {sa["metadata"]["name"]: sa for sa in objects("ServiceAccount")}
+    assert set(accounts) == {f"paysys-{role}" for role in iam.ROLES}  # one IAM role each
+    for component, template in workloads():
+        name = template["spec"]["serviceAccountName"]
+        assert name == f"paysys-{component}", component
+        assert accounts[name]["automountServiceAccountToken"] is False, name
+        assert accounts[name]["metadata"]["labels"]["app.kubernetes.io/component"] == component
+
+
+def test_egress_is_dns_and_the_aws_endpoint_never_the_metadata_address():
+    policies = objects("NetworkPolicy")
+    assert any(
+        p["spec"]["podSelector"] == {}
+        and set(p["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+        and not p["spec"].get("ingress")
+        and not p["spec"].get("egress")
+        for p in policies
+    ), "a default deny of ingress and egress for every pod"
+    allowed: set[tuple[int, str]] = set()
+    for policy in (p for p in policies if p["spec"].get("egress")):
+        selector = policy["spec"]["podSelector"]["matchLabels"]
+        for _, template in workloads():
+            assert selector.items() <= template["metadata"]["labels"].items()
+        for rule in policy["spec"]["egress"]:
+            ports = {(p["port"], p["protocol"]) for p in rule["ports"]}  # never "any port"
+            for peer in rule["to"]:  # never "anywhere"
+                if "ipBlock" not in peer:  # DNS, the cluster's resolver only
+                    assert peer["namespaceSelector"]["matchLabels"] == {
+                        "kubernetes.io/metadata.name": "kube-system"
+                    }
+                    assert peer["podSelector"]["matchLabels"] == {"k8s-app": "kube-dns"}
+                    assert ports == {(53, "UDP"), (53, "TCP")}
+                    continue
+                block = ipaddress.ip_network(peer["ipBlock"]["cidr"])
+                excepted = [ipaddress.ip_network(n) for n in peer["ipBlock"].get("except", [])]
+                for address in METADATA_ADDRESSES:
+                    if address.version == block.version and address in block:
+                        assert any(address in n for n in excepted), (policy["metadata"], block)
+            allowed |= ports
+    endpoint_port = urlsplit(settings_from_configmap().aws_endpoint_url or "").port
+    assert allowed == {(53, "UDP"), (53, "TCP"), (endpoint_port, "TCP"), (443, "TCP")}
+
+
+def test_auth_is_required_everywhere_and_the_key_hashes_come_from_a_secret():
+    assert settings_from_configmap().auth == "required"
+    [keys] = [e for e in container("paysys-api").get("env", []) if e["name"] == "PAYSYS_API_KEYS"]
+    assert keys["valueFrom"]["secretKeyRef"] == {
+        "name": "paysys-api-keys",
+        "key": "PAYSYS_API_KEYS",
+    }
+    for component, template in workloads():  # only the API sees the hashes
+        if component != "api":
+            assert "env" not in template["spec"]["containers"][0], component
+    kind_up = (DEPLOY / "scripts" / "kind-up.sh").read_text()
+    assert "create secret generic paysys-api-keys" in kind_up
+    assert '--from-literal=PAYSYS_API_KEYS="$api_hash"' in kind_up
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    for name in ("provision", "api", "worker"):
+        assert services[name]["environment"]["PAYSYS_AUTH"] == "required", name
+    assert services["api"]["environment"]["PAYSYS_API_KEYS"] == "${PAYSYS_API_KEYS:-}"
+    smoke = (DEPLOY / "scripts" / "smoke.sh").read_text()
+    for needed in ("PAYSYS_AUTH=required", '"PAYSYS_API_KEYS=$api_hash"', "SMOKE_API_KEY=$api_key"):
+        assert needed in smoke

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from decimal import Decimal
 
 from paysys.adapters.sqs import SqsQueue
@@ -16,15 +15,7 @@ from paysys.worker.worker import Worker
 
 from .conftest import fresh_settings
 from .processes import role_env
-
-
-async def run_cli(env: dict[str, str], *args: str) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "paysys", *args,
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    stdout, _ = await asyncio.wait_for(process.communicate(), timeout=60)
-    return process.returncode or 0, stdout.decode()
+from .processes import run_paysys as run_cli
 
 
 async def test_poison_messages_are_listed_with_a_reason_and_redriven(endpoint: str) -> None:

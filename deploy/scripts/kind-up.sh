@@ -71,6 +71,19 @@ if [[ ${succeeded:-} != 1 ]]; then
   die "the provisioning Job did not succeed (kubectl --context $CONTEXT -n $NAMESPACE describe job paysys-provision)"
 fi
 
+# --- API key --------------------------------------------------------------------------------
+# The API requires a key (PAYSYS_AUTH=required in the ConfigMap). The Secret holds only its
+# hash; the key is printed once, below, and kept nowhere. A re-run keeps the Secret.
+api_key=""
+if k -n "$NAMESPACE" get secret paysys-api-keys >/dev/null 2>&1; then
+  say "Secret paysys-api-keys exists: keeping its key (delete the Secret and re-run for a new one)"
+else
+  say "generating an API key (paysys keygen in $IMAGE) into the Secret paysys-api-keys"
+  new_api_key docker || die "paysys keygen in $IMAGE failed"
+  k -n "$NAMESPACE" create secret generic paysys-api-keys \
+    --from-literal=PAYSYS_API_KEYS="$api_hash" >/dev/null
+fi
+
 say "deploying the API and the worker"
 existed=0
 k -n "$NAMESPACE" get deployment paysys-api paysys-worker >/dev/null 2>&1 && existed=1
@@ -91,9 +104,13 @@ for deployment in paysys-api paysys-worker; do
 done
 
 say "paysys is up: $API_URL"
+if [[ -n $api_key ]]; then
+  say "API key (shown once; only its hash is stored): $api_key"
+fi
 cat <<EOM
-    curl -s -XPOST $API_URL/payments -H 'Content-Type: application/json' \\
-         -d '{"amount": "12.50", "currency": "BRL"}'
-    curl -s $API_URL/payments/<id>
+    export API_KEY=${api_key:-<the key printed when the Secret was made>}
+    curl -s -XPOST $API_URL/payments -H "Authorization: Bearer \$API_KEY" \\
+         -H 'Content-Type: application/json' -d '{"amount": "12.50", "currency": "BRL"}'
+    curl -s -H "Authorization: Bearer \$API_KEY" $API_URL/payments/<id>
     kubectl --context $CONTEXT -n $NAMESPACE logs deploy/paysys-worker -f
 EOM

@@ -33,3 +33,14 @@ compose() {
     die "Docker Compose is not installed (neither 'docker compose' nor 'docker-compose')"
   fi
 }
+
+# new_api_key DOCKER...: run `paysys keygen` in $IMAGE through the given docker command (the
+# CLI, or a function wrapping it); sets api_key (for the client) and api_hash (for
+# PAYSYS_API_KEYS). Fails when keygen fails or prints no key and hash.
+new_api_key() {
+  local printed
+  printed=$("$@" run --rm --network none "$IMAGE" keygen) || return 1
+  api_key=$(awk '$1 == "key:" {print $2}' <<<"$printed")
+  api_hash=$(awk '$1 == "hash:" {print $2}' <<<"$printed")
+  [[ -n $api_key && -n $api_hash ]]
+}

@@ -7,7 +7,8 @@
 # (cached), builds the image from wheels downloaded on the host (the build itself runs with
 # --network none), then on a private network runs the moto emulator (our image, extra
 # `local`), `paysys provision`, the API and the worker; POSTs a payment from the host and
-# waits for Approved; checks the HEALTHCHECK and a clean SIGTERM stop of both roles.
+# waits for Approved (with an API key made by the image's `paysys keygen`; without it the POST
+# must be refused); checks the HEALTHCHECK and a clean SIGTERM stop of both roles.
 # Everything it started is removed on exit, whatever happens.
 #
 # Where no engine can be started (not Linux, not root, docker.io not installable, dockerd
@@ -196,7 +197,9 @@ network=$prefix
 dk network create "$network" >/dev/null || fail "docker network create failed"
 hardened=(--network "$network" --read-only --tmpfs /tmp --cap-drop ALL
   --security-opt no-new-privileges)
-paysys_env=(-e "PAYSYS_AWS_ENDPOINT_URL=http://emulator:$EMULATOR_PORT" -e PAYSYS_WORKER_WAIT_SECONDS=2)
+paysys_env=(-e "PAYSYS_AWS_ENDPOINT_URL=http://emulator:$EMULATOR_PORT" -e PAYSYS_WORKER_WAIT_SECONDS=2
+  -e PAYSYS_AUTH=required)
+new_api_key dk || fail "paysys keygen in the image failed"
 
 note "starting the emulator (python -m moto.server in our image)"
 containers+=("$prefix-emulator")
@@ -232,7 +235,8 @@ note "starting the API and the worker"
 containers+=("$prefix-api" "$prefix-worker")
 health=(--health-interval 2s --health-start-period 5s)
 dk run --detach --name "$prefix-api" "${hardened[@]}" "${paysys_env[@]}" "${health[@]}" \
-  --publish 127.0.0.1::8080 "$IMAGE" >/dev/null || fail "the API container did not start"
+  -e "PAYSYS_API_KEYS=$api_hash" --publish 127.0.0.1::8080 "$IMAGE" >/dev/null ||
+  fail "the API container did not start"
 dk run --detach --name "$prefix-worker" "${hardened[@]}" "${paysys_env[@]}" "${health[@]}" \
   "$IMAGE" --role worker >/dev/null || fail "the worker container did not start"
 api_port=$(dk port "$prefix-api" 8080/tcp | head -n 1 | sed 's/.*://')
@@ -240,7 +244,8 @@ api_port=$(dk port "$prefix-api" 8080/tcp | head -n 1 | sed 's/.*://')
 
 # --- 5. a payment from the host -------------------------------------------------------------
 note "POST /payments on http://127.0.0.1:$api_port and polling until Approved"
-result=$("$PYTHON" deploy/scripts/smoke_client.py "http://127.0.0.1:$api_port" --timeout 90 2>&1) ||
+result=$(SMOKE_API_KEY=$api_key "$PYTHON" deploy/scripts/smoke_client.py \
+  "http://127.0.0.1:$api_port" --timeout 90 2>&1) ||
   fail "${result:-the smoke client failed}"
 
 health_of() { dk inspect --format '{{.State.Health.Status}}' "$1"; }

@@ -1,28 +1,36 @@
 """The host side of `make smoke`: wait for the API, POST a payment, poll until it is Approved.
 
-    python deploy/scripts/smoke_client.py http://127.0.0.1:PORT [--timeout SECONDS]
+    SMOKE_API_KEY=psk_... python deploy/scripts/smoke_client.py http://127.0.0.1:PORT [--timeout S]
 
-Standard library only (it runs with whatever Python runs make). Prints one JSON line with what
-it saw; exits 1 with the reason when the API does not become ready or the payment is not
-approved in time.
+With SMOKE_API_KEY it first checks that a POST without the key is refused (401), then sends the
+key (Authorization: Bearer) with every request. Standard library only (it runs with whatever
+Python runs make). Prints one JSON line with what it saw; exits 1 with the reason when the API
+does not become ready or the payment is not approved in time.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import urllib.error
 import urllib.request
 from typing import Any
 
+API_KEY = os.environ.get("SMOKE_API_KEY", "")
 
-def call(method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+
+def call(
+    method: str, url: str, body: dict[str, Any] | None = None, *, key: str = API_KEY
+) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - loopback
     if data is not None:
         request.add_header("Content-Type", "application/json")
+    if key:
+        request.add_header("Authorization", f"Bearer {key}")
     try:
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback
             return response.status, json.loads(response.read() or b"null")
@@ -52,9 +60,12 @@ def main() -> int:
     deadline = time.monotonic() + args.timeout
 
     wait_ready(args.base, deadline)
-    status, created = call(
-        "POST", f"{args.base}/payments", {"amount": "12.50", "currency": "BRL", "description": "smoke"}
-    )
+    payment = {"amount": "12.50", "currency": "BRL", "description": "smoke"}
+    if API_KEY:
+        status, refused = call("POST", f"{args.base}/payments", payment, key="")
+        if status != 401:
+            raise SystemExit(f"smoke: POST /payments without a key answered {status}: {refused}")
+    status, created = call("POST", f"{args.base}/payments", payment)
     if status != 202 or not isinstance(created, dict):
         raise SystemExit(f"smoke: POST /payments answered {status}: {created}")
     posted = time.monotonic()

@@ -6,6 +6,7 @@ paysys local                          embedded emulator + provision + API + work
 paysys config [--markdown]            every setting, its value, source and default
 paysys dlq list | redrive             show dead letters (and why) / move them back
 paysys keygen                         a new API key and the hash for PAYSYS_API_KEYS
+paysys iam-policy --role R            the least-privilege IAM policy of api, worker or provision
 """
 
 from __future__ import annotations
@@ -23,19 +24,20 @@ from typing import Any
 import structlog
 
 from paysys import config as config_module
-from paysys.api.auth import new_key
+from paysys.api.auth import decide_auth, new_key
 from paysys.config import Settings
 from paysys.errors import PaysysError
 from paysys.logging import configure_logging
 from paysys.runtime.dlq import list_dead_letters, redrive
 from paysys.runtime.eventloop import loop_factory
+from paysys.runtime.iam import ROLES, policy
 from paysys.runtime.provision import provision
 from paysys.runtime.resources import open_clients, open_resources
 from paysys.runtime.roles import run_api, run_worker
 
 log = structlog.get_logger(__name__)
 
-COMMANDS = ("serve", "provision", "local", "config", "dlq", "keygen")
+COMMANDS = ("serve", "provision", "local", "config", "dlq", "keygen", "iam-policy")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,7 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "action", nargs="?", choices=("list", "redrive"), help="dlq: list or redrive"
     )
-    parser.add_argument("--role", choices=("api", "worker"), help="the role to serve")
+    parser.add_argument(
+        "--role", choices=ROLES, help="the role to serve (api, worker) or its iam-policy"
+    )
     parser.add_argument(
         "--markdown", action="store_true", help="config: print the README's settings table"
     )
@@ -63,6 +67,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env(env)
+        if args.command == "serve" and args.role == "api":
+            decide_auth(settings, embedded=False)  # refuse before opening any client
     except PaysysError as exc:
         sys.stderr.write(f"paysys: {exc}\n")
         return 2
@@ -76,7 +82,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             "Give the key to the client; add the hash to PAYSYS_API_KEYS (comma-separated).\n"
         )
         return 0
-    if args.command == "serve" and args.role is None:
+    if args.command == "iam-policy":
+        if args.role is None:
+            sys.stderr.write("paysys: choose: iam-policy --role api | worker | provision\n")
+            return 2
+        sys.stdout.write(json.dumps(policy(args.role, settings), indent=2) + "\n")
+        return 0
+    if args.command == "serve" and args.role not in ("api", "worker"):
         sys.stderr.write("paysys: choose a role: --role api | --role worker\n")
         return 2
     if args.command == "dlq" and args.action is None:
@@ -164,7 +176,7 @@ async def _local(settings: Settings, stop: asyncio.Event) -> None:
             '-d \'{"amount": "12.50", "currency": "BRL"}\'',
         )
         async with asyncio.TaskGroup() as group:
-            group.create_task(run_api(settings, resources, stop))
+            group.create_task(run_api(settings, resources, stop, embedded=True))
             group.create_task(run_worker(settings, resources, stop))
 
 

@@ -7,17 +7,20 @@ checked against :data:`FIELDS` by a test. Secrets are ``repr=False`` and never l
 from __future__ import annotations
 
 import dataclasses
+import re
+import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any, Literal, Union
 
 from paysys.errors import ConfigError
 
 PREFIX = "PAYSYS_"
 
 LogFormat = Literal["auto", "json", "console"]
+AuthMode = Literal["required", "open"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
@@ -45,6 +48,17 @@ class Settings:
     )
     aws_timeout_seconds: float = field(
         default=5.0, metadata=_doc("Connect/read timeout of one AWS call (long polls add wait).")
+    )
+    aws_account_id: str | None = field(
+        default=None,
+        metadata=_doc("Account id in the ARNs `paysys iam-policy` prints; unset: `*` (any)."),
+    )
+    aws_call_log: str | None = field(
+        default=None,
+        metadata=_doc(
+            "File this process appends each AWS operation it performs to, once "
+            "(`service:Operation resource`); unset: off. Compare with `paysys iam-policy`."
+        ),
     )
     aws_max_attempts: int = field(
         default=4, metadata=_doc("Attempts per AWS call (jittered backoff on throttling/5xx).")
@@ -84,11 +98,19 @@ class Settings:
     # --- API -----------------------------------------------------------------------------
     api_host: str = field(default="127.0.0.1", metadata=_doc("API bind address."))
     api_port: int = field(default=8080, metadata=_doc("API port."))
+    auth: AuthMode | None = field(
+        default=None,
+        metadata=_doc(
+            "required: the API starts only with a valid PAYSYS_API_KEYS and checks every "
+            "request; open: no auth check at all (keys ignored). Unset: open for `paysys "
+            "local`, required for everything else."
+        ),
+    )
     api_keys: str | None = field(
         default=None,
         repr=False,
         metadata=_doc(
-            "Comma-separated SHA-256 hashes of API keys (`paysys keygen`); unset: API open.",
+            "Comma-separated SHA-256 hashes of API keys (`paysys keygen`), never the keys.",
             secret=True,
         ),
     )
@@ -222,6 +244,11 @@ class Settings:
                 "IDEMPOTENCY_LOCK_SECONDS must be > 0 and < IDEMPOTENCY_TTL_SECONDS",
             ),
             (
+                self.aws_account_id is not None
+                and not re.fullmatch(r"\d{12}", self.aws_account_id),
+                "AWS_ACCOUNT_ID must be 12 digits",
+            ),
+            (
                 (self.aws_access_key_id is None) != (self.aws_secret_access_key is None),
                 "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together",
             ),
@@ -249,6 +276,8 @@ def env_name(field_name: str) -> str:
 
 def _parse(f: dataclasses.Field[Any], raw: str) -> Any:
     hint = typing.get_type_hints(Settings)[f.name]
+    if typing.get_origin(hint) in (Union, types.UnionType):  # X | None: parse as X
+        (hint,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
     choices = typing.get_args(hint) if typing.get_origin(hint) is Literal else ()
     if choices:
         value = raw.upper() if f.name == "log_level" else raw.lower()

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from paysys.api.auth import ApiKeys
+from paysys.api.auth import enforced_keys
 from paysys.api.handlers import add_routes
 from paysys.api.health import add_health_routes
 from paysys.api.keys import (
@@ -50,7 +50,7 @@ def create_app(
     app[SETTINGS] = settings
     app[SERVICE] = service
     app[STATUS] = status
-    app[API_KEYS] = ApiKeys.parse(settings.api_keys)
+    app[API_KEYS] = enforced_keys(settings)
     app[METRICS] = metrics or ApiMetrics(CollectorRegistry())
     app[REGISTRY] = app[METRICS].registry
     app[READINESS] = Readiness(readiness, app[REGISTRY], settings.readiness_cache_seconds)

@@ -22,6 +22,7 @@ from aiodynamo.models import DecorelatedJitterRetry
 from yarl import URL
 
 from paysys.adapters.aws import translated
+from paysys.adapters.call_log import CallLog
 from paysys.adapters.dynamodb import DynamoPayments
 from paysys.adapters.idempotency import DynamoIdempotency
 from paysys.adapters.sns import SnsPublisher
@@ -72,8 +73,9 @@ async def open_clients(settings: Settings) -> AsyncIterator[Clients]:
                 ),
             )
         )
+        calls = _call_log(stack, settings)
         dynamodb = Client(
-            AIOHTTP(http),
+            calls.http(AIOHTTP(http)) if calls else AIOHTTP(http),
             _dynamo_credentials(settings),
             settings.aws_region,
             _dynamodb_endpoint(settings),
@@ -94,6 +96,9 @@ async def open_clients(settings: Settings) -> AsyncIterator[Clients]:
         sqs = await stack.enter_async_context(
             session.create_client("sqs", config=config, **_botocore_kwargs(settings))
         )
+        if calls:
+            calls.watch(sns)
+            calls.watch(sqs)
         yield Clients(settings, http, dynamodb, sns, sqs)
 
 
@@ -140,6 +145,15 @@ async def find_queue_url(sqs: SQSClient, name: str) -> str:
     async with translated("SQS", "GetQueueUrl"):
         response = await sqs.get_queue_url(QueueName=name)
     return response["QueueUrl"]
+
+
+def _call_log(stack: AsyncExitStack, settings: Settings) -> CallLog | None:
+    """The record of AWS operations, when PAYSYS_AWS_CALL_LOG asks for one."""
+    if settings.aws_call_log is None:
+        return None
+    calls = CallLog(settings.aws_call_log)
+    stack.callback(calls.close)
+    return calls
 
 
 def _dynamodb_endpoint(settings: Settings) -> URL | None:

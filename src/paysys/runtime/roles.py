@@ -14,6 +14,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from paysys.api.app import create_app
+from paysys.api.auth import decide_auth
 from paysys.api.health import add_health_routes
 from paysys.api.keys import READINESS, REGISTRY
 from paysys.api.metrics import ApiMetrics
@@ -58,10 +59,14 @@ def api_app(settings: Settings, resources: Resources) -> web.Application:
     )
 
 
-async def run_api(settings: Settings, resources: Resources, stop: asyncio.Event) -> None:
+async def run_api(
+    settings: Settings, resources: Resources, stop: asyncio.Event, *, embedded: bool = False
+) -> None:
+    mode, why = decide_auth(settings, embedded=embedded)  # ConfigError: refuse to start
+    settings = settings.replace(auth=mode)
     app = api_app(settings, resources)
-    if not settings.api_keys:
-        log.warning("api.open", reason="PAYSYS_API_KEYS is not set: anyone can create payments")
+    if mode == "open":
+        log.warning("api.open", reason=why)
     limits = Limits(
         shutdown_seconds=settings.shutdown_timeout_seconds,
         idle_timeout_seconds=settings.http_idle_timeout_seconds,

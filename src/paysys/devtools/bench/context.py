@@ -57,5 +57,6 @@ class Bench:
             PAYSYS_WORKER_HOST="127.0.0.1",
             PAYSYS_WORKER_LOOPS=str(loops),
             PAYSYS_LOG_FORMAT="json",
+            PAYSYS_AUTH="open",  # the benchmark sends no API key
         )
         return env

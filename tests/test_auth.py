@@ -1,0 +1,114 @@
+"""PAYSYS_AUTH and PAYSYS_API_KEYS: every key entry is checked at start with an error that says
+what is wrong; the API refuses to start without a valid key unless auth is open; `paysys local`
+is open and says why; open means no check at all."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from paysys.api.app import create_app
+from paysys.api.auth import ApiKeys, decide_auth, hash_key, new_key
+from paysys.config import Settings
+from paysys.errors import ConfigError
+from paysys.runtime.resources import Resources
+from paysys.runtime.roles import readiness_checks
+
+KEY, HASH = new_key()
+RAW_KEY_HINT = "looks like a raw key: configure its SHA-256 hash, see `paysys keygen`"
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        (",", "entry 1 of 2 is empty (a stray comma?); entry 2 of 2 is empty"),
+        (f"{HASH},,{HASH}", "entry 2 of 3 is empty"),
+        (f"{HASH}, ", "entry 2 of 2 is empty"),
+        (KEY, f"entry 1 of 1 {RAW_KEY_HINT}"),
+        (f"{HASH},{KEY.removeprefix('psk_')}", f"entry 2 of 2 {RAW_KEY_HINT}"),
+        (HASH[:40], "entry 1 of 1 has 40 hex digits: a SHA-256 hash has 64"),
+        (HASH[:63] + "g", "entry 1 of 1 has 64 characters but not only hex digits (0-9, a-f)"),
+        (
+            f"sha256:{HASH}",
+            "entry 1 of 1 is not a SHA-256 hash (64 hex digits, as `paysys keygen` prints)",
+        ),
+    ],
+)
+def test_each_bad_key_entry_is_named(setting: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(f"PAYSYS_API_KEYS: {message}")) as caught:
+        ApiKeys.parse(setting)
+    assert KEY not in str(caught.value)  # a pasted key never reaches a log line
+
+
+def test_hashes_are_trimmed_and_case_insensitive() -> None:
+    other = hash_key("another")
+    keys = ApiKeys.parse(f" {HASH.upper()} ,{other}")
+    assert keys.hashes == (HASH, other)
+    assert keys.identify(KEY) == HASH[:12]
+    assert not ApiKeys.parse(None).enabled
+
+
+def test_auth_setting_parses() -> None:
+    assert Settings.from_env({"PAYSYS_AUTH": "Open"}).auth == "open"
+    assert Settings.from_env({}).auth is None
+    with pytest.raises(ConfigError, match="expected one of required, open"):
+        Settings.from_env({"PAYSYS_AUTH": "off"})
+
+
+def test_unset_auth_is_required_outside_the_embedded_mode() -> None:
+    with pytest.raises(ConfigError, match="PAYSYS_AUTH is unset \\(= required\\) but"):
+        decide_auth(Settings(), embedded=False)
+    with pytest.raises(ConfigError, match="PAYSYS_AUTH=required but PAYSYS_API_KEYS has no key"):
+        decide_auth(Settings(auth="required"), embedded=True)
+    assert decide_auth(Settings(api_keys=HASH), embedded=False)[0] == "required"
+    with pytest.raises(ConfigError, match="raw key"):  # checked even where auth is open
+        decide_auth(Settings(auth="open", api_keys=KEY), embedded=False)
+
+
+def test_paysys_local_stays_open_and_says_why() -> None:
+    mode, why = decide_auth(Settings(), embedded=True)
+    assert mode == "open"
+    assert "`paysys local` is open unless PAYSYS_AUTH=required" in why
+    mode, why = decide_auth(Settings(auth="open", api_keys=HASH), embedded=False)
+    assert mode == "open"
+    assert "PAYSYS_API_KEYS is set but ignored" in why
+
+
+def _api_process(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PAYSYS_")}
+    return subprocess.run(
+        [sys.executable, "-m", "paysys", "--role", "api"],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_the_api_refuses_to_start_without_a_key() -> None:
+    result = _api_process({})
+    assert result.returncode == 2
+    assert result.stderr.startswith("paysys: PAYSYS_AUTH is unset (= required) but PAYSYS_API_KEYS")
+    assert result.stderr.count("\n") == 1
+
+
+def test_the_api_refuses_a_raw_key_without_echoing_it() -> None:
+    result = _api_process({"PAYSYS_AUTH": "required", "PAYSYS_API_KEYS": KEY})
+    assert result.returncode == 2
+    assert result.stderr == f"paysys: PAYSYS_API_KEYS: entry 1 of 1 {RAW_KEY_HINT}\n"
+
+
+async def test_open_means_no_check_even_with_keys(settings: Settings, resources: Resources) -> None:
+    for auth, expected in (("open", 200), (None, 401), ("required", 401)):
+        configured = settings.replace(auth=auth, api_keys=HASH)
+        app = create_app(
+            configured, resources.service, readiness_checks(resources), resources.status
+        )
+        async with TestClient(TestServer(app)) as client:
+            assert (await client.get("/stats")).status == expected, auth

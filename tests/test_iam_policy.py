@@ -22,12 +22,13 @@ from paysys.cli import main
 from paysys.config import Settings
 from paysys.core.domain import NewPayment, Payment, PaymentCreated, utcnow
 from paysys.devtools.emulator import free_port
+from paysys.devtools.procs import wait_ready
 from paysys.errors import ConfigError
 from paysys.runtime.iam import actions, allows, arn, iam_action, policy, uncovered
 from paysys.runtime.resources import open_resources
 
 from .conftest import fresh_settings, wait_for_status
-from .processes import role_env, run_paysys, start_role, wait_http_ok
+from .processes import role_env, run_paysys, start_role
 
 # --- the declaration ------------------------------------------------------------------------
 
@@ -149,8 +150,8 @@ async def test_every_recorded_call_is_in_its_roles_policy(endpoint: str, tmp_pat
     worker = await start_role("worker", logged("worker", worker_port=worker_port))
     base = f"http://127.0.0.1:{api_port}"
     try:
-        await wait_http_ok(f"{base}/healthz")
-        await wait_http_ok(f"http://127.0.0.1:{worker_port}/readyz")
+        await wait_ready(f"{base}/healthz")
+        await wait_ready(f"http://127.0.0.1:{worker_port}/readyz")
         await _drive_the_api(base, key)
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as http:
             await wait_for_status(http, f"{base}/payments/{stale.id}", "Approved")

@@ -2,7 +2,7 @@
 # make check-deploy: every offline check of the deployment files. Installs its own pinned tools
 # (deploy/scripts/tools.sh); needs no Docker, cluster or network beyond that install. Runs
 # every check, then fails if any failed.
-#   PYTEST   the project's pytest, for tests/test_deploy.py (deploy.mk passes the venv's)
+#   PYTEST   the project's pytest, for tests/system/test_deploy.py (deploy.mk passes the venv's)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=deploy/scripts/lib.sh
@@ -33,7 +33,7 @@ render() {
 
 # The oldest and the newest Kubernetes a kind node image is likely to run; --strict rejects
 # unknown fields. KEDA's kinds have no bundled schema (warned about, not failed);
-# tests/test_deploy.py checks them against the worker and the ConfigMap instead.
+# tests/system/test_deploy.py checks them against the worker and the ConfigMap instead.
 validate() {
   local version out
   for version in 1.29.0 1.37.0; do
@@ -65,7 +65,7 @@ check "hadolint Dockerfile" hadolint Dockerfile
 check "shellcheck deploy/scripts/*.sh" shellcheck --external-sources deploy/scripts/*.sh
 check "yamllint --strict" yamllint --strict .yamllint deploy
 check "checkov (rendered manifests + Dockerfile; skips: deploy/checkov.yaml)" checkov_scan
-check "pytest tests/test_deploy.py" "${PYTEST:-.venv/bin/pytest}" -q tests/test_deploy.py
+check "pytest tests/system/test_deploy.py" "${PYTEST:-.venv/bin/pytest}" -q tests/system/test_deploy.py
 
 if ((${#failed[@]})); then
   printf 'check-deploy: %d check(s) failed:\n' "${#failed[@]}"

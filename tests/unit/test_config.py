@@ -14,7 +14,7 @@ from paysys.cli import main
 from paysys.config import Settings, describe
 from paysys.errors import ConfigError
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_defaults_serve_the_embedded_mode() -> None:

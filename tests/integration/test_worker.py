@@ -18,7 +18,7 @@ from paysys.runtime.resources import Clients, Resources, open_clients, open_reso
 from paysys.runtime.roles import worker_options
 from paysys.worker.worker import Worker
 
-from .conftest import fresh_settings, queue_depth
+from ..conftest import fresh_settings, queue_depth
 
 NEW = NewPayment(amount=Decimal("10.00"), currency="BRL", description="test")
 NEW_TIME = datetime(2026, 1, 1, tzinfo=UTC)

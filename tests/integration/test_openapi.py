@@ -35,7 +35,7 @@ from paysys.core.domain import fingerprint, new_payment_id, parse_new_payment, u
 from paysys.runtime.resources import Resources, open_resources
 from paysys.runtime.roles import readiness_checks
 
-from .conftest import fresh_settings
+from ..conftest import fresh_settings
 
 SPEC: dict[str, Any] = json.loads(
     (importlib.resources.files("paysys.api") / "openapi.json").read_text(encoding="utf-8")

@@ -13,7 +13,7 @@ from paysys.core.domain import fingerprint, new_payment_id, parse_new_payment, u
 from paysys.runtime.provision import Provisioned
 from paysys.runtime.resources import Clients, Resources
 
-from .conftest import queue_depth
+from ..conftest import queue_depth
 
 BODY = {"amount": "42.00", "currency": "BRL", "description": "book"}
 

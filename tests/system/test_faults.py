@@ -22,9 +22,9 @@ from paysys.devtools.emulator import free_port
 from paysys.runtime.provision import Provisioned, provision
 from paysys.runtime.resources import Clients, open_clients
 
-from .conftest import fresh_settings, queue_depth
-from .faults import FaultProxy
-from .processes import RoleProcess, approvals_in, role_env, start_role, stop_role, wait_http_ok
+from ..conftest import fresh_settings, queue_depth
+from ..faults import FaultProxy
+from ..processes import RoleProcess, approvals_in, role_env, start_role, stop_role, wait_http_ok
 
 
 @dataclass

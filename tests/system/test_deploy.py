@@ -23,7 +23,7 @@ from paysys.api import app as api
 from paysys.api.health import add_health_routes
 from paysys.config import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 KIND = DEPLOY / "kind"
 KEDA = KIND / "keda"

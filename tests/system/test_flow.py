@@ -15,8 +15,8 @@ from paysys.config import Settings
 from paysys.devtools.emulator import free_port, wait_until_up
 from paysys.runtime.provision import Provisioned
 
-from .conftest import queue_depth, wait_for_status
-from .processes import role_env, start_role, stop_role, wait_http_ok
+from ..conftest import queue_depth, wait_for_status
+from ..processes import role_env, start_role, stop_role, wait_http_ok
 
 
 @pytest.fixture

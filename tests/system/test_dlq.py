@@ -13,8 +13,8 @@ from paysys.runtime.resources import open_clients, open_resources
 from paysys.runtime.roles import worker_options
 from paysys.worker.worker import Worker
 
-from .conftest import fresh_settings, queue_depth
-from .processes import role_env
+from ..conftest import fresh_settings, queue_depth
+from ..processes import role_env
 
 
 async def run_cli(env: dict[str, str], *args: str) -> tuple[int, str]:

@@ -67,6 +67,7 @@ def fresh_settings(endpoint: str, **overrides: Any) -> Settings:
     base = Settings(
         aws_endpoint_url=endpoint,
         table_name=f"payments-{suffix}",
+        idempotency_table_name=f"idempotency-{suffix}",
         topic_name=f"events-{suffix}",
         queue_name=f"created-{suffix}",
         dlq_name=f"created-dlq-{suffix}",

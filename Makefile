@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-dev
 BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint fmt docs bench soak clean
+.PHONY: help venv run test test-fast lint fmt docs bench soak clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ run: $(STAMP) ## run the whole system on the embedded emulator (Ctrl-C stops it)
 
 test: $(STAMP) ## run the test suite against the embedded emulator
 	$(BIN)/pytest
+
+test-fast: $(STAMP) ## unit tests and the contract on the fakes: no emulator, a few seconds
+	$(BIN)/pytest -m fast
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy --strict
 	$(BIN)/ruff check src tests

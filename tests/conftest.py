@@ -8,6 +8,7 @@ import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -23,6 +24,20 @@ from paysys.runtime.resources import Clients, Resources, open_clients, open_reso
 from paysys.runtime.roles import readiness_checks
 
 from .backends import start_backend
+
+TESTS = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the fast tier (``make test-fast``): everything under tests/unit, and the contract
+    tests on the fakes. None of them needs the emulator or starts a process."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_fakes = callspec is not None and callspec.params.get("ports") == "fake"
+        if item.path.is_relative_to(TESTS / "unit") or (
+            item.path.is_relative_to(TESTS / "contract") and on_fakes
+        ):
+            item.add_marker(pytest.mark.fast)
 
 
 class LogSink:

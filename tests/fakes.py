@@ -205,6 +205,7 @@ class FakeQueue:
         self, max_messages: int, wait_seconds: int, visibility_seconds: int | None = None
     ) -> list[QueueMessage]:
         visibility = self._visibility_timeout if visibility_seconds is None else visibility_seconds
+        await asyncio.sleep(0)  # a call to SQS always yields to the loop, even with nothing to wait
         self.receiving += 1
         try:
             async with asyncio.timeout(wait_seconds):
@@ -342,19 +343,21 @@ class FakeTopic:
 
 class Outage:
     """Wraps a port: while ``down``, the named methods (all when none are named) raise
-    ``BackendUnavailable`` instead of answering."""
+    ``BackendUnavailable`` instead of answering, and the call is noted in ``refused``."""
 
     def __init__(self, port: Any, *methods: str) -> None:
         self.port = port
         self.methods = set(methods)
         self.down = True
+        self.refused: list[tuple[str, tuple[Any, ...]]] = []  # (method, arguments) refused
 
     def __getattr__(self, name: str) -> Any:
         answer = getattr(self.port, name)
         if not self.down or (self.methods and name not in self.methods):
             return answer
 
-        async def unavailable(*_: Any, **__: Any) -> Any:
+        async def unavailable(*args: Any, **_: Any) -> Any:
+            self.refused.append((name, args))
             raise BackendUnavailable(f"{type(self.port).__name__}.{name}: backend down")
 
         return unavailable
@@ -366,6 +369,33 @@ class Outage:
             yield
         finally:
             self.down = True
+
+
+class HeldPayments:
+    """Wraps a repository: ``approve`` waits while ``held`` (and ``delay`` seconds more), and
+    counts how many approvals run at once (``running``, ``peak``)."""
+
+    def __init__(self, inner: Any, *, held: bool = False, delay: float = 0.0) -> None:
+        self.inner = inner
+        self.delay = delay
+        self.released = asyncio.Event()
+        if not held:
+            self.released.set()
+        self.running = 0
+        self.peak = 0
+
+    async def approve(self, payment_id: str, now: datetime) -> bool:
+        self.running += 1
+        self.peak = max(self.peak, self.running)
+        try:
+            await self.released.wait()
+            await asyncio.sleep(self.delay)
+            return bool(await self.inner.approve(payment_id, now))
+        finally:
+            self.running -= 1
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
 @dataclass

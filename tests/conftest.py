@@ -4,19 +4,23 @@ with PAYSYS_TEST_BACKEND=localstack), fresh uniquely named resources for every t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from paysys.adapters.sqs import SqsQueue
 from paysys.api.app import create_app
+from paysys.api.auth import new_key
 from paysys.config import Settings
 from paysys.logging import configure_logging
 from paysys.runtime.provision import Provisioned, provision
@@ -102,6 +106,17 @@ def settings(endpoint: str) -> Settings:
     return fresh_settings(endpoint)
 
 
+@contextlib.asynccontextmanager
+async def fresh_resources(endpoint: str, **overrides: Any) -> AsyncIterator[Resources]:
+    """Provisioned, uniquely named resources for a test that needs other settings than the
+    fixtures' (``resources.clients.settings`` holds them)."""
+    settings = fresh_settings(endpoint, **overrides)
+    async with open_clients(settings) as clients:
+        await provision(clients)
+        async with open_resources(settings) as resources:
+            yield resources
+
+
 @pytest.fixture
 async def clients(settings: Settings) -> AsyncIterator[Clients]:
     async with open_clients(settings) as opened:
@@ -119,10 +134,74 @@ async def resources(settings: Settings, provisioned: Provisioned) -> AsyncIterat
         yield opened
 
 
+def make_app(settings: Settings, resources: Resources, **overrides: Any) -> web.Application:
+    """The API application over ``resources``; ``overrides`` change settings (``api_keys=``)."""
+    served = settings.replace(**overrides)
+    return create_app(served, resources.service, readiness_checks(resources), resources.status)
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    app: web.Application, headers: dict[str, str] | None = None
+) -> AsyncIterator[TestClient[Any, Any]]:
+    """``app`` on a loopback port, and a client for it (sending ``headers`` by default)."""
+    async with TestClient(TestServer(app, host="127.0.0.1"), headers=headers) as client:
+        yield client
+
+
 @pytest.fixture
 async def api(settings: Settings, resources: Resources) -> AsyncIterator[TestClient[Any, Any]]:
-    app = create_app(settings, resources.service, readiness_checks(resources), resources.status)
-    async with TestClient(TestServer(app)) as client:
+    async with serving(make_app(settings, resources)) as client:
+        yield client
+
+
+@dataclass(frozen=True)
+class KeyedApi:
+    """The app with API keys switched on. The server is given only the keys' hashes; the
+    client sends ``key`` (the first) unless a request says otherwise."""
+
+    client: TestClient[Any, Any]
+    keys: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return self.keys[0]
+
+    @staticmethod
+    def bearer(key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+async def keyed_api(settings: Settings, resources: Resources) -> AsyncIterator[KeyedApi]:
+    pairs = [new_key() for _ in range(2)]
+    app = make_app(settings, resources, api_keys=",".join(digest for _, digest in pairs))
+    keys = tuple(key for key, _ in pairs)
+    async with serving(app, KeyedApi.bearer(keys[0])) as client:
+        yield KeyedApi(client, keys)
+
+
+@pytest.fixture
+async def down_resources(settings: Settings, resources: Resources) -> AsyncIterator[Resources]:
+    """The same tables, topic and queues, but every AWS call goes to a closed port (briefly:
+    short timeouts, few attempts)."""
+    closed = settings.replace(
+        aws_endpoint_url="http://127.0.0.1:9",
+        aws_timeout_seconds=2.0,
+        aws_max_attempts=2,
+        dynamodb_retry_seconds=1.0,
+        topic_arn=resources.events.topic_arn,
+        queue_url=resources.queue.queue_url,
+        dlq_url=resources.dlq.queue_url,
+    )
+    async with open_resources(closed) as down:
+        yield down
+
+
+@pytest.fixture
+async def down_api(down_resources: Resources) -> AsyncIterator[TestClient[Any, Any]]:
+    """The app over ``down_resources``: a backend outage."""
+    async with serving(make_app(down_resources.clients.settings, down_resources)) as client:
         yield client
 
 
@@ -145,3 +224,10 @@ async def wait_for_status(
             if body.get("status") == status:
                 return body
             await asyncio.sleep(0.1)
+
+
+async def until(condition: Callable[[], bool], guard_seconds: float = 10.0) -> None:
+    """Wait until ``condition()`` holds, looking every few milliseconds (a hang guard)."""
+    async with asyncio.timeout(guard_seconds):
+        while not condition():  # noqa: ASYNC110 - state changed by other tasks, no event to wait on
+            await asyncio.sleep(0.005)

@@ -14,28 +14,24 @@ import json
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from jsonschema.exceptions import ValidationError as SchemaError
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate as validate_spec
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from paysys.api.app import create_app
-from paysys.api.auth import hash_key, new_key
 from paysys.config import Settings
 from paysys.core.currencies import ISO_4217
 from paysys.core.domain import fingerprint, new_payment_id, parse_new_payment, utcnow
-from paysys.runtime.resources import Resources, open_resources
-from paysys.runtime.roles import readiness_checks
+from paysys.runtime.resources import Resources
 
-from ..conftest import fresh_settings
+from ..conftest import KeyedApi, fresh_settings
 
 SPEC: dict[str, Any] = json.loads(
     (importlib.resources.files("paysys.api") / "openapi.json").read_text(encoding="utf-8")
@@ -140,42 +136,10 @@ def settings(endpoint: str) -> Settings:
     )
 
 
-@pytest.fixture(scope="module")
-def api_key() -> str:
-    return new_key()[0]
-
-
 @pytest.fixture
-async def keyed(
-    settings: Settings, resources: Resources, api_key: str
-) -> AsyncIterator[TestClient[Any, Any]]:
-    """The app with API keys switched on; the client sends a valid key by default."""
-    keyed_settings = settings.replace(api_keys=hash_key(api_key))
-    app = create_app(
-        keyed_settings, resources.service, readiness_checks(resources), resources.status
-    )
-    async with TestClient(
-        TestServer(app, host="127.0.0.1"), headers={"Authorization": f"Bearer {api_key}"}
-    ) as client:
-        yield client
-
-
-@pytest.fixture
-async def down(settings: Settings, resources: Resources) -> AsyncIterator[TestClient[Any, Any]]:
-    """The app with every AWS call going to a closed port."""
-    closed = settings.replace(
-        aws_endpoint_url="http://127.0.0.1:9",
-        aws_timeout_seconds=2.0,
-        aws_max_attempts=2,
-        dynamodb_retry_seconds=1.0,
-        topic_arn=resources.events.topic_arn,
-        queue_url=resources.queue.queue_url,
-        dlq_url=resources.dlq.queue_url,
-    )
-    async with open_resources(closed) as broken:
-        app = create_app(closed, broken.service, readiness_checks(broken), broken.status)
-        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
-            yield client
+def keyed(keyed_api: KeyedApi) -> TestClient[Any, Any]:
+    """The client of the app with API keys on; it sends a valid key by default."""
+    return keyed_api.client
 
 
 # --- the document itself -------------------------------------------------------------------
@@ -412,7 +376,7 @@ async def test_unknown_routes_and_methods_have_the_error_shape(
         _validate(await response.json(), "components/schemas/Error")
 
 
-async def test_outage_answers_conform(down: TestClient[Any, Any]) -> None:
+async def test_outage_answers_conform(down_api: TestClient[Any, Any]) -> None:
     calls = [
         ("post", "/payments", "/payments"),
         ("get", "/payments", "/payments"),
@@ -421,7 +385,7 @@ async def test_outage_answers_conform(down: TestClient[Any, Any]) -> None:
         ("get", "/readyz", "/readyz"),
     ]
     for method, path, url in calls:
-        response = await down.request(method, url, json=BODY if method == "post" else None)
+        response = await down_api.request(method, url, json=BODY if method == "post" else None)
         assert response.status == 503, (method, url)
         await conform(response, path, method)
 
@@ -468,11 +432,10 @@ FUZZ_CHECKS = ",".join(
 )
 
 
-async def test_schemathesis_finds_no_5xx_and_no_drift(
-    keyed: TestClient[Any, Any], api_key: str, tmp_path: Path
-) -> None:
+async def test_schemathesis_finds_no_5xx_and_no_drift(keyed_api: KeyedApi, tmp_path: Path) -> None:
     """A bounded schemathesis run against the live app on a loopback port."""
-    server = keyed.server
+    api_key = keyed_api.key
+    server = keyed_api.client.server
     base = f"http://{server.host}:{server.port}"
     env = {
         **os.environ,

@@ -197,7 +197,6 @@ class FakeQueue:
         self._gone: set[str] = set()  # receipt handles of deleted messages
         self._changed = asyncio.Event()
         self._handles = (f"handle-{n}" for n in itertools.count(1))
-        self.receiving = 0  # receive calls waiting right now
         self.deletes: list[list[str]] = []  # message ids of each delete call, in order
         clock.on_advance(self._wake)
 
@@ -206,15 +205,12 @@ class FakeQueue:
     ) -> list[QueueMessage]:
         visibility = self._visibility_timeout if visibility_seconds is None else visibility_seconds
         await asyncio.sleep(0)  # a call to SQS always yields to the loop, even with nothing to wait
-        self.receiving += 1
         try:
             async with asyncio.timeout(wait_seconds):
                 while not (taken := self._take(max_messages, visibility)) and wait_seconds:
                     await self._changed.wait()
         except TimeoutError:
             taken = []
-        finally:
-            self.receiving -= 1
         return taken
 
     async def send(self, messages: Sequence[QueueMessage]) -> list[QueueMessage]:
@@ -369,6 +365,25 @@ class Outage:
             yield
         finally:
             self.down = True
+
+
+class CountingQueue:
+    """Wraps a queue (fake or real): ``receiving`` counts the receive calls in progress, so a
+    test can wait until its loops are inside their long polls instead of sleeping."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.receiving = 0
+
+    async def receive(self, *args: Any, **kwargs: Any) -> list[QueueMessage]:
+        self.receiving += 1
+        try:
+            return list(await self.inner.receive(*args, **kwargs))
+        finally:
+            self.receiving -= 1
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
 class HeldPayments:

@@ -9,8 +9,9 @@ from paysys.core.domain import NewPayment, PaymentCreated
 from paysys.core.service import PaymentService
 from paysys.worker.reconciler import run_reconciler
 
+from ..conftest import until
 from ..fakes import FakeSystem, Outage
-from .conftest import GUARD_SECONDS, until
+from .conftest import GUARD_SECONDS
 
 NEW = NewPayment(amount=Decimal("3.00"), currency="EUR", description="")
 AFTER = 60.0

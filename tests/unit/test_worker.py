@@ -11,8 +11,9 @@ from paysys.core.domain import NewPayment, Payment, PaymentCreated, PaymentStatu
 from paysys.core.service import PaymentService
 from paysys.worker.worker import Worker, WorkerOptions
 
-from ..fakes import FakeSystem, HeldPayments
-from .conftest import GUARD_SECONDS, until
+from ..conftest import until
+from ..fakes import CountingQueue, FakeSystem, HeldPayments
+from .conftest import GUARD_SECONDS
 
 NEW = NewPayment(amount=Decimal("10.00"), currency="BRL", description="test")
 GHOST = PaymentCreated(
@@ -137,9 +138,11 @@ async def test_loops_share_the_semaphore_and_never_exceed_max_in_flight(
 
 
 async def test_stop_hands_back_a_message_that_arrives_after_it(fakes: FakeSystem) -> None:
-    worker = make_worker(fakes, loops=1, wait_seconds=10)
+    queue = CountingQueue(fakes.queue)
+    options = WorkerOptions(loops=1, wait_seconds=10, drain_seconds=GUARD_SECONDS)
+    worker = Worker(queue, fakes.service(), options)
     running = asyncio.create_task(worker.run())
-    await until(lambda: fakes.queue.receiving == 1)  # the loop is inside its long poll
+    await until(lambda: queue.receiving == 1)  # the loop is inside its long poll
     worker.stop()
     [payment] = await create(fakes, 1)  # arrives during the poll, after stop
 

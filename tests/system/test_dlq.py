@@ -8,12 +8,10 @@ import sys
 from decimal import Decimal
 
 from paysys.core.domain import PaymentCreated, utcnow
-from paysys.runtime.provision import provision
-from paysys.runtime.resources import open_clients, open_resources
 from paysys.runtime.roles import worker_options
 from paysys.worker.worker import Worker
 
-from ..conftest import fresh_settings, queue_depth
+from ..conftest import fresh_resources
 from ..processes import role_env
 
 
@@ -27,24 +25,23 @@ async def run_cli(env: dict[str, str], *args: str) -> tuple[int, str]:
 
 
 async def test_poison_messages_are_listed_with_a_reason_and_redriven(endpoint: str) -> None:
-    settings = fresh_settings(endpoint, visibility_timeout_seconds=1, max_receive_count=1)
-    async with open_clients(settings) as clients:
-        provisioned = await provision(clients)
-        async with open_resources(settings) as resources:
-            await clients.sqs.send_message(QueueUrl=provisioned.queue_url, MessageBody="garbage")
-            ghost = PaymentCreated(
-                "00000000-0000-4000-8000-00000000dead",
-                Decimal("1.00"),
-                "BRL",
-                utcnow(),
-            )
-            await resources.events.publish(ghost, "ghost")
-            worker = Worker(resources.queue, resources.service, worker_options(settings))
-            async with asyncio.timeout(20):  # a hang guard: poison reaches the DLQ by itself
-                while (await queue_depth(clients, provisioned.dlq_url))[0] < 2:
-                    await worker.run(burst=True)
-                    await asyncio.sleep(1.1)
-                    worker = Worker(resources.queue, resources.service, worker_options(settings))
+    async with fresh_resources(
+        endpoint, visibility_timeout_seconds=1, max_receive_count=1
+    ) as resources:
+        settings, queue, dlq = resources.clients.settings, resources.queue, resources.dlq
+        await resources.clients.sqs.send_message(QueueUrl=queue.queue_url, MessageBody="garbage")
+        ghost = PaymentCreated(
+            "00000000-0000-4000-8000-00000000dead",
+            Decimal("1.00"),
+            "BRL",
+            utcnow(),
+        )
+        await resources.events.publish(ghost, "ghost")
+        async with asyncio.timeout(20):  # a hang guard: poison reaches the DLQ by itself
+            while (await dlq.depth())[0] < 2:
+                worker = Worker(queue, resources.service, worker_options(settings))
+                await worker.run(burst=True)
+                await asyncio.sleep(1.1)
 
         env = role_env(settings)
         code, out = await run_cli(env, "dlq", "list")
@@ -55,9 +52,9 @@ async def test_poison_messages_are_listed_with_a_reason_and_redriven(endpoint: s
         assert reasons[None].startswith("malformed")
         assert all(letter["receive_count"] >= 1 and letter["message_id"] for letter in letters)
         # Listing is a peek: both are still there and visible.
-        assert await queue_depth(clients, provisioned.dlq_url) == (2, 0)
+        assert await dlq.depth() == (2, 0)
 
         code, _ = await run_cli(env, "dlq", "redrive")
         assert code == 0
-        assert await queue_depth(clients, provisioned.dlq_url) == (0, 0)
-        assert await queue_depth(clients, provisioned.queue_url) == (2, 0)
+        assert await dlq.depth() == (0, 0)
+        assert await queue.depth() == (2, 0)

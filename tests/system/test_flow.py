@@ -11,11 +11,12 @@ from typing import Any
 import aiohttp
 import pytest
 
+from paysys.adapters.sqs import SqsQueue
 from paysys.config import Settings
 from paysys.devtools.emulator import free_port, wait_until_up
 from paysys.runtime.provision import Provisioned
 
-from ..conftest import queue_depth, wait_for_status
+from ..conftest import wait_for_status
 from ..processes import role_env, start_role, stop_role, wait_http_ok
 
 
@@ -53,7 +54,7 @@ async def test_post_to_approved_through_real_processes(
             url = f"{system['base']}/payments/{payment_id}"
             body = await wait_for_status(http, url, "Approved")
             assert body["approved_at"] is not None
-    assert await queue_depth(clients, provisioned.queue_url) == (0, 0)
+    assert await SqsQueue(clients.sqs, provisioned.queue_url).depth() == (0, 0)
 
     api_code, api_log = await stop_role(system["api"])
     worker_code, worker_log = await stop_role(system["worker"])
@@ -82,7 +83,7 @@ async def test_sigterm_during_load_loses_nothing(
         assert worker_code == 0
         assert '"event": "worker.stopped"' in worker_log
         # Nothing is stranded in flight: what was not approved is visible for the next worker.
-        visible, in_flight = await queue_depth(clients, provisioned.queue_url)
+        visible, in_flight = await SqsQueue(clients.sqs, provisioned.queue_url).depth()
         assert in_flight == 0
         statuses = []
         for payment_id in ids:

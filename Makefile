@@ -11,7 +11,7 @@ BENCH_ARGS ?=
 LOCK_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint lock lock-check fmt docs bench soak clean
+.PHONY: help venv run test test-fast lint lock lock-check fmt docs bench soak clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ run: $(STAMP) ## run the whole system on the embedded emulator (Ctrl-C stops it)
 
 test: $(STAMP) ## run the test suite against the embedded emulator
 	$(BIN)/pytest
+
+test-fast: $(STAMP) ## unit tests and the contract on the fakes: no emulator, a few seconds
+	$(BIN)/pytest -m fast
 
 lint: $(STAMP) lock-check ## the lock check, ruff (lint + format check) and mypy --strict
 	$(BIN)/ruff check src tests

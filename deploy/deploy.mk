@@ -2,7 +2,7 @@
 # defines PYTHON, VENV, BIN and STAMP. The shell logic lives in deploy/scripts/*.sh.
 
 # The image every manifest names (deploy/kind/*.yaml, deploy/localstack/compose.yaml);
-# tests/test_deploy.py keeps them and pyproject's version equal to these.
+# tests/system/test_deploy.py keeps them and pyproject's version equal to these.
 IMAGE_NAME   := paysys
 IMAGE_TAG    := 0.1.0
 IMAGE        := $(IMAGE_NAME):$(IMAGE_TAG)

@@ -4,30 +4,47 @@ with PAYSYS_TEST_BACKEND=localstack), fresh uniquely named resources for every t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from paysys.adapters.call_log import read_calls
-from paysys.api.app import create_app
+from paysys.api.auth import new_key
 from paysys.config import Settings
 from paysys.logging import configure_logging
 from paysys.runtime.iam import actions, iam_action
 from paysys.runtime.provision import Provisioned, provision
 from paysys.runtime.resources import Clients, Resources, open_clients, open_resources
-from paysys.runtime.roles import readiness_checks
+from paysys.runtime.roles import api_app
 
 from .backends import start_backend
 from .processes import CALL_LOG_DIR
+
+TESTS = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the fast tier (``make test-fast``): everything under tests/unit, and the contract
+    tests on the fakes. None of them needs the emulator or starts a process."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_fakes = callspec is not None and callspec.params.get("ports") == "fake"
+        if item.path.is_relative_to(TESTS / "unit") or (
+            item.path.is_relative_to(TESTS / "contract") and on_fakes
+        ):
+            item.add_marker(pytest.mark.fast)
 
 
 class LogSink:
@@ -98,6 +115,7 @@ def fresh_settings(endpoint: str, **overrides: Any) -> Settings:
     base = Settings(
         aws_endpoint_url=endpoint,
         table_name=f"payments-{suffix}",
+        idempotency_table_name=f"idempotency-{suffix}",
         topic_name=f"events-{suffix}",
         queue_name=f"created-{suffix}",
         dlq_name=f"created-dlq-{suffix}",
@@ -117,6 +135,17 @@ def settings(endpoint: str) -> Settings:
     return fresh_settings(endpoint)
 
 
+@contextlib.asynccontextmanager
+async def fresh_resources(endpoint: str, **overrides: Any) -> AsyncIterator[Resources]:
+    """Provisioned, uniquely named resources for a test that needs other settings than the
+    fixtures' (``resources.clients.settings`` holds them)."""
+    settings = fresh_settings(endpoint, **overrides)
+    async with open_clients(settings) as clients:
+        await provision(clients)
+        async with open_resources(settings) as resources:
+            yield resources
+
+
 @pytest.fixture
 async def clients(settings: Settings) -> AsyncIterator[Clients]:
     async with open_clients(settings) as opened:
@@ -134,10 +163,73 @@ async def resources(settings: Settings, provisioned: Provisioned) -> AsyncIterat
         yield opened
 
 
+def make_app(settings: Settings, resources: Resources, **overrides: Any) -> web.Application:
+    """The API application over ``resources``; ``overrides`` change settings (``api_keys=``)."""
+    return api_app(settings.replace(**overrides), resources)
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    app: web.Application, headers: dict[str, str] | None = None
+) -> AsyncIterator[TestClient[Any, Any]]:
+    """``app`` on a loopback port, and a client for it (sending ``headers`` by default)."""
+    async with TestClient(TestServer(app, host="127.0.0.1"), headers=headers) as client:
+        yield client
+
+
 @pytest.fixture
 async def api(settings: Settings, resources: Resources) -> AsyncIterator[TestClient[Any, Any]]:
-    app = create_app(settings, resources.service, readiness_checks(resources), resources.status)
-    async with TestClient(TestServer(app)) as client:
+    async with serving(make_app(settings, resources)) as client:
+        yield client
+
+
+@dataclass(frozen=True)
+class KeyedApi:
+    """The app with API keys switched on. The server is given only the keys' hashes; the
+    client sends ``key`` (the first) unless a request says otherwise."""
+
+    client: TestClient[Any, Any]
+    keys: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return self.keys[0]
+
+    @staticmethod
+    def bearer(key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+async def keyed_api(settings: Settings, resources: Resources) -> AsyncIterator[KeyedApi]:
+    pairs = [new_key() for _ in range(2)]
+    app = make_app(settings, resources, api_keys=",".join(digest for _, digest in pairs))
+    keys = tuple(key for key, _ in pairs)
+    async with serving(app, KeyedApi.bearer(keys[0])) as client:
+        yield KeyedApi(client, keys)
+
+
+@pytest.fixture
+async def down_resources(settings: Settings, resources: Resources) -> AsyncIterator[Resources]:
+    """The same tables, topic and queues, but every AWS call goes to a closed port (briefly:
+    short timeouts, few attempts)."""
+    closed = settings.replace(
+        aws_endpoint_url="http://127.0.0.1:9",
+        aws_timeout_seconds=2.0,
+        aws_max_attempts=2,
+        dynamodb_retry_seconds=1.0,
+        topic_arn=resources.events.topic_arn,
+        queue_url=resources.queue.queue_url,
+        dlq_url=resources.dlq.queue_url,
+    )
+    async with open_resources(closed) as down:
+        yield down
+
+
+@pytest.fixture
+async def down_api(down_resources: Resources) -> AsyncIterator[TestClient[Any, Any]]:
+    """The app over ``down_resources``: a backend outage."""
+    async with serving(make_app(down_resources.clients.settings, down_resources)) as client:
         yield client
 
 
@@ -155,3 +247,10 @@ async def wait_for_status(
             if body.get("status") == status:
                 return body
             await asyncio.sleep(0.1)
+
+
+async def until(condition: Callable[[], bool], guard_seconds: float = 10.0) -> None:
+    """Wait until ``condition()`` holds, looking every few milliseconds (a hang guard)."""
+    async with asyncio.timeout(guard_seconds):
+        while not condition():  # noqa: ASYNC110 - state changed by other tasks, no event to wait on
+            await asyncio.sleep(0.005)

@@ -2,7 +2,7 @@
 # make check-deploy: every offline check of the deployment files. Installs its own pinned tools
 # (deploy/scripts/tools.sh, and promtool through deploy/scripts/check-alerts.sh); needs no
 # Docker, cluster or network beyond those installs. Runs every check, then fails if any failed.
-#   PYTEST   the project's pytest, for tests/test_deploy.py (deploy.mk passes the venv's)
+#   PYTEST   the project's pytest, for tests/system/test_deploy.py (deploy.mk passes the venv's)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=deploy/scripts/lib.sh
@@ -33,7 +33,7 @@ render() {
 
 # The oldest and the newest Kubernetes a kind node image is likely to run; --strict rejects
 # unknown fields. KEDA's kinds have no bundled schema (warned about, not failed);
-# tests/test_deploy.py checks them against the worker and the ConfigMap instead.
+# tests/system/test_deploy.py checks them against the worker and the ConfigMap instead.
 validate() {
   local version out
   for version in 1.29.0 1.37.0; do
@@ -67,8 +67,8 @@ check "shellcheck deploy/scripts/*.sh scripts/*.sh" \
 check "yamllint --strict" yamllint --strict .yamllint deploy
 check "checkov (rendered manifests + Dockerfile; skips: deploy/checkov.yaml)" checkov_scan
 check "promtool check rules + test rules (deploy/prometheus)" bash deploy/scripts/check-alerts.sh
-check "pytest tests/test_deploy.py tests/test_alert_metrics.py" \
-  "${PYTEST:-.venv/bin/pytest}" -q tests/test_deploy.py tests/test_alert_metrics.py
+check "pytest tests/system/test_deploy.py tests/system/test_alert_metrics.py" \
+  "${PYTEST:-.venv/bin/pytest}" -q tests/system/test_deploy.py tests/system/test_alert_metrics.py
 
 if ((${#failed[@]})); then
   printf 'check-deploy: %d check(s) failed:\n' "${#failed[@]}"

@@ -2,7 +2,7 @@
 # Helpers shared by deploy/scripts/*.sh (sourced, never run). Each script runs from the
 # repository root with `set -euo pipefail`.
 
-# The image every manifest names; deploy.mk passes it, tests/test_deploy.py keeps them equal.
+# The image every manifest names; deploy.mk passes it, tests/system/test_deploy.py keeps them equal.
 IMAGE=${IMAGE:-paysys:0.1.0}
 KIND_CLUSTER=${KIND_CLUSTER:-payment-system}
 NAMESPACE=paysys

@@ -23,9 +23,9 @@ from typing import Any
 
 import structlog
 
-from paysys import config as config_module
 from paysys.api.auth import decide_auth, new_key
 from paysys.config import Settings
+from paysys.config_docs import markdown_table, render_config
 from paysys.errors import PaysysError
 from paysys.logging import configure_logging
 from paysys.runtime.dlq import list_dead_letters, redrive
@@ -178,22 +178,3 @@ async def _local(settings: Settings, stop: asyncio.Event) -> None:
         async with asyncio.TaskGroup() as group:
             group.create_task(run_api(settings, resources, stop, embedded=True))
             group.create_task(run_worker(settings, resources, stop))
-
-
-def markdown_table() -> str:
-    rows = [f"| `{d.env}` | `{d.default}` | {d.doc} |" for d in config_module.describe()]
-    return "\n".join(["| Variable | Default | Meaning |", "|---|---|---|", *rows]) + "\n"
-
-
-def render_config(settings: Settings, environ: Mapping[str, str]) -> str:
-    """Every setting: variable, effective value (secrets masked), where it came from, default."""
-    lines = []
-    for doc in config_module.describe():
-        field_name = doc.env.removeprefix(config_module.PREFIX).lower()
-        value = getattr(settings, field_name)
-        shown = "(unset)" if value is None else str(value)
-        if doc.secret and value is not None:
-            shown = "********"
-        source = "env" if environ.get(doc.env) else "default"
-        lines.append(f"{doc.env}={shown}    # {source}; default {doc.default}; {doc.doc}")
-    return "\n".join(lines) + "\n"

@@ -292,21 +292,3 @@ def _parse(f: dataclasses.Field[Any], raw: str) -> Any:
     if isinstance(value, Decimal) and not value.is_finite():
         raise ConfigError(f"{env_name(f.name)}={raw!r} is not a finite number")
     return value
-
-
-@dataclass(frozen=True, slots=True)
-class SettingDoc:
-    env: str
-    default: str
-    doc: str
-    secret: bool
-
-
-def describe() -> list[SettingDoc]:
-    """Every setting with its variable name, default and one-line description."""
-    out = []
-    for f in dataclasses.fields(Settings):
-        default = f.default
-        shown = "(unset)" if default is None else str(default)
-        out.append(SettingDoc(env_name(f.name), shown, f.metadata["doc"], f.metadata["secret"]))
-    return out

@@ -5,21 +5,20 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from paysys.adapters.sqs import SqsQueue
 from paysys.config import Settings
 from paysys.core.domain import NewPayment, Payment, PaymentCreated, PaymentStatus
-from paysys.core.ports import PaymentRepository
-from paysys.runtime.provision import Provisioned, provision
-from paysys.runtime.resources import Clients, Resources, open_clients, open_resources
+from paysys.core.ports import MessageQueue
+from paysys.core.service import PaymentService
+from paysys.runtime.resources import Resources
 from paysys.runtime.roles import worker_options
 from paysys.worker.worker import Worker
 
-from .conftest import fresh_settings
+from ..conftest import fresh_resources, until
+from ..fakes import CountingQueue, HeldPayments
 
 NEW = NewPayment(amount=Decimal("10.00"), currency="BRL", description="test")
 NEW_TIME = datetime(2026, 1, 1, tzinfo=UTC)
@@ -30,13 +29,19 @@ async def create(resources: Resources, correlation_id: str) -> Payment:
     return await resources.service.get(accepted.payment_id)
 
 
-def make_worker(resources: Resources, settings: Settings, **overrides: Any) -> Worker:
+def make_worker(
+    resources: Resources,
+    settings: Settings,
+    queue: MessageQueue | None = None,
+    service: PaymentService | None = None,
+    **overrides: Any,
+) -> Worker:
     options = dataclasses.replace(worker_options(settings), **overrides)
-    return Worker(resources.queue, resources.service, options)
+    return Worker(queue or resources.queue, service or resources.service, options)
 
 
 async def test_approves_every_pending_payment(
-    settings: Settings, resources: Resources, clients: Clients, provisioned: Provisioned, logs
+    settings: Settings, resources: Resources, logs
 ) -> None:
     payments = [await create(resources, f"corr-{i}") for i in range(25)]
     stats = await make_worker(resources, settings, loops=3, max_in_flight=8).run(burst=True)
@@ -48,7 +53,7 @@ async def test_approves_every_pending_payment(
         assert stored.status is PaymentStatus.APPROVED
         assert stored.approved_at is not None
         assert stored.approved_at >= stored.created_at
-    assert await SqsQueue(clients.sqs, provisioned.queue_url).depth() == (0, 0)
+    assert await resources.queue.depth() == (0, 0)
     lines = logs.events("message.processed")
     assert {line["payment_id"] for line in lines} == {p.id for p in payments}
     assert {line["correlation_id"] for line in lines} == {f"corr-{i}" for i in range(25)}
@@ -56,7 +61,7 @@ async def test_approves_every_pending_payment(
 
 
 async def test_duplicate_delivery_is_acknowledged_once_approved(
-    settings: Settings, resources: Resources, clients: Clients, provisioned: Provisioned
+    settings: Settings, resources: Resources
 ) -> None:
     payment = await create(resources, "first")
     await make_worker(resources, settings).run(burst=True)
@@ -70,40 +75,40 @@ async def test_duplicate_delivery_is_acknowledged_once_approved(
     assert (stats.approved, stats.duplicates, stats.deleted) == (0, 2, 2)
     again = await resources.service.get(payment.id)
     assert again.approved_at == approved.approved_at  # approved exactly once
-    assert await SqsQueue(clients.sqs, provisioned.queue_url).depth() == (0, 0)
+    assert await resources.queue.depth() == (0, 0)
 
 
 async def test_malformed_message_never_stops_the_loop_and_ends_in_the_dlq(
     endpoint: str, logs
 ) -> None:
-    settings = fresh_settings(endpoint, visibility_timeout_seconds=1, max_receive_count=2)
-    async with open_clients(settings) as clients:
-        provisioned = await provision(clients)
-        async with open_resources(settings) as resources:
-            await clients.sqs.send_message(QueueUrl=provisioned.queue_url, MessageBody="{not json")
-            await clients.sqs.send_message(
-                QueueUrl=provisioned.queue_url,
-                MessageBody=json.dumps({"type": "PaymentCreated", "payment_id": "nope"}),
-            )
-            good = await create(resources, "good")
+    async with fresh_resources(
+        endpoint, visibility_timeout_seconds=1, max_receive_count=2
+    ) as resources:
+        settings = resources.clients.settings
+        sqs, url = resources.clients.sqs, resources.queue.queue_url
+        await sqs.send_message(QueueUrl=url, MessageBody="{not json")
+        await sqs.send_message(
+            QueueUrl=url, MessageBody=json.dumps({"type": "PaymentCreated", "payment_id": "nope"})
+        )
+        good = await create(resources, "good")
 
-            first = await make_worker(resources, settings, loops=2).run(burst=True)
-            assert first.approved == 1
-            assert first.malformed == 2
-            assert (await resources.service.get(good.id)).status is PaymentStatus.APPROVED
-            malformed = logs.events("message.processed")
-            assert sum(1 for m in malformed if m["outcome"] == "malformed" and m["message_id"]) == 2
+        first = await make_worker(resources, settings, loops=2).run(burst=True)
+        assert first.approved == 1
+        assert first.malformed == 2
+        assert (await resources.service.get(good.id)).status is PaymentStatus.APPROVED
+        malformed = logs.events("message.processed")
+        assert sum(1 for m in malformed if m["outcome"] == "malformed" and m["message_id"]) == 2
 
-            # Not deleted: redelivered after the visibility timeout, then moved to the DLQ.
-            async with asyncio.timeout(20):
-                while (await SqsQueue(clients.sqs, provisioned.dlq_url).depth())[0] < 2:
-                    await asyncio.sleep(1.1)
-                    await make_worker(resources, settings).run(burst=True)
-            assert await SqsQueue(clients.sqs, provisioned.queue_url).depth() == (0, 0)
+        # Not deleted: redelivered after the visibility timeout, then moved to the DLQ.
+        async with asyncio.timeout(20):
+            while (await resources.dlq.depth())[0] < 2:
+                await asyncio.sleep(1.1)
+                await make_worker(resources, settings).run(burst=True)
+        assert await resources.queue.depth() == (0, 0)
 
 
 async def test_event_for_unknown_payment_is_not_acknowledged(
-    settings: Settings, resources: Resources, clients: Clients, provisioned: Provisioned
+    settings: Settings, resources: Resources
 ) -> None:
     ghost = PaymentCreated(
         payment_id="00000000-0000-4000-8000-000000000000",
@@ -114,16 +119,16 @@ async def test_event_for_unknown_payment_is_not_acknowledged(
     await resources.events.publish(ghost, "ghost")
     stats = await make_worker(resources, settings).run(burst=True)
     assert (stats.failed, stats.deleted) == (1, 0)
-    # in flight: it waits for its redelivery
-    assert await SqsQueue(clients.sqs, provisioned.queue_url).depth() == (0, 1)
+    assert await resources.queue.depth() == (0, 1)  # waits for redelivery
 
 
 async def test_stop_waits_for_the_long_poll_and_exits_cleanly(
-    settings: Settings, resources: Resources, clients: Clients, provisioned: Provisioned
+    settings: Settings, resources: Resources
 ) -> None:
-    worker = make_worker(resources, settings, loops=4, wait_seconds=2)
+    queue = CountingQueue(resources.queue)
+    worker = make_worker(resources, settings, queue, loops=4, wait_seconds=2)
     running = asyncio.create_task(worker.run())
-    await asyncio.sleep(0.3)  # every loop is now inside a long poll
+    await until(lambda: queue.receiving == 4)  # every loop is inside a long poll
     assert worker.running_loops == 4
     payment = await create(resources, "during-stop")
     worker.stop()
@@ -131,7 +136,7 @@ async def test_stop_waits_for_the_long_poll_and_exits_cleanly(
     assert worker.running_loops == 0
     # The message either was processed or handed back visible: never stranded in flight.
     stored = await resources.service.get(payment.id)
-    visible, in_flight = await SqsQueue(clients.sqs, provisioned.queue_url).depth()
+    visible, in_flight = await resources.queue.depth()
     assert in_flight == 0
     assert (stored.status is PaymentStatus.APPROVED) == (visible == 0)
     assert stats.in_flight == 0
@@ -159,34 +164,16 @@ async def test_in_flight_never_exceeds_the_semaphore(
     assert stats.batches >= 6  # 30 messages in batches of at most 5
 
 
-@dataclass(frozen=True)
-class SlowPayments:
-    """Fault injection at the port boundary: the real repository, answering slowly."""
-
-    inner: PaymentRepository
-    delay: float
-
-    async def approve(self, payment_id: str, now: datetime) -> bool:
-        await asyncio.sleep(self.delay)
-        return await self.inner.approve(payment_id, now)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
 async def test_long_work_keeps_its_message_invisible(endpoint: str) -> None:
-    settings = fresh_settings(endpoint, visibility_timeout_seconds=1)
-    async with open_clients(settings) as clients:
-        provisioned = await provision(clients)
-        async with open_resources(settings) as resources:
-            payment = await create(resources, "slow")
-            slow = dataclasses.replace(
-                resources.service, payments=SlowPayments(resources.payments, delay=2.5)
-            )
-            worker = Worker(resources.queue, slow, worker_options(settings))
-            stats = await worker.run(burst=True)
-            # Without the heartbeat SQS would hand the message to a second loop mid-work.
-            assert stats.extended >= 1
-            assert (stats.received, stats.approved, stats.duplicates) == (1, 1, 0)
-            assert (await resources.service.get(payment.id)).status is PaymentStatus.APPROVED
-            assert await SqsQueue(clients.sqs, provisioned.queue_url).depth() == (0, 0)
+    async with fresh_resources(endpoint, visibility_timeout_seconds=1) as resources:
+        payment = await create(resources, "slow")
+        slow = dataclasses.replace(
+            resources.service, payments=HeldPayments(resources.payments, delay=2.5)
+        )
+        worker = make_worker(resources, resources.clients.settings, service=slow)
+        stats = await worker.run(burst=True)
+        # Without the heartbeat SQS would hand the message to a second loop mid-work.
+        assert stats.extended >= 1
+        assert (stats.received, stats.approved, stats.duplicates) == (1, 1, 0)
+        assert (await resources.service.get(payment.id)).status is PaymentStatus.APPROVED
+        assert await resources.queue.depth() == (0, 0)

@@ -15,6 +15,7 @@ async def test_provision_creates_everything(clients: Clients, provisioned: Provi
     settings = clients.settings
     assert set(provisioned.created) == {
         "table",
+        "idempotency_table",
         f"queue:{settings.dlq_name}",
         f"queue:{settings.queue_name}",
         "subscription",

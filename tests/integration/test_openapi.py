@@ -20,22 +20,19 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from jsonschema.exceptions import ValidationError as SchemaError
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate as validate_spec
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from paysys.api.app import create_app
-from paysys.api.auth import hash_key, new_key
 from paysys.config import Settings
 from paysys.core.currencies import ISO_4217
 from paysys.core.domain import fingerprint, new_payment_id, parse_new_payment, utcnow
-from paysys.runtime.resources import Resources, open_resources
-from paysys.runtime.roles import readiness_checks
+from paysys.runtime.resources import Resources
 
-from .conftest import fresh_settings
+from ..conftest import KeyedApi, fresh_settings, make_app, serving
 
 SPEC: dict[str, Any] = json.loads(
     (importlib.resources.files("paysys.api") / "openapi.json").read_text(encoding="utf-8")
@@ -51,8 +48,6 @@ SECURED = {
     ("/payments/{payment_id}", "get"),
     ("/stats", "get"),
 }
-# (path, method, status) every documented response this module provokes; see the last test.
-SEEN: set[tuple[str, str, str]] = set()
 
 
 def _pointer(*parts: str) -> str:
@@ -84,7 +79,6 @@ async def conform(response: Any, path: str, method: str = "get") -> Any:
         f"{method.upper()} {path} answered {status}, which the document does not list: "
         f"{body_text[:500]}"
     )
-    SEEN.add((path, method, status))
     documented = _resolve(operation["responses"][status])
     for name, raw_header in documented.get("headers", {}).items():
         header = _resolve(raw_header)
@@ -140,42 +134,10 @@ def settings(endpoint: str) -> Settings:
     )
 
 
-@pytest.fixture(scope="module")
-def api_key() -> str:
-    return new_key()[0]
-
-
 @pytest.fixture
-async def keyed(
-    settings: Settings, resources: Resources, api_key: str
-) -> AsyncIterator[TestClient[Any, Any]]:
-    """The app with API keys switched on; the client sends a valid key by default."""
-    keyed_settings = settings.replace(api_keys=hash_key(api_key))
-    app = create_app(
-        keyed_settings, resources.service, readiness_checks(resources), resources.status
-    )
-    async with TestClient(
-        TestServer(app, host="127.0.0.1"), headers={"Authorization": f"Bearer {api_key}"}
-    ) as client:
-        yield client
-
-
-@pytest.fixture
-async def down(settings: Settings, resources: Resources) -> AsyncIterator[TestClient[Any, Any]]:
-    """The app with every AWS call going to a closed port."""
-    closed = settings.replace(
-        aws_endpoint_url="http://127.0.0.1:9",
-        aws_timeout_seconds=2.0,
-        aws_max_attempts=2,
-        dynamodb_retry_seconds=1.0,
-        topic_arn=resources.events.topic_arn,
-        queue_url=resources.queue.queue_url,
-        dlq_url=resources.dlq.queue_url,
-    )
-    async with open_resources(closed) as broken:
-        app = create_app(closed, broken.service, readiness_checks(broken), broken.status)
-        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
-            yield client
+def keyed(keyed_api: KeyedApi) -> TestClient[Any, Any]:
+    """The client of the app with API keys on; it sends a valid key by default."""
+    return keyed_api.client
 
 
 # --- the document itself -------------------------------------------------------------------
@@ -412,7 +374,7 @@ async def test_unknown_routes_and_methods_have_the_error_shape(
         _validate(await response.json(), "components/schemas/Error")
 
 
-async def test_outage_answers_conform(down: TestClient[Any, Any]) -> None:
+async def test_outage_answers_conform(down_api: TestClient[Any, Any]) -> None:
     calls = [
         ("post", "/payments", "/payments"),
         ("get", "/payments", "/payments"),
@@ -421,44 +383,77 @@ async def test_outage_answers_conform(down: TestClient[Any, Any]) -> None:
         ("get", "/readyz", "/readyz"),
     ]
     for method, path, url in calls:
-        response = await down.request(method, url, json=BODY if method == "post" else None)
+        response = await down_api.request(method, url, json=BODY if method == "post" else None)
         assert response.status == 503, (method, url)
         await conform(response, path, method)
 
 
-async def test_a_slow_body_is_a_408(settings: Settings, resources: Resources) -> None:
-    slow = settings.replace(http_body_timeout_seconds=0.3)
-    app = create_app(slow, resources.service, readiness_checks(resources), resources.status)
-
-    async def trickle() -> AsyncIterator[bytes]:
-        yield b'{"amount": "1.00",'
-        await asyncio.sleep(1.5)  # the client stalls mid-body, past the server's deadline
-        yield b' "currency": "BRL"}'
-
-    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
-        response = await client.post(
-            "/payments", data=trickle(), headers={"Content-Type": "application/json"}
-        )
-        assert response.status == 408
-        assert (await response.json())["error"]["code"] == "request_body_timeout"
-        await conform(response, "/payments", "post")
+@pytest.fixture
+async def slow(settings: Settings, resources: Resources) -> AsyncIterator[TestClient[Any, Any]]:
+    """The app with a short body deadline (0.3 s)."""
+    async with serving(make_app(settings, resources, http_body_timeout_seconds=0.3)) as client:
+        yield client
 
 
-def test_every_documented_response_was_seen(request: pytest.FixtureRequest) -> None:
-    """Runs last in this module: each documented (path, method, status) was provoked."""
-    module = request.module
-    defined = {name for name in vars(module) if name.startswith("test_")}
-    selected = {i.originalname for i in request.session.items if i.module is module}  # type: ignore[attr-defined]
-    options = request.config.option
-    if defined - selected or options.keyword or options.markexpr or request.session.testsfailed:
-        pytest.skip("needs the whole module selected and passing")
+async def trickle() -> AsyncIterator[bytes]:
+    """A body whose client stalls mid-way, past the server's body deadline."""
+    yield b'{"amount": "1.00",'
+    await asyncio.sleep(1.5)
+    yield b' "currency": "BRL"}'
+
+
+async def test_every_documented_response_can_be_provoked(
+    api: TestClient[Any, Any],
+    keyed: TestClient[Any, Any],
+    down_api: TestClient[Any, Any],
+    slow: TestClient[Any, Any],
+    resources: Resources,
+) -> None:
+    """Each (path, method, status) the document lists is provoked here, and conforms."""
+    new = parse_new_payment(BODY, max_amount=resources.clients.settings.max_amount)
+    await resources.service.idempotency.claim("held", fingerprint(new), new_payment_id(), utcnow())
+    payment = (await (await keyed.post("/payments", json=BODY)).json())["id"]
+    as_json = {"Content-Type": "application/json"}
+    as_text = {"Content-Type": "text/plain"}
+    wrong_key = {"headers": {"Authorization": "Bearer wrong"}}
+    held = {"headers": {"Idempotency-Key": "held"}}
+    one, unknown = "/payments/{payment_id}", f"/payments/{uuid.uuid4()}"
+    calls: list[tuple[TestClient[Any, Any], str, str, str, dict[str, Any]]] = [
+        (keyed, "post", "/payments", "/payments", {"json": BODY}),
+        (slow, "post", "/payments", "/payments", {"data": trickle(), "headers": as_json}),
+        (keyed, "post", "/payments", "/payments", {"data": "{", "headers": as_json}),
+        (keyed, "post", "/payments", "/payments", {"json": BODY, **wrong_key}),
+        (api, "post", "/payments", "/payments", {"json": BODY, **held}),
+        (keyed, "post", "/payments", "/payments", {"data": "x" * 20_000, "headers": as_json}),
+        (keyed, "post", "/payments", "/payments", {"data": "{}", "headers": as_text}),
+        (keyed, "post", "/payments", "/payments", {"json": {"amount": "-3"}}),
+        (down_api, "post", "/payments", "/payments", {"json": BODY}),
+        (keyed, "get", "/payments", "/payments", {}),
+        (keyed, "get", "/payments", "/payments?limit=0", {}),
+        (keyed, "get", "/payments", "/payments", wrong_key),
+        (down_api, "get", "/payments", "/payments", {}),
+        (keyed, "get", one, f"/payments/{payment}", {}),
+        (keyed, "get", one, f"/payments/{payment}", wrong_key),
+        (keyed, "get", one, unknown, {}),
+        (down_api, "get", one, unknown, {}),
+        (keyed, "get", "/stats", "/stats", {}),
+        (keyed, "get", "/stats", "/stats", wrong_key),
+        (down_api, "get", "/stats", "/stats", {}),
+        (down_api, "get", "/readyz", "/readyz", {}),
+        *[(keyed, "get", page, page, {}) for page in SPEC["paths"] if "{" not in page],
+    ]  # fmt: skip
+    seen = set()
+    for client, method, path, url, options in calls:
+        response = await client.request(method, url, **options)
+        await conform(response, path, method)
+        seen.add((path, method, str(response.status)))
     documented = {
         (path, method, status)
         for path, item in SPEC["paths"].items()
         for method, operation in item.items()
         for status in operation["responses"]
     }
-    assert documented - SEEN == set()
+    assert documented - seen == set()
 
 
 # --- fuzzing -------------------------------------------------------------------------------
@@ -486,11 +481,10 @@ FUZZ_CHECKS = ",".join(
 )
 
 
-async def test_schemathesis_finds_no_5xx_and_no_drift(
-    keyed: TestClient[Any, Any], api_key: str, tmp_path: Path
-) -> None:
+async def test_schemathesis_finds_no_5xx_and_no_drift(keyed_api: KeyedApi, tmp_path: Path) -> None:
     """A bounded schemathesis run against the live app on a loopback port."""
-    server = keyed.server
+    api_key = keyed_api.key
+    server = keyed_api.client.server
     base = f"http://{server.host}:{server.port}"
     env = {
         **os.environ,

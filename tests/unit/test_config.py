@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from paysys.cli import main
-from paysys.config import Settings, describe
+from paysys.config import Settings
+from paysys.config_docs import describe
 from paysys.errors import ConfigError
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_defaults_serve_the_embedded_mode() -> None:

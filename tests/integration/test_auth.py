@@ -10,14 +10,13 @@ import subprocess
 import sys
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
-from paysys.api.app import create_app
 from paysys.api.auth import ApiKeys, decide_auth, hash_key, new_key
 from paysys.config import Settings
 from paysys.errors import ConfigError
 from paysys.runtime.resources import Resources
-from paysys.runtime.roles import readiness_checks
+
+from ..conftest import make_app, serving
 
 KEY, HASH = new_key()
 RAW_KEY_HINT = "looks like a raw key: configure its SHA-256 hash, see `paysys keygen`"
@@ -106,9 +105,6 @@ def test_the_api_refuses_a_raw_key_without_echoing_it() -> None:
 
 async def test_open_means_no_check_even_with_keys(settings: Settings, resources: Resources) -> None:
     for auth, expected in (("open", 200), (None, 401), ("required", 401)):
-        configured = settings.replace(auth=auth, api_keys=HASH)
-        app = create_app(
-            configured, resources.service, readiness_checks(resources), resources.status
-        )
-        async with TestClient(TestServer(app)) as client:
+        app = make_app(settings, resources, auth=auth, api_keys=HASH)
+        async with serving(app) as client:
             assert (await client.get("/stats")).status == expected, auth

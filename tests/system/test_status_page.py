@@ -16,15 +16,15 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from paysys.api.app import create_app
-from paysys.api.auth import hash_key, new_key
 from paysys.config import Settings
 from paysys.devtools.procs import stop
 from paysys.runtime.resources import Resources
-from paysys.runtime.roles import readiness_checks, worker_options
+from paysys.runtime.roles import worker_options
 from paysys.worker.worker import Worker
+
+from ..conftest import KeyedApi
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(
@@ -217,25 +217,11 @@ async def test_a_new_payment_appears_and_turns_approved_live(
             await browser.screenshot(Path(os.environ["PAYSYS_SCREENSHOTS"]) / "status.png")
 
 
-@pytest.fixture
-async def keyed(
-    settings: Settings, resources: Resources
-) -> AsyncIterator[tuple[TestClient[Any, Any], str]]:
-    key, digest = new_key()
-    assert digest == hash_key(key)  # the server is given only the hash
-    app = create_app(
-        settings.replace(api_keys=digest), resources.service, readiness_checks(resources),
-        resources.status,
-    )  # fmt: skip
-    async with TestClient(TestServer(app)) as client:
-        yield client, key
-
-
 async def test_the_page_asks_for_an_api_key_and_sends_it(
-    keyed: tuple[TestClient[Any, Any], str], tmp_path: Path
+    keyed_api: KeyedApi, tmp_path: Path
 ) -> None:
-    client, key = keyed
-    created = await client.post("/payments", json=BODY, headers={"Authorization": f"Bearer {key}"})
+    client, key = keyed_api.client, keyed_api.key
+    created = await client.post("/payments", json=BODY)  # the client sends the key
     payment_id = (await created.json())["id"]
 
     async with chromium(tmp_path) as browser:

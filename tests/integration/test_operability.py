@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
-from paysys.api.app import create_app
-from paysys.api.auth import hash_key, new_key
+from paysys.api.auth import hash_key
 from paysys.cli import main
 from paysys.config import Settings
 from paysys.runtime.resources import Resources
-from paysys.runtime.roles import build_worker, readiness_checks, worker_health_app
+from paysys.runtime.roles import build_worker, worker_health_app
+
+from ..conftest import KeyedApi
 
 BODY = {"amount": "9.99", "currency": "USD"}
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -87,39 +88,32 @@ async def test_recent_payments_and_stats(api: TestClient[Any, Any]) -> None:
     }
 
 
-@pytest.fixture
-async def keyed_api(settings: Settings, resources: Resources) -> AsyncIterator[Any]:
-    (alice, alice_hash), (bob, bob_hash) = new_key(), new_key()
-    keyed = settings.replace(api_keys=f"{alice_hash},{bob_hash}")
-    app = create_app(keyed, resources.service, readiness_checks(resources), resources.status)
-    async with TestClient(TestServer(app)) as client:
-        yield client, alice, bob
-
-
-async def test_api_keys_guard_every_payment_route(keyed_api: Any, logs) -> None:
-    client, alice, _ = keyed_api
-    for method, path in (("POST", "/payments"), ("GET", "/payments"), ("GET", "/stats")):
-        denied = await client.request(method, path, json=BODY)
-        assert denied.status == 401
-        assert denied.headers["WWW-Authenticate"] == "Bearer"
-        assert (await denied.json())["error"]["code"] == "unauthorized"
-    wrong = await client.post("/payments", json=BODY, headers={"Authorization": "Bearer nope"})
+async def test_api_keys_guard_every_payment_route(keyed_api: KeyedApi, logs) -> None:
+    client, alice = keyed_api.client, keyed_api.key
+    async with aiohttp.ClientSession() as bare:  # the keyed client would send alice's key
+        for method, path in (("POST", "/payments"), ("GET", "/payments"), ("GET", "/stats")):
+            async with bare.request(method, client.make_url(path), json=BODY) as denied:
+                assert denied.status == 401
+                assert denied.headers["WWW-Authenticate"] == "Bearer"
+                assert (await denied.json())["error"]["code"] == "unauthorized"
+        for path in ("/healthz", "/readyz", "/metrics"):
+            async with bare.get(client.make_url(path)) as open_route:
+                assert open_route.status == 200
+    wrong = await client.post("/payments", json=BODY, headers=keyed_api.bearer("nope"))
     assert wrong.status == 401
-    ok = await client.post("/payments", json=BODY, headers={"Authorization": f"Bearer {alice}"})
+    ok = await client.post("/payments", json=BODY, headers=keyed_api.bearer(alice))
     assert ok.status == 202
-    for path in ("/healthz", "/readyz", "/metrics"):
-        assert (await client.get(path)).status == 200
     assert alice not in "\n".join(logs.lines)  # keys are never logged
 
 
-async def test_idempotency_keys_are_scoped_per_api_key(keyed_api: Any) -> None:
-    client, alice, bob = keyed_api
+async def test_idempotency_keys_are_scoped_per_api_key(keyed_api: KeyedApi) -> None:
+    alice, bob = keyed_api.keys
     ids = set()
     for key in (alice, bob, alice):
-        response = await client.post(
+        response = await keyed_api.client.post(
             "/payments",
             json=BODY,
-            headers={"Authorization": f"Bearer {key}", "Idempotency-Key": "same-key"},
+            headers={**keyed_api.bearer(key), "Idempotency-Key": "same-key"},
         )
         assert response.status == 202
         ids.add((await response.json())["id"])

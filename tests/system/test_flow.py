@@ -16,8 +16,8 @@ from paysys.config import Settings
 from paysys.devtools.procs import free_port, wait_ready
 from paysys.runtime.provision import Provisioned
 
-from .conftest import wait_for_status
-from .processes import role_env, start_role, stop_role
+from ..conftest import wait_for_status
+from ..processes import role_env, start_role, stop_role
 
 
 @pytest.fixture

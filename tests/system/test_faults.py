@@ -24,9 +24,9 @@ from paysys.devtools.worker_log import parse_worker_log
 from paysys.runtime.provision import Provisioned, provision
 from paysys.runtime.resources import Clients, open_clients
 
-from .conftest import fresh_settings
-from .faults import FaultProxy
-from .processes import RoleProcess, role_env, start_role, stop_role
+from ..conftest import fresh_settings
+from ..faults import FaultProxy
+from ..processes import RoleProcess, role_env, start_role, stop_role
 
 
 @dataclass

@@ -27,8 +27,8 @@ from paysys.errors import ConfigError
 from paysys.runtime.iam import actions, allows, arn, iam_action, policy, uncovered
 from paysys.runtime.resources import open_resources
 
-from .conftest import fresh_settings, wait_for_status
-from .processes import role_env, run_paysys, start_role
+from ..conftest import fresh_settings, wait_for_status
+from ..processes import role_env, run_paysys, start_role
 
 # --- the declaration ------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -18,10 +18,11 @@ from hypothesis import strategies as st
 from paysys.api.readiness import Check, Readiness
 from paysys.config import Settings
 from paysys.runtime.resources import Resources, open_resources
-from paysys.runtime.roles import api_app
-from paysys.runtime.serving import Limits, serving
+from paysys.runtime.serving import Limits
+from paysys.runtime.serving import serving as serve_with_limits
 
-from .http_faults import Fault, HttpFaults, dynamodb_operation
+from ..conftest import make_app, serving
+from ..http_faults import Fault, HttpFaults, dynamodb_operation
 
 BODY = {"amount": "12.50", "currency": "BRL", "description": "hardening"}
 JSON = {"Content-Type": "application/json"}
@@ -43,10 +44,9 @@ def wired(settings: Settings, resources: Resources) -> Settings:
 
 @contextlib.asynccontextmanager
 async def client_for(settings: Settings) -> AsyncIterator[TestClient[Any, Any]]:
-    async with open_resources(settings) as opened:
-        server = TestServer(api_app(settings, opened), host="127.0.0.1")
-        async with TestClient(server) as client:
-            yield client
+    """The API over resources opened with ``settings`` (e.g. through a fault proxy)."""
+    async with open_resources(settings) as opened, serving(make_app(settings, opened)) as client:
+        yield client
 
 
 # --- 1. the create path answers whenever the payment is stored ----------------------------
@@ -281,7 +281,7 @@ async def test_connections_past_the_cap_get_a_503() -> None:
 
     app = web.Application()
     limits = Limits(shutdown_seconds=1.0, max_connections=2)
-    async with serving(app, "127.0.0.1", 0, limits) as port:
+    async with serve_with_limits(app, "127.0.0.1", 0, limits) as port:
         held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         async with asyncio.timeout(5):
@@ -296,7 +296,7 @@ async def test_slow_headers_and_idle_connections_are_closed() -> None:
     from aiohttp import web  # noqa: PLC0415
 
     limits = Limits(shutdown_seconds=1.0, idle_timeout_seconds=0.5)
-    async with serving(web.Application(), "127.0.0.1", 0, limits) as port:
+    async with serve_with_limits(web.Application(), "127.0.0.1", 0, limits) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n")  # never finishes its head
         async with asyncio.timeout(5):  # a hang guard: the server closes at ~0.5 s

@@ -1,4 +1,4 @@
-"""Schemathesis hooks for tests/test_openapi.py (loaded through SCHEMATHESIS_HOOKS).
+"""Schemathesis hooks for tests/integration/test_openapi.py (loaded through SCHEMATHESIS_HOOKS).
 
 The fuzzer may send one Idempotency-Key with two different, schema-valid bodies. The contract
 answers ``422 idempotency_key_reused`` to that (documented in openapi.json), so that one

@@ -9,9 +9,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from paysys.adapters.sqs import SqsQueue
 from paysys.core.domain import fingerprint, new_payment_id, parse_new_payment, utcnow
-from paysys.runtime.provision import Provisioned
 from paysys.runtime.resources import Clients, Resources
 
 BODY = {"amount": "42.00", "currency": "BRL", "description": "book"}
@@ -22,7 +20,7 @@ async def post(api: TestClient[Any, Any], key: str, body: dict[str, str] = BODY)
 
 
 async def test_retry_with_same_key_and_body_replays_the_first_answer(
-    api: TestClient[Any, Any], clients: Clients, provisioned: Provisioned
+    api: TestClient[Any, Any], resources: Resources
 ) -> None:
     first = await post(api, "order-1")
     second = await post(api, "order-1")
@@ -32,7 +30,7 @@ async def test_retry_with_same_key_and_body_replays_the_first_answer(
     assert "Idempotent-Replayed" not in first.headers
     assert second.headers["Location"] == first.headers["Location"]
     # One payment, one event.
-    assert await SqsQueue(clients.sqs, provisioned.queue_url).depth() == (1, 0)
+    assert await resources.queue.depth() == (1, 0)
 
 
 async def test_same_body_without_key_makes_two_payments(api: TestClient[Any, Any]) -> None:

@@ -20,13 +20,13 @@ import pytest
 import yaml
 from aiohttp import web
 
-from paysys import config
+from paysys import config_docs
 from paysys.api import app as api
 from paysys.api.health import add_health_routes
 from paysys.config import Settings
 from paysys.runtime import iam
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 KIND = DEPLOY / "kind"
 KEDA = KIND / "keda"
@@ -34,7 +34,7 @@ COMPOSE = DEPLOY / "localstack" / "compose.yaml"
 DOCKERFILE = ROOT / "Dockerfile"
 
 # The settings a container reads, and what the code says each one means.
-SETTING_NAMES = {doc.env for doc in config.describe()}
+SETTING_NAMES = {doc.env for doc in config_docs.describe()}
 
 
 # --- loading --------------------------------------------------------------------------------
@@ -144,7 +144,7 @@ def test_configmap_values_parse_and_suit_containers():
     assert settings.worker_port != 0, "the worker's probes need its health port"
     assert settings.log_format == "json"
     # No secret in a ConfigMap.
-    secret_names = {doc.env for doc in config.describe() if doc.secret}
+    secret_names = {doc.env for doc in config_docs.describe() if doc.secret}
     assert not secret_names & set(configmap())
 
 

@@ -1,0 +1,34 @@
+"""EventPublisher in memory: raw delivery to the subscribed fake queues."""
+
+from __future__ import annotations
+
+import uuid
+
+from paysys.core.domain import EVENT_TYPE, PaymentCreated
+from paysys.errors import BackendUnavailable
+
+from .sqs import FakeQueue
+
+
+class FakeTopic:
+    """EventPublisher: raw delivery of each event to every subscribed queue."""
+
+    def __init__(self, *subscribers: FakeQueue) -> None:
+        self.subscribers = list(subscribers)
+        self.published: list[PaymentCreated] = []
+
+    async def publish(
+        self, event: PaymentCreated, correlation_id: str, traceparent: str | None = None
+    ) -> str:
+        attributes = {"event_type": EVENT_TYPE, "correlation_id": correlation_id}
+        if traceparent:
+            attributes["traceparent"] = traceparent
+        if not all(attributes.values()):  # SNS refuses an empty attribute value
+            raise BackendUnavailable("SNS Publish failed: InvalidParameterValue")
+        for queue in self.subscribers:
+            queue.deliver(event.to_message(), attributes)
+        self.published.append(event)
+        return str(uuid.uuid4())
+
+    async def ping(self) -> None:
+        pass

@@ -1,0 +1,133 @@
+"""PaymentService on the fakes: create (with and without Idempotency-Key), approve."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from paysys.core.domain import NewPayment, Payment, PaymentCreated, PaymentStatus, fingerprint
+from paysys.core.service import Approval
+from paysys.errors import BackendUnavailable, IdempotencyConflict, IdempotencyKeyReused
+
+from ..fakes import FakeSystem, Outage
+
+NEW = NewPayment(amount=Decimal("12.50"), currency="BRL", description="coffee")
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+async def test_create_stores_pending_then_publishes(fakes: FakeSystem) -> None:
+    accepted = await fakes.service().create(NEW, "corr-1", traceparent=TRACEPARENT)
+    assert not accepted.replayed
+    stored = await fakes.payments.get(accepted.payment_id)
+    assert accepted.body == stored.to_json()
+    assert (stored.status, stored.created_at, stored.correlation_id) == (
+        PaymentStatus.PENDING,
+        fakes.clock.now(),
+        "corr-1",
+    )
+    [message] = await fakes.queue.receive(10, 0)
+    assert PaymentCreated.from_message(message.body) == PaymentCreated.of(stored)
+    assert (message.correlation_id, message.traceparent) == ("corr-1", TRACEPARENT)
+
+
+async def test_without_a_key_the_same_body_makes_two_payments(fakes: FakeSystem) -> None:
+    service = fakes.service()
+    first, second = [await service.create(NEW, "c") for _ in range(2)]
+    assert first.payment_id != second.payment_id
+    assert await fakes.queue.depth() == (2, 0)
+
+
+async def test_with_a_key_a_retry_replays_the_first_answer(fakes: FakeSystem) -> None:
+    service = fakes.service()
+    first = await service.create(NEW, "c", idempotency_key="order-1")
+    fakes.clock.advance(5)
+    again = await service.create(NEW, "c-retry", idempotency_key="order-1")
+    assert (first.replayed, again.replayed) == (False, True)
+    assert again.body == first.body
+    assert await fakes.payments.count(PaymentStatus.PENDING) == 1
+    assert await fakes.queue.depth() == (1, 0)  # one payment, one event
+
+
+async def test_with_a_key_another_body_is_refused(fakes: FakeSystem) -> None:
+    service = fakes.service()
+    await service.create(NEW, "c", idempotency_key="order-2")
+    other = NewPayment(amount=Decimal("13.00"), currency="BRL", description="coffee")
+    with pytest.raises(IdempotencyKeyReused):
+        await service.create(other, "c", idempotency_key="order-2")
+
+
+async def test_a_dead_holder_is_resumed_with_its_payment_id(fakes: FakeSystem) -> None:
+    # A request claimed the key, then died before storing anything.
+    held = await fakes.idempotency.claim("crashed", fingerprint(NEW), "p-dead", fakes.clock.now())
+    fakes.clock.advance(fakes.idempotency.lock_seconds + 1)
+    accepted = await fakes.service().create(NEW, "retry", idempotency_key="crashed")
+    assert accepted.payment_id == held.payment_id == "p-dead"
+    assert (await fakes.payments.get("p-dead")).status is PaymentStatus.PENDING
+    assert await fakes.queue.depth() == (1, 0)
+
+
+async def test_a_resumed_request_keeps_what_the_dead_holder_stored(fakes: FakeSystem) -> None:
+    # The holder stored its payment but died before publishing and completing the key.
+    first_seen = fakes.clock.now()
+    await fakes.idempotency.claim("half-done", fingerprint(NEW), "p-half", first_seen)
+    stored = Payment.create(NEW, first_seen, correlation_id="first", payment_id="p-half")
+    await fakes.payments.add(stored)
+    fakes.clock.advance(fakes.idempotency.lock_seconds + 1)
+
+    accepted = await fakes.service().create(NEW, "second", idempotency_key="half-done")
+    assert accepted.body == stored.to_json()  # its time and correlation id, not the retry's
+    [message] = await fakes.queue.receive(10, 0)
+    assert message.correlation_id == "first"
+
+
+async def test_a_failed_publish_still_accepts_the_payment(fakes: FakeSystem, logs) -> None:
+    service = fakes.service(events=Outage(fakes.topic))
+    accepted = await service.create(NEW, "c", idempotency_key="order-3")
+    assert (await fakes.payments.get(accepted.payment_id)).status is PaymentStatus.PENDING
+    assert await fakes.queue.depth() == (0, 0)  # the reconciler will publish it later
+    [deferred] = logs.events("payment.publish_deferred")
+    assert deferred["payment_id"] == accepted.payment_id
+    # The key is completed: a retry replays the answer.
+    assert (await service.create(NEW, "c", idempotency_key="order-3")).replayed
+
+
+async def test_a_failed_store_is_unavailable_and_nothing_is_published(fakes: FakeSystem) -> None:
+    service = fakes.service(payments=Outage(fakes.payments, "add"))
+    with pytest.raises(BackendUnavailable):
+        await service.create(NEW, "c")
+    assert await fakes.queue.depth() == (0, 0)
+
+
+async def test_a_failed_store_releases_the_key_for_an_immediate_retry(fakes: FakeSystem) -> None:
+    payments = Outage(fakes.payments, "add")
+    service = fakes.service(payments=payments)
+    with pytest.raises(BackendUnavailable):
+        await service.create(NEW, "c", idempotency_key="order-4")
+    [(_, (attempted,))] = payments.refused
+
+    with payments.restored():  # no lease to wait out: the key was released
+        accepted = await service.create(NEW, "c", idempotency_key="order-4")
+    assert accepted.payment_id == attempted.id  # resumed: the same payment id
+    assert not accepted.replayed
+    assert await fakes.queue.depth() == (1, 0)
+
+
+async def test_a_live_request_with_the_same_key_is_a_conflict(fakes: FakeSystem) -> None:
+    await fakes.idempotency.claim("busy", fingerprint(NEW), "p-busy", fakes.clock.now())
+    fakes.clock.advance(1)  # well inside the lease
+    with pytest.raises(IdempotencyConflict):
+        await fakes.service().create(NEW, "c", idempotency_key="busy")
+
+
+async def test_approve_once_then_duplicate(fakes: FakeSystem) -> None:
+    service = fakes.service()
+    accepted = await service.create(NEW, "c")
+    event = PaymentCreated.of(await service.get(accepted.payment_id))
+    fakes.clock.advance(2)
+    assert await service.approve(event) is Approval.APPROVED
+    fakes.clock.advance(2)
+    assert await service.approve(event) is Approval.DUPLICATE
+    approved = await service.get(accepted.payment_id)
+    assert approved.approved_at == approved.created_at + timedelta(seconds=2)  # the first time

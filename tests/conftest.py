@@ -202,7 +202,7 @@ class KeyedApi:
 
 @pytest.fixture
 async def keyed_api(settings: Settings, resources: Resources) -> AsyncIterator[KeyedApi]:
-    pairs = [new_key() for _ in range(2)]
+    pairs = [new_key("alice"), new_key("bob")]  # two merchants
     app = make_app(settings, resources, api_keys=",".join(digest for _, digest in pairs))
     keys = tuple(key for key, _ in pairs)
     async with serving(app, KeyedApi.bearer(keys[0])) as client:

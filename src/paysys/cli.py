@@ -7,6 +7,7 @@ paysys config [--markdown]            every setting, its value, source and defau
 paysys dlq list | redrive             show dead letters (and why) / move them back
 paysys keygen                         a new API key and the hash for PAYSYS_API_KEYS
 paysys iam-policy --role R            the least-privilege IAM policy of api, worker or provision
+paysys capacity [--rate R]            per-partition writes/s at R payments/s, against the limits
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ import structlog
 from paysys.api.auth import decide_auth, new_key
 from paysys.config import Settings
 from paysys.config_docs import markdown_table, render_config
+from paysys.core.domain import MERCHANT_ID
 from paysys.errors import PaysysError
 from paysys.logging import configure_logging
+from paysys.runtime.capacity import render as render_capacity
 from paysys.runtime.dlq import list_dead_letters, redrive
 from paysys.runtime.eventloop import loop_factory
 from paysys.runtime.iam import ROLES, policy
@@ -37,7 +40,7 @@ from paysys.runtime.roles import run_api, run_worker
 
 log = structlog.get_logger(__name__)
 
-COMMANDS = ("serve", "provision", "local", "config", "dlq", "keygen", "iam-policy")
+COMMANDS = ("serve", "provision", "local", "config", "dlq", "keygen", "iam-policy", "capacity")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,12 +52,24 @@ def build_parser() -> argparse.ArgumentParser:
         "action", nargs="?", choices=("list", "redrive"), help="dlq: list or redrive"
     )
     parser.add_argument(
+        "--rate", type=float, default=10_000.0, help="capacity: payments per second (10000)"
+    )
+    parser.add_argument(
+        "--merchant", type=_merchant, help="keygen: the merchant the key belongs to"
+    )
+    parser.add_argument(
         "--role", choices=ROLES, help="the role to serve (api, worker) or its iam-policy"
     )
     parser.add_argument(
         "--markdown", action="store_true", help="config: print the README's settings table"
     )
     return parser
+
+
+def _merchant(text: str) -> str:
+    if not MERCHANT_ID.fullmatch(text):
+        raise argparse.ArgumentTypeError("1-63 of a-z, 0-9, _ and -, starting with a-z or 0-9")
+    return text
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:  # noqa: PLR0911
@@ -76,11 +91,15 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         sys.stdout.write(markdown_table() if args.markdown else render_config(settings, env))
         return 0
     if args.command == "keygen":
-        key, digest = new_key()
+        key, entry = new_key(args.merchant)
         sys.stdout.write(
-            f"key:  {key}\nhash: {digest}\n"
-            "Give the key to the client; add the hash to PAYSYS_API_KEYS (comma-separated).\n"
+            f"key:  {key}\nhash: {entry}\n"
+            "Give the key to the client; add the hash line to PAYSYS_API_KEYS "
+            "(comma-separated).\n"
         )
+        return 0
+    if args.command == "capacity":
+        sys.stdout.write(render_capacity(settings, args.rate))
         return 0
     if args.command == "iam-policy":
         if args.role is None:

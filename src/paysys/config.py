@@ -24,171 +24,141 @@ AuthMode = Literal["required", "open"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
-def _doc(text: str, *, secret: bool = False) -> dict[str, Any]:
-    return {"doc": text, "secret": secret}
+def _setting(default: Any, doc: str, *, secret: bool = False) -> Any:
+    """A settings field: its default, its one-line doc; a secret is kept out of ``repr``."""
+    return field(default=default, repr=not secret, metadata={"doc": doc, "secret": secret})
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     # --- AWS -----------------------------------------------------------------------------
-    aws_endpoint_url: str | None = field(
-        default=None,
-        metadata=_doc("AWS endpoint override (emulator). Unset: real AWS, standard credentials."),
+    aws_endpoint_url: str | None = _setting(
+        None, "AWS endpoint override (emulator). Unset: real AWS, standard credentials."
     )
-    dynamodb_endpoint_url: str | None = field(
-        default=None, metadata=_doc("DynamoDB endpoint override; unset: PAYSYS_AWS_ENDPOINT_URL.")
+    dynamodb_endpoint_url: str | None = _setting(
+        None, "DynamoDB endpoint override; unset: PAYSYS_AWS_ENDPOINT_URL."
     )
-    aws_region: str = field(default="us-east-1", metadata=_doc("AWS region."))
-    aws_access_key_id: str | None = field(
-        default=None,
-        metadata=_doc("Static access key; unset uses the default chain (env, IRSA, IMDS)."),
+    aws_region: str = _setting("us-east-1", "AWS region.")
+    aws_access_key_id: str | None = _setting(
+        None, "Static access key; unset uses the default chain (env, IRSA, IMDS)."
     )
-    aws_secret_access_key: str | None = field(
-        default=None, repr=False, metadata=_doc("Static secret key.", secret=True)
+    aws_secret_access_key: str | None = _setting(None, "Static secret key.", secret=True)
+    aws_timeout_seconds: float = _setting(
+        5.0, "Connect/read timeout of one AWS call (long polls add wait)."
     )
-    aws_timeout_seconds: float = field(
-        default=5.0, metadata=_doc("Connect/read timeout of one AWS call (long polls add wait).")
+    aws_account_id: str | None = _setting(
+        None, "Account id in the ARNs `paysys iam-policy` prints; unset: `*` (any)."
     )
-    aws_account_id: str | None = field(
-        default=None,
-        metadata=_doc("Account id in the ARNs `paysys iam-policy` prints; unset: `*` (any)."),
+    aws_call_log: str | None = _setting(
+        None,
+        "File this process appends each AWS operation it performs to, once "
+        "(`service:Operation resource`); unset: off. Compare with `paysys iam-policy`.",
     )
-    aws_call_log: str | None = field(
-        default=None,
-        metadata=_doc(
-            "File this process appends each AWS operation it performs to, once "
-            "(`service:Operation resource`); unset: off. Compare with `paysys iam-policy`."
-        ),
+    aws_max_attempts: int = _setting(
+        4, "Attempts per AWS call (jittered backoff on throttling/5xx)."
     )
-    aws_max_attempts: int = field(
-        default=4, metadata=_doc("Attempts per AWS call (jittered backoff on throttling/5xx).")
-    )
-    dynamodb_retry_seconds: float = field(
-        default=3.0, metadata=_doc("Time budget for DynamoDB retries before a 503.")
-    )
+    dynamodb_retry_seconds: float = _setting(3.0, "Time budget for DynamoDB retries before a 503.")
     # --- resources -----------------------------------------------------------------------
-    table_name: str = field(default="paysys-payments", metadata=_doc("DynamoDB table."))
-    idempotency_table_name: str = field(
-        default="paysys-idempotency", metadata=_doc("DynamoDB table of Idempotency-Keys.")
+    table_name: str = _setting("paysys-payments", "DynamoDB table.")
+    idempotency_table_name: str = _setting(
+        "paysys-idempotency", "DynamoDB table of Idempotency-Keys."
     )
-    idempotency_ttl_seconds: int = field(
-        default=86_400, metadata=_doc("How long an Idempotency-Key is remembered.")
+    idempotency_ttl_seconds: int = _setting(86_400, "How long an Idempotency-Key is remembered.")
+    idempotency_lock_seconds: int = _setting(
+        30, "After this, a request holding a key is presumed dead and may be resumed."
     )
-    idempotency_lock_seconds: int = field(
-        default=30,
-        metadata=_doc("After this, a request holding a key is presumed dead and may be resumed."),
-    )
-    topic_name: str = field(default="paysys-payment-events", metadata=_doc("SNS topic name."))
-    topic_arn: str | None = field(
-        default=None, metadata=_doc("SNS topic ARN; unset: looked up by topic name.")
-    )
-    queue_name: str = field(default="paysys-payment-created", metadata=_doc("SQS queue name."))
-    queue_url: str | None = field(
-        default=None, metadata=_doc("SQS queue URL; unset: looked up by queue name.")
-    )
-    dlq_name: str = field(
-        default="paysys-payment-created-dlq", metadata=_doc("Dead-letter queue name.")
-    )
-    dlq_url: str | None = field(
-        default=None, metadata=_doc("Dead-letter queue URL; unset: looked up by DLQ name.")
-    )
-    max_receive_count: int = field(
-        default=5, metadata=_doc("Receives before a message moves to the DLQ.")
-    )
+    topic_name: str = _setting("paysys-payment-events", "SNS topic name.")
+    topic_arn: str | None = _setting(None, "SNS topic ARN; unset: looked up by topic name.")
+    queue_name: str = _setting("paysys-payment-created", "SQS queue name.")
+    queue_url: str | None = _setting(None, "SQS queue URL; unset: looked up by queue name.")
+    dlq_name: str = _setting("paysys-payment-created-dlq", "Dead-letter queue name.")
+    dlq_url: str | None = _setting(None, "Dead-letter queue URL; unset: looked up by DLQ name.")
+    max_receive_count: int = _setting(5, "Receives before a message moves to the DLQ.")
     # --- API -----------------------------------------------------------------------------
-    api_host: str = field(default="127.0.0.1", metadata=_doc("API bind address."))
-    api_port: int = field(default=8080, metadata=_doc("API port."))
-    auth: AuthMode | None = field(
-        default=None,
-        metadata=_doc(
-            "required: the API starts only with a valid PAYSYS_API_KEYS and checks every "
-            "request; open: no auth check at all (keys ignored). Unset: open for `paysys "
-            "local`, required for everything else."
-        ),
+    api_host: str = _setting("127.0.0.1", "API bind address.")
+    api_port: int = _setting(8080, "API port.")
+    auth: AuthMode | None = _setting(
+        None,
+        "required: the API starts only with a valid PAYSYS_API_KEYS and checks every request;"
+        " open: no auth check at all (keys ignored). Unset: open for `paysys local`, required"
+        " for everything else.",
     )
-    api_keys: str | None = field(
-        default=None,
-        repr=False,
-        metadata=_doc(
-            "Comma-separated SHA-256 hashes of API keys (`paysys keygen`), never the keys.",
-            secret=True,
-        ),
+    api_keys: str | None = _setting(
+        None,
+        "Comma-separated SHA-256 hashes of API keys (`paysys keygen`), never the keys.",
+        secret=True,
     )
-    max_body_bytes: int = field(default=16_384, metadata=_doc("Largest accepted request body."))
-    max_json_depth: int = field(
-        default=32, metadata=_doc("Deepest JSON nesting accepted in a request body (else 400).")
+    max_body_bytes: int = _setting(16_384, "Largest accepted request body.")
+    max_json_depth: int = _setting(
+        32, "Deepest JSON nesting accepted in a request body (else 400)."
     )
-    http_idle_timeout_seconds: float = field(
-        default=15.0,
-        metadata=_doc(
-            "A connection with no complete request head this long after it opened or after "
-            "its last response is closed (idle keep-alive and slow headers)."
-        ),
+    http_idle_timeout_seconds: float = _setting(
+        15.0,
+        "A connection with no complete request head this long after it opened or after its "
+        "last response is closed (idle keep-alive and slow headers).",
     )
-    http_body_timeout_seconds: float = field(
-        default=10.0, metadata=_doc("Time to receive a request body (else 408).")
+    http_body_timeout_seconds: float = _setting(10.0, "Time to receive a request body (else 408).")
+    http_request_timeout_seconds: float = _setting(
+        30.0,
+        "Deadline of a request's handler (else 503). Once a payment's body is read, its store"
+        " runs to completion within the AWS retry budget instead.",
     )
-    http_request_timeout_seconds: float = field(
-        default=30.0,
-        metadata=_doc(
-            "Deadline of a request's handler (else 503). Once a payment's body is read, its "
-            "store runs to completion within the AWS retry budget instead."
-        ),
+    http_max_connections: int = _setting(
+        1024, "Concurrent connections per API process; more get a 503."
     )
-    http_max_connections: int = field(
-        default=1024, metadata=_doc("Concurrent connections per API process; more get a 503.")
+    readiness_cache_seconds: float = _setting(
+        2.0, "How long a /readyz result is reused (one probe per interval)."
     )
-    readiness_cache_seconds: float = field(
-        default=2.0, metadata=_doc("How long a /readyz result is reused (one probe per interval).")
+    publish_max_pending: int = _setting(
+        1000,
+        "Events waiting to be published per process; past it a payment is stored and its "
+        "event left to the reconciler.",
     )
-    publish_max_pending: int = field(
-        default=1000,
-        metadata=_doc(
-            "Events waiting to be published per process; past it a payment is stored and "
-            "its event left to the reconciler."
-        ),
-    )
-    max_amount: Decimal = field(
-        default=Decimal("1000000.00"), metadata=_doc("Largest accepted payment amount.")
-    )
-    shutdown_timeout_seconds: float = field(
-        default=10.0, metadata=_doc("Time given to in-flight requests/messages on stop.")
+    max_amount: Decimal = _setting(Decimal("1000000.00"), "Largest accepted payment amount.")
+    shutdown_timeout_seconds: float = _setting(
+        10.0, "Time given to in-flight requests/messages on stop."
     )
     # --- worker --------------------------------------------------------------------------
-    worker_loops: int = field(default=4, metadata=_doc("Concurrent SQS receive loops."))
-    worker_max_in_flight: int = field(
-        default=64, metadata=_doc("Messages processed at once, across all loops.")
-    )
-    worker_batch_size: int = field(default=10, metadata=_doc("Messages per receive (1-10)."))
-    worker_wait_seconds: int = field(
-        default=5, metadata=_doc("Long-poll wait (0-20 s); stop waits for it to end.")
-    )
-    visibility_timeout_seconds: int = field(
-        default=30, metadata=_doc("SQS visibility timeout set on the queue.")
-    )
-    worker_host: str = field(default="127.0.0.1", metadata=_doc("Worker health port bind."))
-    worker_port: int = field(
-        default=8081, metadata=_doc("Worker /healthz and /readyz port; 0 disables it.")
-    )
+    worker_loops: int = _setting(4, "Concurrent SQS receive loops.")
+    worker_max_in_flight: int = _setting(64, "Messages processed at once, across all loops.")
+    worker_batch_size: int = _setting(10, "Messages per receive (1-10).")
+    worker_wait_seconds: int = _setting(5, "Long-poll wait (0-20 s); stop waits for it to end.")
+    visibility_timeout_seconds: int = _setting(30, "SQS visibility timeout set on the queue.")
+    worker_host: str = _setting("127.0.0.1", "Worker health port bind.")
+    worker_port: int = _setting(8081, "Worker /healthz and /readyz port; 0 disables it.")
     # --- reconciler (runs inside the worker) ----------------------------------------------
-    reconcile_after_seconds: int = field(
-        default=60, metadata=_doc("A payment Pending this long gets its event republished.")
+    reconcile_after_seconds: int = _setting(
+        60, "A payment Pending this long gets its event republished."
     )
-    reconcile_interval_seconds: float = field(
-        default=15.0, metadata=_doc("How often the reconciler looks; 0 disables it.")
+    reconcile_interval_seconds: float = _setting(
+        15.0, "How often the reconciler looks; 0 disables it."
     )
-    reconcile_batch_size: int = field(
-        default=100, metadata=_doc("Most payments republished per reconciler pass.")
+    reconcile_batch_size: int = _setting(100, "Payments claimed per reconciler query (a page).")
+    reconcile_max_backoff_seconds: float = _setting(
+        3600.0, "Longest wait before a still-pending payment is republished again."
+    )
+    # --- data layout (shard counts: only ever raise them) --------------------------------------
+    pending_shards: int = _setting(32, "Shards of the sparse pending index the reconciler reads.")
+    list_shards: int = _setting(16, "Shards per merchant and month of the listing index.")
+    counter_shards: int = _setting(32, "Counter items per merchant behind /stats.")
+    stats_cache_seconds: float = _setting(
+        2.0, "How long /stats and a merchant's counts are reused."
+    )
+    cursor_secret: str | None = _setting(
+        None,
+        "Key that signs list cursors (same on every API pod); unset: random per process.",
+        secret=True,
+    )
+    metrics_interval_seconds: float = _setting(
+        15.0, "How often the worker reads queue depths for its metrics."
     )
     # --- embedded mode -------------------------------------------------------------------
-    local_emulator_port: int = field(
-        default=0, metadata=_doc("`paysys local`: emulator port on 127.0.0.1 (0 = any free).")
+    local_emulator_port: int = _setting(
+        0, "`paysys local`: emulator port on 127.0.0.1 (0 = any free)."
     )
     # --- logs ----------------------------------------------------------------------------
-    log_format: LogFormat = field(
-        default="auto", metadata=_doc("auto (console on a TTY, else JSON), json or console.")
-    )
-    log_level: LogLevel = field(default="INFO", metadata=_doc("Log level."))
+    log_format: LogFormat = _setting("auto", "auto (console on a TTY, else JSON), json or console.")
+    log_level: LogLevel = _setting("INFO", "Log level.")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -235,6 +205,10 @@ class Settings:
                 "HTTP_REQUEST_TIMEOUT_SECONDS must be > 0, READINESS_CACHE_SECONDS >= 0",
             ),
             (self.max_amount <= 0, "MAX_AMOUNT must be positive"),
+            (
+                min(self.pending_shards, self.list_shards, self.counter_shards) < 1,
+                "PENDING_SHARDS, LIST_SHARDS and COUNTER_SHARDS must be >= 1",
+            ),
             (
                 self.reconcile_batch_size < 1 or self.reconcile_after_seconds < 0,
                 "RECONCILE_BATCH_SIZE must be >= 1, RECONCILE_AFTER_SECONDS >= 0",

@@ -1,4 +1,4 @@
-"""PaymentRepository: conditional writes and the status index's reads."""
+"""PaymentRepository: conditional writes, the pending index, listing pages and counts."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from decimal import Decimal
 
 import pytest
 
+from paysys.core import keys
 from paysys.core.domain import NewPayment, Payment, PaymentStatus
+from paysys.core.ports import Due, ListPosition
 from paysys.errors import PaymentNotFound
 
 from .conftest import Ports
@@ -62,33 +64,94 @@ async def test_approve_of_an_unknown_id_is_payment_not_found(ports: Ports) -> No
         await ports.payments.approve(str(uuid.uuid4()), T0)
 
 
-async def test_recent_is_newest_first_per_status_and_count_matches(ports: Ports) -> None:
-    made = [payment(minutes=m) for m in (3, 1, 4, 2, 5)]
+async def all_due(ports: Ports, now: datetime) -> list[Due]:
+    shards = ports.settings.pending_shards
+    return [d for n in range(shards) for d in await ports.payments.due(n, now, 100)]
+
+
+async def test_due_lists_pending_payments_past_their_window_once_claimed(ports: Ports) -> None:
+    made = [payment(minutes=m) for m in (0, 1, 2)]
     for p in made:
         await ports.payments.add(p)
-    await ports.payments.approve(made[0].id, T0)  # minute 3
+    await ports.payments.approve(made[1].id, T0)
+    window = timedelta(seconds=ports.settings.reconcile_after_seconds)
 
-    pending = await ports.payments.recent(PaymentStatus.PENDING, 3)
-    assert [p.created_at.minute for p in pending] == [5, 4, 2]
-    assert [p.id for p in await ports.payments.recent(PaymentStatus.APPROVED, 10)] == [made[0].id]
-    assert await ports.payments.count(PaymentStatus.PENDING) == 4
-    assert await ports.payments.count(PaymentStatus.APPROVED) == 1
+    assert await all_due(ports, T0 + window) == []  # none is past its window yet
+    due = await all_due(ports, T0 + window + timedelta(minutes=5))
+    assert sorted(d.payment_id for d in due) == sorted([made[0].id, made[2].id])
+    assert {d.created_at for d in due} == {made[0].created_at, made[2].created_at}
+
+    later = T0 + timedelta(hours=1)
+    claimed = await ports.payments.claim(due[0], later)
+    assert claimed is not None
+    assert claimed.id == due[0].payment_id
+    assert await ports.payments.claim(due[0], later) is None  # someone (we) moved it already
+    remaining = await all_due(ports, T0 + window + timedelta(minutes=5))
+    assert [d.payment_id for d in remaining] == [due[1].payment_id]
 
 
-async def test_pending_before_is_oldest_first_and_skips_approved_and_recent(ports: Ports) -> None:
-    made = [payment(minutes=m) for m in (4, 0, 2, 1, 9)]
+async def test_an_approved_payment_cannot_be_claimed(ports: Ports) -> None:
+    p = payment()
+    await ports.payments.add(p)
+    window = timedelta(seconds=ports.settings.reconcile_after_seconds)
+    [due] = await all_due(ports, T0 + window + timedelta(seconds=1))
+    await ports.payments.approve(p.id, T0)
+    assert await ports.payments.claim(due, T0 + timedelta(hours=1)) is None
+
+
+def of(merchant: str, days: int, n: int = 0) -> Payment:
+    new = NewPayment(amount=Decimal("5.00"), currency="BRL", description=f"{days}/{n}")
+    when = T0 - timedelta(days=days, seconds=n)
+    return Payment.create(new, when, correlation_id="c", merchant_id=merchant)
+
+
+async def test_pages_are_newest_first_per_merchant_and_chain_to_the_end(ports: Ports) -> None:
+    merchant = f"m-{uuid.uuid4().hex[:8]}"
+    made = [of(merchant, days, n) for days in (0, 3, 40, 75) for n in range(2)]
     for p in made:
         await ports.payments.add(p)
-    await ports.payments.approve(made[3].id, T0)  # minute 1
+    await ports.payments.add(of(f"other-{merchant}", 0))
+    counts = await ports.payments.counts(merchant)
+    assert counts.first_month is not None
 
-    cutoff = T0 + timedelta(minutes=5)
-    stale = await ports.payments.pending_before(cutoff, 10)
-    assert [p.created_at.minute for p in stale] == [0, 2, 4]
-    assert [p.id for p in await ports.payments.pending_before(cutoff, 2)] == [
-        made[1].id,
-        made[2].id,
-    ]
-    assert await ports.payments.pending_before(T0, 10) == []  # strictly before
+    seen: list[str] = []
+    position: ListPosition | None = ListPosition(keys.month_of(T0))
+    while position is not None:
+        page = await ports.payments.page(merchant, position, 3, counts.first_month)
+        assert len(page.payments) <= 3
+        seen += [p.id for p in page.payments]
+        position = page.next
+    newest_first = sorted(made, key=lambda p: p.created_at, reverse=True)
+    assert seen == [p.id for p in newest_first]
+
+
+async def test_a_page_filters_by_status(ports: Ports) -> None:
+    merchant = f"m-{uuid.uuid4().hex[:8]}"
+    made = [of(merchant, 0, n) for n in range(6)]
+    for p in made:
+        await ports.payments.add(p)
+    for p in made[::2]:
+        await ports.payments.approve(p.id, T0)
+    page = await ports.payments.page(
+        merchant, ListPosition(keys.month_of(T0)), 10, keys.month_of(T0), PaymentStatus.APPROVED
+    )
+    assert [p.id for p in page.payments] == [p.id for p in made[::2]]
+    assert all(p.status is PaymentStatus.APPROVED for p in page.payments)
+
+
+async def test_counts_follow_the_transitions_per_merchant(ports: Ports) -> None:
+    merchant = f"m-{uuid.uuid4().hex[:8]}"
+    made = [of(merchant, days) for days in (0, 40)]
+    for p in made:
+        await ports.payments.add(p)
+    await ports.payments.approve(made[0].id, T0)
+    await ports.payments.approve(made[0].id, T0)  # a duplicate delivery counts nothing
+    counts = await ports.payments.counts(merchant)
+    assert counts.by_status == {PaymentStatus.PENDING: 1, PaymentStatus.APPROVED: 1}
+    assert counts.first_month == keys.month_of(made[1].created_at)
+    empty = await ports.payments.counts(f"nobody-{merchant}")
+    assert empty.by_status == {PaymentStatus.PENDING: 0, PaymentStatus.APPROVED: 0}
+    assert empty.first_month is None
 
 
 async def test_ping_answers(ports: Ports) -> None:

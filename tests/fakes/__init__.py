@@ -17,9 +17,10 @@ from typing import Any
 from paysys.config import Settings
 from paysys.core.queries import StatusReader
 from paysys.core.service import PaymentService
+from paysys.runtime.resources import layout
 
 from .clock import START, FakeClock
-from .dynamodb import FakeIdempotency, FakePayments
+from .dynamodb import FakeIdempotency, FakeLeases, FakePayments
 from .sns import FakeTopic
 from .sqs import FakeQueue
 from .wrappers import CountingQueue, HeldPayments, Outage
@@ -29,6 +30,7 @@ __all__ = [
     "CountingQueue",
     "FakeClock",
     "FakeIdempotency",
+    "FakeLeases",
     "FakePayments",
     "FakeQueue",
     "FakeSystem",
@@ -48,6 +50,7 @@ class FakeSystem:
     max_receive_count: int = 5
     payments: FakePayments = field(default_factory=FakePayments)
     idempotency: FakeIdempotency = field(default_factory=FakeIdempotency)
+    leases: FakeLeases = field(default_factory=FakeLeases)
     dlq: FakeQueue = field(init=False)
     queue: FakeQueue = field(init=False)
     topic: FakeTopic = field(init=False)
@@ -57,6 +60,7 @@ class FakeSystem:
         """Fakes configured as ``provision`` and ``open_resources`` configure the real ports."""
         return cls(
             clock=clock or FakeClock(),
+            payments=FakePayments(layout(settings)),
             visibility_timeout=settings.visibility_timeout_seconds,
             max_receive_count=settings.max_receive_count,
             idempotency=FakeIdempotency(
@@ -85,4 +89,4 @@ class FakeSystem:
         return PaymentService(**(wired | ports))
 
     def status(self) -> StatusReader:
-        return StatusReader(self.payments, self.queue, self.dlq)
+        return StatusReader(self.payments, self.queue, self.dlq, now=self.clock.now)

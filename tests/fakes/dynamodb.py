@@ -4,25 +4,40 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from paysys.core.domain import Payment, PaymentStatus
-from paysys.core.ports import Claim, ClaimState
+from paysys.adapters.dynamodb_items import Layout
+from paysys.adapters.dynamodb_list import FILTER_BUDGET, MAX_MONTHS_PER_PAGE
+from paysys.core import keys
+from paysys.core.domain import Payment, PaymentStatus, format_time
+from paysys.core.ports import Claim, ClaimState, Counts, Due, ListPage, ListPosition
 from paysys.errors import IdempotencyConflict, IdempotencyKeyReused, PaymentNotFound
 
 
 class FakePayments:
-    """PaymentRepository: one dict, with DynamoDB's conditional put and update."""
+    """PaymentRepository: one dict, with DynamoDB's conditional writes, the sparse pending
+    index (``due_at`` per payment not yet final), month-bucketed listing and counters."""
 
-    def __init__(self) -> None:
+    def __init__(self, layout: Layout | None = None) -> None:
+        self.layout = layout or Layout()
         self._items: dict[str, Payment] = {}
+        self._due: dict[str, datetime] = {}  # present while not final
+        self._counts: Counter[tuple[str, PaymentStatus]] = Counter()
+        self._first_month: dict[str, str] = {}
 
     async def add(self, payment: Payment) -> bool:
         if payment.id in self._items:
             return False
         self._items[payment.id] = payment
+        if payment.status is PaymentStatus.PENDING:
+            self._due[payment.id] = payment.created_at + self.layout.reconcile_after
+        self._counts[payment.merchant_id, payment.status] += 1
+        month = keys.month_of(payment.created_at)
+        self._first_month.setdefault(payment.merchant_id, month)
+        self._first_month[payment.merchant_id] = min(self._first_month[payment.merchant_id], month)
         return True
 
     async def get(self, payment_id: str) -> Payment:
@@ -38,25 +53,83 @@ class FakePayments:
         self._items[payment_id] = dataclasses.replace(
             current, status=PaymentStatus.APPROVED, approved_at=now, updated_at=now
         )
+        self._due.pop(payment_id, None)
+        self._counts[current.merchant_id, PaymentStatus.PENDING] -= 1
+        self._counts[current.merchant_id, PaymentStatus.APPROVED] += 1
         return True
 
-    async def pending_before(self, cutoff: datetime, limit: int) -> list[Payment]:
-        stale = [p for p in self._by_status(PaymentStatus.PENDING) if p.created_at < cutoff]
-        return stale[:limit]
+    async def due(self, shard: int, now: datetime, limit: int) -> list[Due]:
+        mine = [
+            Due(pid, at, self._items[pid].created_at)
+            for pid, at in self._due.items()
+            if at < now and keys.shard_of(pid, self.layout.pending_shards) == shard
+        ]
+        return sorted(mine, key=lambda d: d.due_at)[:limit]
 
-    async def recent(self, status: PaymentStatus, limit: int) -> list[Payment]:
-        return self._by_status(status)[::-1][:limit]
+    async def claim(self, due: Due, next_due: datetime) -> Payment | None:
+        if self._due.get(due.payment_id) != due.due_at:
+            return None
+        self._due[due.payment_id] = next_due
+        return self._items[due.payment_id]
 
-    async def count(self, status: PaymentStatus) -> int:
-        return len(self._by_status(status))
+    async def page(
+        self,
+        merchant_id: str,
+        position: ListPosition,
+        limit: int,
+        oldest_month: str,
+        status: PaymentStatus | None = None,
+    ) -> ListPage:
+        """The same walk as the DynamoDB adapter: month by month, newest first, at most
+        ``MAX_MONTHS_PER_PAGE`` months per page."""
+        found: list[Payment] = []
+        month, after = position.month, position.after
+        for _ in range(MAX_MONTHS_PER_PAGE):
+            in_month = sorted(
+                (
+                    (keys.list_sk(format_time(p.created_at), p.id), p)
+                    for p in self._items.values()
+                    if p.merchant_id == merchant_id and keys.month_of(p.created_at) == month
+                ),
+                key=lambda pair: pair[0],
+                reverse=True,
+            )
+            older = [(sk, p) for sk, p in in_month if after is None or sk < after]
+            budget = limit if status is None else limit * FILTER_BUDGET
+            for sort_key, payment in older[:budget]:
+                after = sort_key
+                if status is None or payment.status is status:
+                    found.append(payment)
+                    if len(found) == limit:
+                        return ListPage(found, ListPosition(month, after))
+            if len(older) > budget:
+                return ListPage(found, ListPosition(month, after))
+            if month <= oldest_month:
+                return ListPage(found, None)
+            month, after = keys.previous_month(month), None
+        return ListPage(found, ListPosition(month, None))
+
+    async def counts(self, merchant_id: str) -> Counts:
+        by_status = {s: self._counts[merchant_id, s] for s in PaymentStatus}
+        return Counts(by_status, self._first_month.get(merchant_id))
 
     async def ping(self) -> None:
         pass
 
-    def _by_status(self, status: PaymentStatus) -> list[Payment]:
-        """Oldest first, as the status index orders them."""
-        matching = (p for p in self._items.values() if p.status is status)
-        return sorted(matching, key=lambda p: p.created_at)
+
+class FakeLeases:
+    """LeaseStore: a lease is free once its time has passed."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, tuple[str, float]] = {}
+
+    async def acquire(self, name: str, owner: str, now: datetime, seconds: float) -> bool:
+        epoch = now.timestamp()
+        held = self._held.get(name)
+        if held is not None and held[1] >= epoch:
+            return False
+        self._held[name] = (owner, epoch + seconds)
+        return True
 
 
 @dataclass

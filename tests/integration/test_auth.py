@@ -11,8 +11,9 @@ import sys
 
 import pytest
 
-from paysys.api.auth import ApiKeys, decide_auth, hash_key, new_key
+from paysys.api.auth import ApiKeys, Caller, decide_auth, hash_key, new_key
 from paysys.config import Settings
+from paysys.core.domain import DEFAULT_MERCHANT
 from paysys.errors import ConfigError
 from paysys.runtime.resources import Resources
 
@@ -33,8 +34,9 @@ RAW_KEY_HINT = "looks like a raw key: configure its SHA-256 hash, see `paysys ke
         (HASH[:40], "entry 1 of 1 has 40 hex digits: a SHA-256 hash has 64"),
         (HASH[:63] + "g", "entry 1 of 1 has 64 characters but not only hex digits (0-9, a-f)"),
         (
-            f"sha256:{HASH}",
-            "entry 1 of 1 is not a SHA-256 hash (64 hex digits, as `paysys keygen` prints)",
+            f"Acme Corp:{HASH}",
+            "entry 1 of 1 has a merchant id that is not 1-63 of a-z, 0-9, _ and - (before the "
+            "colon)",
         ),
     ],
 )
@@ -48,8 +50,16 @@ def test_hashes_are_trimmed_and_case_insensitive() -> None:
     other = hash_key("another")
     keys = ApiKeys.parse(f" {HASH.upper()} ,{other}")
     assert keys.hashes == (HASH, other)
-    assert keys.identify(KEY) == HASH[:12]
+    assert keys.identify(KEY) == Caller(HASH[:12], DEFAULT_MERCHANT)
     assert not ApiKeys.parse(None).enabled
+
+
+def test_an_entry_names_its_merchant() -> None:
+    other_key, entry = new_key("acme")
+    assert entry == f"acme:{hash_key(other_key)}"
+    keys = ApiKeys.parse(f"{HASH},{entry}")
+    assert keys.identify(other_key) == Caller(hash_key(other_key)[:12], "acme")
+    assert keys.identify(KEY) == Caller(HASH[:12], DEFAULT_MERCHANT)
 
 
 def test_auth_setting_parses() -> None:

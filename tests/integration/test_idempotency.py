@@ -66,7 +66,9 @@ async def test_racing_requests_with_one_key_make_one_payment(api: TestClient[Any
 
 async def test_request_in_progress_is_409(api: TestClient[Any, Any], resources: Resources) -> None:
     new = parse_new_payment(BODY, max_amount=resources.clients.settings.max_amount)
-    await resources.service.idempotency.claim("held", fingerprint(new), new_payment_id(), utcnow())
+    await resources.service.idempotency.claim(
+        "default:held", fingerprint(new), new_payment_id(), utcnow()
+    )
     response = await post(api, "held")
     assert response.status == 409
 
@@ -77,7 +79,9 @@ async def test_dead_holder_is_resumed_with_its_payment_id(
     new = parse_new_payment(BODY, max_amount=resources.clients.settings.max_amount)
     payment_id = new_payment_id()
     long_ago = utcnow() - timedelta(minutes=5)  # its lease ran out long ago
-    await resources.service.idempotency.claim("crashed", fingerprint(new), payment_id, long_ago)
+    await resources.service.idempotency.claim(
+        "default:crashed", fingerprint(new), payment_id, long_ago
+    )
     response = await post(api, "crashed")
     assert response.status == 202
     assert (await response.json())["id"] == payment_id
@@ -95,7 +99,9 @@ async def test_keys_are_stored_with_an_expiry(api: TestClient[Any, Any], clients
     settings = clients.settings
     ttl = await clients.dynamodb.describe_time_to_live(settings.idempotency_table_name)
     assert ttl.attribute == "expires_at"
-    record = await clients.dynamodb.get_item(settings.idempotency_table_name, {"key": "order-ttl"})
+    record = await clients.dynamodb.get_item(
+        settings.idempotency_table_name, {"key": "default:order-ttl"}
+    )
     remaining = int(record["expires_at"]) - int(utcnow().timestamp())
     assert settings.idempotency_ttl_seconds - 60 < remaining <= settings.idempotency_ttl_seconds
     assert record["state"] == "done"

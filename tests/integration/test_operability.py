@@ -82,6 +82,7 @@ async def test_recent_payments_and_stats(api: TestClient[Any, Any]) -> None:
     assert (await api.get("/payments?limit=abc")).status == 400
     stats = await (await api.get("/stats")).json()
     assert stats == {
+        "merchant_id": "default",
         "payments": {"Pending": 3, "Approved": 0},
         "queue": {"visible": 3, "in_flight": 0},
         "dlq": {"visible": 0},
@@ -106,7 +107,7 @@ async def test_api_keys_guard_every_payment_route(keyed_api: KeyedApi, logs) -> 
     assert alice not in "\n".join(logs.lines)  # keys are never logged
 
 
-async def test_idempotency_keys_are_scoped_per_api_key(keyed_api: KeyedApi) -> None:
+async def test_idempotency_keys_are_scoped_per_merchant(keyed_api: KeyedApi) -> None:
     alice, bob = keyed_api.keys
     ids = set()
     for key in (alice, bob, alice):
@@ -118,6 +119,28 @@ async def test_idempotency_keys_are_scoped_per_api_key(keyed_api: KeyedApi) -> N
         assert response.status == 202
         ids.add((await response.json())["id"])
     assert len(ids) == 2  # alice's retry replays; bob's request is his own
+
+
+async def test_a_merchant_sees_only_its_own_payments(keyed_api: KeyedApi) -> None:
+    alice, bob = (keyed_api.bearer(k) for k in keyed_api.keys)
+    client = keyed_api.client
+    made = (await (await client.post("/payments", json=BODY, headers=alice)).json())["id"]
+    assert (await client.get(f"/payments/{made}", headers=alice)).status == 200
+    foreign = await client.get(f"/payments/{made}", headers=bob)
+    assert foreign.status == 404  # never 403: the id is not confirmed to exist
+    assert (await foreign.json())["error"]["code"] == "payment_not_found"
+    listed = await (await client.get("/payments", headers=bob)).json()
+    assert made not in {p["id"] for p in listed["payments"]}
+    theirs = await (await client.get("/stats", headers=bob)).json()
+    mine = await (await client.get("/stats", headers=alice)).json()
+    assert (theirs["merchant_id"], mine["merchant_id"]) == ("bob", "alice")
+    assert mine["payments"]["Pending"] + mine["payments"]["Approved"] >= 1
+    assert theirs["payments"] == {"Pending": 0, "Approved": 0}
+    # A cursor is bound to its merchant: alice's is refused for bob.
+    page = await (await client.get("/payments?limit=1", headers=alice)).json()
+    if page["next_cursor"]:
+        stolen = await client.get(f"/payments?cursor={page['next_cursor']}", headers=bob)
+        assert stolen.status == 400
 
 
 def test_keygen_prints_a_key_and_its_hash(capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,9 +7,21 @@ from decimal import Decimal
 
 import pytest
 
-from paysys.core.domain import NewPayment, Payment, PaymentCreated, PaymentStatus, fingerprint
+from paysys.core.domain import (
+    DEFAULT_MERCHANT,
+    NewPayment,
+    Payment,
+    PaymentCreated,
+    PaymentStatus,
+    fingerprint,
+)
 from paysys.core.service import Approval
-from paysys.errors import BackendUnavailable, IdempotencyConflict, IdempotencyKeyReused
+from paysys.errors import (
+    BackendUnavailable,
+    IdempotencyConflict,
+    IdempotencyKeyReused,
+    PaymentNotFound,
+)
 
 from ..fakes import FakeSystem, Outage
 
@@ -46,7 +58,7 @@ async def test_with_a_key_a_retry_replays_the_first_answer(fakes: FakeSystem) ->
     again = await service.create(NEW, "c-retry", idempotency_key="order-1")
     assert (first.replayed, again.replayed) == (False, True)
     assert again.body == first.body
-    assert await fakes.payments.count(PaymentStatus.PENDING) == 1
+    assert (await fakes.payments.counts(DEFAULT_MERCHANT)).by_status[PaymentStatus.PENDING] == 1
     assert await fakes.queue.depth() == (1, 0)  # one payment, one event
 
 
@@ -60,7 +72,9 @@ async def test_with_a_key_another_body_is_refused(fakes: FakeSystem) -> None:
 
 async def test_a_dead_holder_is_resumed_with_its_payment_id(fakes: FakeSystem) -> None:
     # A request claimed the key, then died before storing anything.
-    held = await fakes.idempotency.claim("crashed", fingerprint(NEW), "p-dead", fakes.clock.now())
+    held = await fakes.idempotency.claim(
+        "default:crashed", fingerprint(NEW), "p-dead", fakes.clock.now()
+    )
     fakes.clock.advance(fakes.idempotency.lock_seconds + 1)
     accepted = await fakes.service().create(NEW, "retry", idempotency_key="crashed")
     assert accepted.payment_id == held.payment_id == "p-dead"
@@ -71,7 +85,7 @@ async def test_a_dead_holder_is_resumed_with_its_payment_id(fakes: FakeSystem) -
 async def test_a_resumed_request_keeps_what_the_dead_holder_stored(fakes: FakeSystem) -> None:
     # The holder stored its payment but died before publishing and completing the key.
     first_seen = fakes.clock.now()
-    await fakes.idempotency.claim("half-done", fingerprint(NEW), "p-half", first_seen)
+    await fakes.idempotency.claim("default:half-done", fingerprint(NEW), "p-half", first_seen)
     stored = Payment.create(NEW, first_seen, correlation_id="first", payment_id="p-half")
     await fakes.payments.add(stored)
     fakes.clock.advance(fakes.idempotency.lock_seconds + 1)
@@ -115,7 +129,7 @@ async def test_a_failed_store_releases_the_key_for_an_immediate_retry(fakes: Fak
 
 
 async def test_a_live_request_with_the_same_key_is_a_conflict(fakes: FakeSystem) -> None:
-    await fakes.idempotency.claim("busy", fingerprint(NEW), "p-busy", fakes.clock.now())
+    await fakes.idempotency.claim("default:busy", fingerprint(NEW), "p-busy", fakes.clock.now())
     fakes.clock.advance(1)  # well inside the lease
     with pytest.raises(IdempotencyConflict):
         await fakes.service().create(NEW, "c", idempotency_key="busy")
@@ -131,3 +145,34 @@ async def test_approve_once_then_duplicate(fakes: FakeSystem) -> None:
     assert await service.approve(event) is Approval.DUPLICATE
     approved = await service.get(accepted.payment_id)
     assert approved.approved_at == approved.created_at + timedelta(seconds=2)  # the first time
+
+
+async def test_keys_and_reads_are_scoped_per_merchant(fakes: FakeSystem) -> None:
+    service = fakes.service()
+    mine = await service.create(NEW, "c", idempotency_key="k", merchant_id="acme")
+    theirs = await service.create(NEW, "c", idempotency_key="k", merchant_id="globex")
+    assert mine.payment_id != theirs.payment_id  # the same key, two merchants: no collision
+    assert not theirs.replayed
+    assert (await service.get(mine.payment_id, "acme")).merchant_id == "acme"
+    with pytest.raises(PaymentNotFound):  # another merchant's id is simply not found
+        await service.get(mine.payment_id, "globex")
+
+
+async def test_a_store_that_failed_after_committing_is_answered_from_the_item(
+    fakes: FakeSystem, logs
+) -> None:
+    """The put committed but its answer was an error: read back, answer 202, not 503."""
+
+    class CommitsThenFails:
+        def __getattr__(self, name: str) -> object:
+            return getattr(fakes.payments, name)
+
+        async def add(self, payment: Payment) -> bool:
+            await fakes.payments.add(payment)
+            raise BackendUnavailable("reply lost")
+
+    service = fakes.service(payments=CommitsThenFails())
+    accepted = await service.create(NEW, "c")
+    assert (await fakes.payments.get(accepted.payment_id)).status is PaymentStatus.PENDING
+    assert logs.events("payment.store_confirmed")
+    assert await fakes.queue.depth() == (1, 0)

@@ -1,59 +1,63 @@
-"""PaymentRepository over DynamoDB (aiodynamo). Money is Decimal end to end."""
+"""PaymentRepository and LeaseStore over DynamoDB (aiodynamo). Money is Decimal end to end.
+
+Every write is one conditional request on one item, so no transaction is needed and no item
+is hot (``paysys.core.keys``). Counts live in counter items (``#count#<merchant>#<shard>``)
+that the call which made a transition updates right after it, with an atomic ``ADD``:
+
+- a duplicate delivery or a retried request never counts twice: only the call whose
+  conditional write succeeded counts;
+- a count can be off by one for each transition whose counter write did not happen: the
+  process died between the two writes, the counter write failed after its retries
+  (``payment.count_failed`` in the log), or a put whose reply was lost was confirmed by
+  reading it back (``payment.store_confirmed``). That bounds the error by those events; the
+  state of every payment itself is always exact.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
+import structlog
 from aiodynamo.client import Client
-from aiodynamo.errors import (
-    AIODynamoError,
-    ConditionalCheckFailed,
-    ItemNotFound,
-    TableNotFound,
-)
+from aiodynamo.errors import ConditionalCheckFailed, ItemNotFound
 from aiodynamo.expressions import F, HashKey, RangeKey
-from aiodynamo.models import RetryTimeout
-from aiohttp import ClientError as HttpClientError
+from aiodynamo.models import ReturnValues, Select
 
+from paysys.adapters.dynamodb_items import (
+    PENDING_INDEX,
+    Layout,
+    batch_get,
+    counter_field,
+    dynamo_translated,
+    from_item,
+    to_item,
+)
+from paysys.adapters.dynamodb_list import read_page
+from paysys.core import keys
 from paysys.core.domain import Payment, PaymentStatus, format_time, parse_time
+from paysys.core.ports import Counts, Due, ListPage, ListPosition
 from paysys.errors import BackendUnavailable, PaymentNotFound
 
-# The reconciler's index (hash status, range created_at); it only asks for Pending.
-STATUS_INDEX = "status-created_at"
-_PENDING = F("status").equals(PaymentStatus.PENDING.value)
-
-
-@asynccontextmanager
-async def dynamo_translated(operation: str) -> AsyncIterator[None]:
-    """Vendor errors → ``BackendUnavailable``; domain outcomes are handled by the caller."""
-    try:
-        yield
-    except (ConditionalCheckFailed, ItemNotFound):
-        raise
-    except TableNotFound as exc:
-        raise BackendUnavailable(f"DynamoDB {operation}: table not found") from exc
-    except (AIODynamoError, RetryTimeout, HttpClientError, TimeoutError) as exc:
-        raise BackendUnavailable(f"DynamoDB {operation} failed: {type(exc).__name__}") from exc
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class DynamoPayments:
     client: Client
     table: str
+    layout: Layout = field(default_factory=Layout)
 
     async def add(self, payment: Payment) -> bool:
         try:
             async with dynamo_translated("PutItem"):
                 await self.client.put_item(
-                    self.table, to_item(payment), condition=F("id").does_not_exist()
+                    self.table, to_item(payment, self.layout), condition=F("id").does_not_exist()
                 )
         except ConditionalCheckFailed:
             return False
+        await self._count(payment, {payment.status: 1}, first=True)
         return True
 
     async def get(self, payment_id: str) -> Payment:
@@ -72,11 +76,17 @@ class DynamoPayments:
             F("status").set(PaymentStatus.APPROVED.value)
             & F("approved_at").set(stamp)
             & F("updated_at").set(stamp)
+            & F("pending_shard").remove()
+            & F("due_at").remove()
         )
         try:
             async with dynamo_translated("UpdateItem"):
-                await self.client.update_item(
-                    self.table, {"id": payment_id}, update, condition=_PENDING
+                item = await self.client.update_item(
+                    self.table,
+                    {"id": payment_id},
+                    update,
+                    condition=F("status").equals(PaymentStatus.PENDING.value),
+                    return_values=ReturnValues.all_new,
                 )
         except ConditionalCheckFailed:
             # Either already approved (a duplicate delivery) or no such payment.
@@ -86,71 +96,105 @@ class DynamoPayments:
             raise BackendUnavailable(
                 f"payment {payment_id} is {current.status}, cannot approve"
             ) from None
+        if item is not None:
+            await self._count(
+                from_item(item), {PaymentStatus.PENDING: -1, PaymentStatus.APPROVED: 1}
+            )
         return True
 
-    async def pending_before(self, cutoff: datetime, limit: int) -> list[Payment]:
-        condition = HashKey("status", PaymentStatus.PENDING.value) & RangeKey("created_at").lt(
-            format_time(cutoff)
-        )
+    async def due(self, shard: int, now: datetime, limit: int) -> list[Due]:
+        condition = HashKey("pending_shard", f"{keys.PENDING_PREFIX}{shard}") & RangeKey(
+            "due_at"
+        ).lt(format_time(now))
         async with dynamo_translated("Query"):
-            return [
-                from_item(item)
-                async for item in self.client.query(
-                    self.table, condition, index=STATUS_INDEX, limit=limit
-                )
-            ]
-
-    async def recent(self, status: PaymentStatus, limit: int) -> list[Payment]:
-        async with dynamo_translated("Query"):
-            return [
-                from_item(item)
-                async for item in self.client.query(
-                    self.table,
-                    HashKey("status", status.value),
-                    index=STATUS_INDEX,
-                    scan_forward=False,
-                    limit=limit,
-                )
-            ]
-
-    async def count(self, status: PaymentStatus) -> int:
-        async with dynamo_translated("Query"):
-            return await self.client.count(
-                self.table, HashKey("status", status.value), index=STATUS_INDEX
+            page = await self.client.query_single_page(
+                self.table,
+                condition,
+                index=PENDING_INDEX,
+                limit=limit,
+                select=Select.all_projected_attributes,
             )
+        return [
+            Due(i["id"], parse_time(i["due_at"]), parse_time(i["created_at"])) for i in page.items
+        ]
+
+    async def claim(self, due: Due, next_due: datetime) -> Payment | None:
+        update = F("due_at").set(format_time(next_due)) & F("republished").add(1)
+        try:
+            async with dynamo_translated("UpdateItem"):
+                item = await self.client.update_item(
+                    self.table,
+                    {"id": due.payment_id},
+                    update,
+                    condition=F("due_at").equals(format_time(due.due_at))
+                    & F("status").equals(PaymentStatus.PENDING.value),
+                    return_values=ReturnValues.all_new,
+                )
+        except ConditionalCheckFailed:
+            return None  # approved meanwhile, or another worker claimed it first
+        return from_item(item) if item else None
+
+    async def page(
+        self,
+        merchant_id: str,
+        position: ListPosition,
+        limit: int,
+        oldest_month: str,
+        status: PaymentStatus | None = None,
+    ) -> ListPage:
+        return await read_page(
+            self.client, self.table, self.layout.list_shards,
+            merchant_id, position, limit, oldest_month, status,
+        )  # fmt: skip
+
+    async def counts(self, merchant_id: str) -> Counts:
+        ids = [keys.counter_id(merchant_id, n) for n in range(self.layout.counter_shards)]
+        items = (await batch_get(self.client, self.table, ids)).values()
+        by_status = {s: sum(int(i.get(counter_field(s), 0)) for i in items) for s in PaymentStatus}
+        months = [str(i["first_month"]) for i in items if "first_month" in i]
+        return Counts(by_status, min(months) if months else None)
 
     async def ping(self) -> None:
         async with dynamo_translated("DescribeTable"):
             await self.client.describe_table(self.table)
 
+    async def count_existing(self, payment: Payment) -> None:
+        """Count a payment stored before counters existed (the migration's backfill)."""
+        await self._count(payment, {payment.status: 1}, first=True)
 
-def to_item(payment: Payment) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "id": payment.id,
-        "amount": payment.amount,
-        "currency": payment.currency,
-        "status": payment.status.value,
-        "created_at": format_time(payment.created_at),
-        "updated_at": format_time(payment.updated_at),
-        "correlation_id": payment.correlation_id,
-    }
-    if payment.description:
-        item["description"] = payment.description
-    if payment.approved_at is not None:
-        item["approved_at"] = format_time(payment.approved_at)
-    return item
+    async def _count(
+        self, payment: Payment, deltas: dict[PaymentStatus, int], *, first: bool = False
+    ) -> None:
+        """ADD to the payment's counter shard (see the module's note on exactness)."""
+        counter = keys.counter_id_of(payment.merchant_id, payment.id, self.layout.counter_shards)
+        update = F("kind").set("counter") & F("merchant_id").set(payment.merchant_id)
+        for status, delta in deltas.items():
+            update = update & F(counter_field(status)).add(delta)
+        if first:
+            update = update & F("first_month").set_if_not_exists(keys.month_of(payment.created_at))
+        try:
+            async with dynamo_translated("UpdateItem"):
+                await self.client.update_item(self.table, {"id": counter}, update)
+        except BackendUnavailable as exc:
+            log.warning("payment.count_failed", payment_id=payment.id, error=str(exc))
 
 
-def from_item(item: dict[str, Any]) -> Payment:
-    approved_at = item.get("approved_at")
-    return Payment(
-        id=item["id"],
-        amount=Decimal(item["amount"]),
-        currency=item["currency"],
-        description=item.get("description", ""),
-        status=PaymentStatus(item["status"]),
-        created_at=parse_time(item["created_at"]),
-        updated_at=parse_time(item["updated_at"]),
-        approved_at=parse_time(approved_at) if approved_at else None,
-        correlation_id=item.get("correlation_id", ""),
-    )
+@dataclass(frozen=True, slots=True)
+class DynamoLeases:
+    """Leases as items ``#lease#<name>`` in the payments table (no index key: in no index)."""
+
+    client: Client
+    table: str
+
+    async def acquire(self, name: str, owner: str, now: datetime, seconds: float) -> bool:
+        epoch = now.timestamp()
+        item: dict[str, Any] = {
+            "id": f"#lease#{name}", "kind": "lease", "owner": owner, "until": epoch + seconds,
+        }  # fmt: skip
+        free = F("id").does_not_exist() | F("until").lt(epoch)
+        try:
+            async with dynamo_translated("PutItem"):
+                await self.client.put_item(self.table, item, condition=free)
+        except ConditionalCheckFailed:
+            return False
+        return True

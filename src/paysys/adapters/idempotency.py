@@ -17,7 +17,7 @@ from aiodynamo.client import Client
 from aiodynamo.errors import ConditionalCheckFailed, ItemNotFound
 from aiodynamo.expressions import F
 
-from paysys.adapters.dynamodb import dynamo_translated
+from paysys.adapters.dynamodb_items import dynamo_translated
 from paysys.core.ports import Claim, ClaimState
 from paysys.errors import IdempotencyConflict, IdempotencyKeyReused
 

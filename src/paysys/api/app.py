@@ -12,10 +12,12 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from paysys.api.auth import enforced_keys
+from paysys.api.cursor import Cursors
 from paysys.api.handlers import add_routes
 from paysys.api.health import add_health_routes
 from paysys.api.keys import (
     API_KEYS,
+    CURSORS,
     METRICS,
     READINESS,
     REGISTRY,
@@ -50,6 +52,7 @@ def create_app(
     app[SETTINGS] = settings
     app[SERVICE] = service
     app[STATUS] = status
+    app[CURSORS] = Cursors(settings.cursor_secret)
     app[API_KEYS] = enforced_keys(settings)
     app[METRICS] = metrics or ApiMetrics(CollectorRegistry())
     app[REGISTRY] = app[METRICS].registry

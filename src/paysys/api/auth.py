@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 
 from paysys.config import AuthMode, Settings
+from paysys.core.domain import DEFAULT_MERCHANT, MERCHANT_ID
 from paysys.errors import ConfigError
 
 KEY_PREFIX = "psk_"
@@ -26,14 +27,32 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def new_key() -> tuple[str, str]:
+def new_key(merchant_id: str | None = None) -> tuple[str, str]:
+    """A new key and its ``PAYSYS_API_KEYS`` entry (``<merchant>:<hash>``, or the bare hash
+    for the default merchant)."""
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    return key, hash_key(key)
+    digest = hash_key(key)
+    return key, f"{merchant_id}:{digest}" if merchant_id else digest
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who a valid key belongs to: its id (a prefix of its hash, safe to log) and merchant."""
+
+    key_id: str
+    merchant_id: str
 
 
 @dataclass(frozen=True, slots=True)
 class ApiKeys:
-    hashes: tuple[str, ...]
+    """``PAYSYS_API_KEYS`` entries are ``<merchant>:<sha256 hex>`` (as ``paysys keygen
+    --merchant NAME`` prints them); a bare hash belongs to the default merchant."""
+
+    entries: tuple[tuple[str, str], ...]  # (merchant id, hash)
+
+    @property
+    def hashes(self) -> tuple[str, ...]:
+        return tuple(digest for _, digest in self.entries)
 
     @classmethod
     def parse(cls, setting: str | None) -> ApiKeys:
@@ -41,29 +60,40 @@ class ApiKeys:
         position: an entry may be a raw key, which must not reach a log)."""
         if setting is None:
             return cls(())
-        entries = [entry.strip() for entry in setting.split(",")]
+        entries = [_split(entry.strip()) for entry in setting.split(",")]
         problems = [
             f"entry {number} of {len(entries)} {problem}"
-            for number, entry in enumerate(entries, 1)
-            if (problem := _entry_problem(entry))
+            for number, (merchant, digest) in enumerate(entries, 1)
+            if (problem := _merchant_problem(merchant) or _entry_problem(digest))
         ]
         if problems:
             raise ConfigError(f"PAYSYS_API_KEYS: {'; '.join(problems)}")
-        return cls(tuple(entry.lower() for entry in entries))
+        return cls(tuple((merchant, digest.lower()) for merchant, digest in entries))
 
     @property
     def enabled(self) -> bool:
         return bool(self.hashes)
 
-    def identify(self, presented: str) -> str | None:
-        """The key's id (a short prefix of its hash) if it is valid, else None. Every
-        configured hash is compared, in constant time, whatever matches."""
+    def identify(self, presented: str) -> Caller | None:
+        """Who the key belongs to if it is valid, else None. Every configured hash is
+        compared, in constant time, whatever matches."""
         digest = hash_key(presented)
         found = None
-        for known in self.hashes:
+        for merchant, known in self.entries:
             if hmac.compare_digest(digest, known):
-                found = known[:12]
+                found = Caller(known[:12], merchant)
         return found
+
+
+def _split(entry: str) -> tuple[str, str]:
+    merchant, colon, digest = entry.rpartition(":")
+    return (merchant, digest) if colon else (DEFAULT_MERCHANT, entry)
+
+
+def _merchant_problem(merchant: str) -> str | None:
+    if MERCHANT_ID.fullmatch(merchant):
+        return None
+    return "has a merchant id that is not 1-63 of a-z, 0-9, _ and - (before the colon)"
 
 
 def _entry_problem(entry: str) -> str | None:

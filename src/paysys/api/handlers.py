@@ -15,8 +15,9 @@ from aiohttp.typedefs import Handler
 
 from paysys.api.json_body import decode_json
 from paysys.api.keys import (
-    API_KEY_ID,
+    CURSORS,
     DEADLINE,
+    MERCHANT,
     METRICS,
     REQUEST_ID,
     SERVICE,
@@ -24,7 +25,7 @@ from paysys.api.keys import (
     STATUS,
     TRACEPARENT,
 )
-from paysys.core.domain import parse_new_payment
+from paysys.core.domain import DEFAULT_MERCHANT, PaymentStatus, parse_new_payment
 from paysys.errors import (
     BodyTimeout,
     ClientError,
@@ -62,7 +63,11 @@ async def create_payment(request: web.Request) -> web.Response:
     request[DEADLINE].reschedule(None)
     new = parse_new_payment(data, max_amount=request.app[SETTINGS].max_amount)
     accepted = await request.app[SERVICE].create(
-        new, request[REQUEST_ID], _idempotency_key(request), request.get(TRACEPARENT)
+        new,
+        request[REQUEST_ID],
+        _idempotency_key(request),
+        request.get(TRACEPARENT),
+        merchant_id=merchant_of(request),
     )
     headers = {"Location": f"/payments/{accepted.body['id']}"}
     if accepted.replayed:
@@ -80,9 +85,7 @@ def _idempotency_key(request: web.Request) -> str | None:
         raise InvalidIdempotencyKey(
             f"{IDEMPOTENCY_KEY_HEADER} must be 1-{MAX_IDEMPOTENCY_KEY_LENGTH} printable characters"
         )
-    # Keys are scoped per API key: two clients cannot collide or read each other's answers.
-    scope = request.get(API_KEY_ID)
-    return f"{scope}:{key}" if scope else key
+    return key  # the service scopes it per merchant
 
 
 async def get_payment(request: web.Request) -> web.Response:
@@ -92,7 +95,7 @@ async def get_payment(request: web.Request) -> web.Response:
     except ValueError:
         raise PaymentNotFound(payment_id) from None
     structlog.contextvars.bind_contextvars(payment_id=payment_id)
-    payment = await request.app[SERVICE].get(payment_id)
+    payment = await request.app[SERVICE].get(payment_id, merchant_of(request))
     return web.json_response(payment.to_json())
 
 
@@ -100,12 +103,36 @@ async def list_payments(request: web.Request) -> web.Response:
     raw = request.query.get("limit", str(DEFAULT_LIST_LIMIT))
     if not _LIMIT.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIST_LIMIT:
         raise ClientError(f"limit must be an integer from 1 to {MAX_LIST_LIMIT}")
-    payments = await request.app[STATUS].recent(int(raw))
-    return web.json_response({"payments": [p.to_json() for p in payments]})
+    status = _status_filter(request.query.get("status"))
+    merchant = merchant_of(request)
+    cursors = request.app[CURSORS]
+    cursor = request.query.get("cursor")
+    position = cursors.decode(cursor, merchant, status) if cursor is not None else None
+    page = await request.app[STATUS].page(merchant, int(raw), position, status)
+    following = cursors.encode(page.next, merchant, status) if page.next else None
+    return web.json_response(
+        {"payments": [p.to_json() for p in page.payments], "next_cursor": following}
+    )
 
 
 async def stats(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[STATUS].stats())
+    return web.json_response(await request.app[STATUS].stats(merchant_of(request)))
+
+
+def merchant_of(request: web.Request) -> str:
+    """The caller's merchant: its API key's, or the default one when the API is open."""
+    merchant: str = request.get(MERCHANT, DEFAULT_MERCHANT)
+    return merchant
+
+
+def _status_filter(raw: str | None) -> PaymentStatus | None:
+    if raw is None:
+        return None
+    try:
+        return PaymentStatus(raw)
+    except ValueError:
+        allowed = ", ".join(s.value for s in PaymentStatus)
+        raise ClientError(f"status must be one of {allowed}") from None
 
 
 async def openapi(_: web.Request) -> web.Response:

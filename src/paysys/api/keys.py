@@ -8,6 +8,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from paysys.api.auth import ApiKeys
+from paysys.api.cursor import Cursors
 from paysys.api.metrics import ApiMetrics
 from paysys.api.readiness import Readiness
 from paysys.config import Settings
@@ -17,6 +18,7 @@ from paysys.core.service import PaymentService
 SETTINGS = web.AppKey("settings", Settings)
 SERVICE = web.AppKey("service", PaymentService)
 STATUS = web.AppKey("status", StatusReader)
+CURSORS = web.AppKey("cursors", Cursors)
 READINESS = web.AppKey("readiness", Readiness)
 API_KEYS = web.AppKey("api_keys", ApiKeys)
 METRICS = web.AppKey("metrics", ApiMetrics)
@@ -25,4 +27,5 @@ REGISTRY = web.AppKey("registry", CollectorRegistry)
 REQUEST_ID = web.RequestKey("request_id", str)
 TRACEPARENT = web.RequestKey("traceparent", str)
 API_KEY_ID = web.RequestKey("api_key_id", str)
+MERCHANT = web.RequestKey("merchant_id", str)  # set by auth; absent in open mode (default)
 DEADLINE = web.RequestKey("deadline", asyncio.Timeout)

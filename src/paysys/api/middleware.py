@@ -18,6 +18,7 @@ from paysys.api.keys import (
     API_KEY_ID,
     API_KEYS,
     DEADLINE,
+    MERCHANT,
     METRICS,
     REQUEST_ID,
     SETTINGS,
@@ -87,11 +88,14 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if not keys.enabled or request.path in OPEN_PATHS:
         return await handler(request)
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-    key_id = keys.identify(presented.strip()) if scheme.lower() == "bearer" else None
-    if key_id is None:
+    caller = keys.identify(presented.strip()) if scheme.lower() == "bearer" else None
+    if caller is None:
         raise Unauthorized("a valid API key is required: Authorization: Bearer <key>")
-    request[API_KEY_ID] = key_id
-    with structlog.contextvars.bound_contextvars(api_key_id=key_id):
+    request[API_KEY_ID] = caller.key_id
+    request[MERCHANT] = caller.merchant_id
+    with structlog.contextvars.bound_contextvars(
+        api_key_id=caller.key_id, merchant_id=caller.merchant_id
+    ):
         return await handler(request)
 
 

@@ -17,6 +17,9 @@ from paysys.core.currencies import ISO_4217
 from paysys.errors import FieldError, MalformedMessage, ValidationError
 
 MAX_DESCRIPTION_LENGTH = 500
+DEFAULT_MERCHANT = "default"
+# Lower-case letters, digits, "_" and "-": it is part of index keys, where "#" separates parts.
+MERCHANT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 EVENT_TYPE = "PaymentCreated"
 _CENT = Decimal("0.01")
 # Digits with an optional decimal point, and a minus so "-3" hears "must be greater than 0".
@@ -51,13 +54,21 @@ class Payment:
     updated_at: datetime
     approved_at: datetime | None = None
     correlation_id: str = ""
+    merchant_id: str = DEFAULT_MERCHANT
 
     @classmethod
     def create(
-        cls, new: NewPayment, now: datetime, *, correlation_id: str, payment_id: str | None = None
+        cls,
+        new: NewPayment,
+        now: datetime,
+        *,
+        correlation_id: str,
+        payment_id: str | None = None,
+        merchant_id: str = DEFAULT_MERCHANT,
     ) -> Payment:
         return cls(
             id=payment_id or new_payment_id(),
+            merchant_id=merchant_id,
             amount=new.amount,
             currency=new.currency,
             description=new.description,
@@ -72,6 +83,7 @@ class Payment:
         attempt of our own write that committed although its reply was lost)."""
         return (
             self.id == other.id
+            and self.merchant_id == other.merchant_id
             and self.amount == other.amount
             and self.currency == other.currency
             and self.description == other.description
@@ -83,6 +95,7 @@ class Payment:
         """The public JSON shape: money as a string, times as ISO 8601 UTC."""
         return {
             "id": self.id,
+            "merchant_id": self.merchant_id,
             "amount": format_amount(self.amount),
             "currency": self.currency,
             "description": self.description,
@@ -101,16 +114,20 @@ class PaymentCreated:
     amount: Decimal
     currency: str
     created_at: datetime
+    merchant_id: str = DEFAULT_MERCHANT
 
     @classmethod
     def of(cls, payment: Payment) -> PaymentCreated:
-        return cls(payment.id, payment.amount, payment.currency, payment.created_at)
+        return cls(
+            payment.id, payment.amount, payment.currency, payment.created_at, payment.merchant_id
+        )
 
     def to_message(self) -> str:
         return json.dumps(
             {
                 "type": EVENT_TYPE,
                 "payment_id": self.payment_id,
+                "merchant_id": self.merchant_id,
                 "amount": format_amount(self.amount),
                 "currency": self.currency,
                 "created_at": format_time(self.created_at),
@@ -132,6 +149,7 @@ class PaymentCreated:
                 amount=Decimal(data["amount"]),
                 currency=str(data["currency"]),
                 created_at=datetime.fromisoformat(data["created_at"]),
+                merchant_id=str(data.get("merchant_id", DEFAULT_MERCHANT)),
             )
         except (ValueError, KeyError, TypeError, AttributeError, InvalidOperation) as exc:
             raise MalformedMessage(f"unparsable {EVENT_TYPE} event: {exc!r}") from exc

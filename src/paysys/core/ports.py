@@ -11,27 +11,78 @@ from typing import Any, Protocol
 from paysys.core.domain import Payment, PaymentCreated, PaymentStatus
 
 
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A payment not yet final whose reconcile time has come (from the sparse pending index)."""
+
+    payment_id: str
+    due_at: datetime
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ListPosition:
+    """Where a newest-first listing of one merchant goes on: the month bucket, and the sort key
+    of the last payment examined in it (None: the month's newest)."""
+
+    month: str
+    after: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    payments: list[Payment]
+    next: ListPosition | None  # None: nothing older
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    by_status: dict[PaymentStatus, int]
+    first_month: str | None  # the merchant's oldest month bucket; None: no payment yet
+
+
 class PaymentRepository(Protocol):
     async def add(self, payment: Payment) -> bool:
-        """Store a new payment; True if stored, False if that id already exists."""
+        """Store a new payment (and count it); True if stored, False if that id exists."""
 
     async def get(self, payment_id: str) -> Payment:
         """Return the payment or raise ``PaymentNotFound``."""
 
     async def approve(self, payment_id: str, now: datetime) -> bool:
-        """Move ``Pending → Approved`` atomically. True if this call approved it, False if it
-        was already approved; ``PaymentNotFound`` if there is no such payment."""
+        """Move ``Pending → Approved`` atomically (leaving the pending index, counted). True if
+        this call approved it, False if it was already approved; ``PaymentNotFound`` if there
+        is no such payment."""
 
-    async def pending_before(self, cutoff: datetime, limit: int) -> list[Payment]:
-        """Payments still ``Pending`` that were created before ``cutoff``, oldest first."""
+    async def due(self, shard: int, now: datetime, limit: int) -> list[Due]:
+        """Payments of one pending-index shard whose ``due_at`` is before ``now``, earliest
+        first (``limit`` at most)."""
 
-    async def recent(self, status: PaymentStatus, limit: int) -> list[Payment]:
-        """The newest payments with ``status``, newest first."""
+    async def claim(self, due: Due, next_due: datetime) -> Payment | None:
+        """Move ``due`` to ``next_due`` if nobody did since it was read (a conditional write)
+        and it is still not final; the payment if this call claimed it, else None."""
 
-    async def count(self, status: PaymentStatus) -> int: ...
+    async def page(
+        self,
+        merchant_id: str,
+        position: ListPosition,
+        limit: int,
+        oldest_month: str,
+        status: PaymentStatus | None = None,
+    ) -> ListPage:
+        """Up to ``limit`` of the merchant's payments (with ``status``, if given), newest
+        first, from ``position`` back to ``oldest_month``. Reads O(limit + shards) items
+        (a few times more with a status filter), whatever the table holds."""
+
+    async def counts(self, merchant_id: str) -> Counts:
+        """The merchant's payments by status, from its counter items (O(shards) reads)."""
 
     async def ping(self) -> None:
         """Raise ``BackendUnavailable`` unless the table answers."""
+
+
+class LeaseStore(Protocol):
+    async def acquire(self, name: str, owner: str, now: datetime, seconds: float) -> bool:
+        """Hold ``name`` for ``seconds`` unless another owner holds it (a conditional write)."""
 
 
 class EventPublisher(Protocol):

@@ -1,38 +1,58 @@
-"""Read models for people: recent payments and the numbers the status page shows."""
+"""Read models for people: a merchant's payments newest first, and the numbers the status page
+shows. Both cost the same whatever the table holds: a page reads O(limit + shards) items, the
+counts O(shards) counter items, cached per merchant and shared by concurrent callers."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from paysys.core.domain import Payment, PaymentStatus
-from paysys.core.ports import MessageQueue, PaymentRepository
+from paysys.core.cache import SingleFlight
+from paysys.core.domain import PaymentStatus, utcnow
+from paysys.core.keys import month_of
+from paysys.core.ports import Counts, ListPage, ListPosition, MessageQueue, PaymentRepository
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass
 class StatusReader:
     payments: PaymentRepository
     queue: MessageQueue
     dlq: MessageQueue
+    cache_seconds: float = 2.0
+    now: Callable[[], datetime] = utcnow
+    _counts: SingleFlight[Counts] = field(init=False)
+    _stats: SingleFlight[dict[str, Any]] = field(init=False)
 
-    async def recent(self, limit: int) -> list[Payment]:
-        """Newest first, across statuses (one index query per status)."""
-        per_status = await asyncio.gather(
-            *(self.payments.recent(status, limit) for status in PaymentStatus)
-        )
-        merged = [p for payments in per_status for p in payments]
-        merged.sort(key=lambda p: p.created_at, reverse=True)
-        return merged[:limit]
+    def __post_init__(self) -> None:
+        self._counts = SingleFlight(self.cache_seconds)
+        self._stats = SingleFlight(self.cache_seconds)
 
-    async def stats(self) -> dict[str, Any]:
+    async def page(
+        self,
+        merchant_id: str,
+        limit: int,
+        position: ListPosition | None = None,
+        status: PaymentStatus | None = None,
+    ) -> ListPage:
+        """Newest first from ``position`` (None: now), never past the merchant's first month."""
+        counts = await self._counts.get(merchant_id, lambda: self.payments.counts(merchant_id))
+        start = position or ListPosition(month_of(self.now()))
+        oldest = counts.first_month or start.month
+        return await self.payments.page(merchant_id, start, limit, oldest, status)
+
+    async def stats(self, merchant_id: str) -> dict[str, Any]:
+        return await self._stats.get(merchant_id, lambda: self._read_stats(merchant_id))
+
+    async def _read_stats(self, merchant_id: str) -> dict[str, Any]:
         counts, queue, dlq = await asyncio.gather(
-            asyncio.gather(*(self.payments.count(s) for s in PaymentStatus)),
-            self.queue.depth(),
-            self.dlq.depth(),
+            self.payments.counts(merchant_id), self.queue.depth(), self.dlq.depth()
         )
         return {
-            "payments": {s.value: n for s, n in zip(PaymentStatus, counts, strict=True)},
+            "merchant_id": merchant_id,
+            "payments": {s.value: counts.by_status[s] for s in PaymentStatus},
             "queue": {"visible": queue[0], "in_flight": queue[1]},
             "dlq": {"visible": dlq[0]},
         }

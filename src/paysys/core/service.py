@@ -5,12 +5,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import structlog
 
 from paysys.core.domain import (
+    DEFAULT_MERCHANT,
     NewPayment,
     Payment,
     PaymentCreated,
@@ -54,6 +55,7 @@ class PaymentService:
         correlation_id: str,
         idempotency_key: str | None = None,
         traceparent: str | None = None,
+        merchant_id: str = DEFAULT_MERCHANT,
     ) -> Accepted:
         """Store the payment ``Pending`` (the commit point), then publish ``PaymentCreated``.
 
@@ -64,8 +66,12 @@ class PaymentService:
         not fail the request: the reconciler republishes it. With an idempotency key, a
         retry returns the first answer instead of a new payment."""
         if idempotency_key is None:
-            payment = Payment.create(new, self.clock(), correlation_id=correlation_id)
+            payment = Payment.create(
+                new, self.clock(), correlation_id=correlation_id, merchant_id=merchant_id
+            )
             return Accepted(await self._store_and_publish(payment, False, traceparent))
+        # Keys are scoped per merchant: two merchants never collide or read each other's answers.
+        idempotency_key = f"{merchant_id}:{idempotency_key}"
         claim = await self.idempotency.claim(
             idempotency_key, fingerprint(new), new_payment_id(), self.clock()
         )
@@ -73,7 +79,11 @@ class PaymentService:
             structlog.contextvars.bind_contextvars(payment_id=claim.payment_id, replayed=True)
             return Accepted(claim.response, replayed=True)
         payment = Payment.create(
-            new, self.clock(), correlation_id=correlation_id, payment_id=claim.payment_id
+            new,
+            self.clock(),
+            correlation_id=correlation_id,
+            payment_id=claim.payment_id,
+            merchant_id=merchant_id,
         )
         try:
             resumed = claim.state is ClaimState.RESUMED
@@ -134,26 +144,16 @@ class PaymentService:
         except (PaymentNotFound, BackendUnavailable):
             return None
 
-    async def get(self, payment_id: str) -> Payment:
-        return await self.payments.get(payment_id)
+    async def get(self, payment_id: str, merchant_id: str | None = None) -> Payment:
+        """The payment; ``PaymentNotFound`` also when it belongs to another merchant (a 404,
+        never a 403: ids of other merchants' payments are not confirmed)."""
+        payment = await self.payments.get(payment_id)
+        if merchant_id is not None and payment.merchant_id != merchant_id:
+            raise PaymentNotFound(payment_id)
+        return payment
 
     async def approve(self, event: PaymentCreated) -> Approval:
         """Idempotent: a second delivery of the same event is a ``DUPLICATE``."""
         if await self.payments.approve(event.payment_id, self.clock()):
             return Approval.APPROVED
         return Approval.DUPLICATE
-
-    async def republish_stale(self, older_than: timedelta, limit: int) -> int:
-        """Publish the event again for payments still ``Pending`` after ``older_than``
-        (their first publish failed, or their message was lost). Approval is idempotent,
-        so a payment whose message is merely slow only costs a duplicate delivery."""
-        stale = await self.payments.pending_before(self.clock() - older_than, limit)
-        for payment in stale:
-            await self.events.publish(PaymentCreated.of(payment), payment.correlation_id)
-            log.info(
-                "payment.republished",
-                payment_id=payment.id,
-                correlation_id=payment.correlation_id,
-                pending_since=payment.created_at.isoformat(),
-            )
-        return len(stale)

@@ -23,9 +23,11 @@ from aiodynamo.models import (
 )
 
 from paysys.adapters.aws import translated
-from paysys.adapters.dynamodb import STATUS_INDEX, dynamo_translated
+from paysys.adapters.dynamodb import DynamoPayments
+from paysys.adapters.dynamodb_items import INDEXES, IndexSpec, dynamo_translated
 from paysys.adapters.idempotency import TTL_ATTRIBUTE
-from paysys.runtime.resources import Clients
+from paysys.runtime.migrate import migrate_table
+from paysys.runtime.resources import Clients, layout
 
 log = structlog.get_logger(__name__)
 
@@ -50,16 +52,12 @@ async def provision(clients: Clients) -> Provisioned:
         clients,
         settings.table_name,
         KeySchema(KeySpec("id", KeyType.string)),
-        gsis=[
-            GlobalSecondaryIndex(
-                STATUS_INDEX,
-                KeySchema(KeySpec("status", KeyType.string), KeySpec("created_at", KeyType.string)),
-                Projection(ProjectionType.all),
-                throughput=None,
-            )
-        ],
+        gsis=[_gsi(spec) for spec in INDEXES],
     ):
         created.append("table")
+    else:  # made by an earlier paysys, maybe with an earlier layout
+        payments = DynamoPayments(clients.dynamodb, settings.table_name, layout(settings))
+        created += await migrate_table(payments)
     if await _ensure_table(
         clients, settings.idempotency_table_name, KeySchema(KeySpec("key", KeyType.string))
     ):
@@ -117,6 +115,15 @@ async def _ensure_table(
         except ResourceInUse:  # created concurrently by another provisioner
             return False
     return True
+
+
+def _gsi(spec: IndexSpec) -> GlobalSecondaryIndex:
+    return GlobalSecondaryIndex(
+        spec.name,
+        KeySchema(KeySpec(spec.hash_key, KeyType.string), KeySpec(spec.range_key, KeyType.string)),
+        Projection(ProjectionType(spec.projection), list(spec.include) or None),
+        throughput=None,
+    )
 
 
 async def _ensure_ttl(clients: Clients, table: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,8 @@ from yarl import URL
 
 from paysys.adapters.aws import translated
 from paysys.adapters.call_log import CallLog
-from paysys.adapters.dynamodb import DynamoPayments
+from paysys.adapters.dynamodb import DynamoLeases, DynamoPayments
+from paysys.adapters.dynamodb_items import Layout
 from paysys.adapters.idempotency import DynamoIdempotency
 from paysys.adapters.sns import SnsPublisher
 from paysys.adapters.sqs import SqsQueue
@@ -59,6 +61,7 @@ class Resources:
     dlq: SqsQueue
     service: PaymentService
     status: StatusReader
+    leases: DynamoLeases
 
 
 @asynccontextmanager
@@ -108,7 +111,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         topic_arn = settings.topic_arn or await find_topic_arn(clients.sns, settings.topic_name)
         queue_url = settings.queue_url or await find_queue_url(clients.sqs, settings.queue_name)
         dlq_url = settings.dlq_url or await find_queue_url(clients.sqs, settings.dlq_name)
-        payments = DynamoPayments(clients.dynamodb, settings.table_name)
+        payments = DynamoPayments(clients.dynamodb, settings.table_name, layout(settings))
         events = SnsPublisher(clients.sns, topic_arn, max_pending=settings.publish_max_pending)
         idempotency = DynamoIdempotency(
             clients.dynamodb,
@@ -125,8 +128,18 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             queue=queue,
             dlq=dlq,
             service=PaymentService(payments, events, idempotency),
-            status=StatusReader(payments, queue, dlq),
+            status=StatusReader(payments, queue, dlq, settings.stats_cache_seconds),
+            leases=DynamoLeases(clients.dynamodb, settings.table_name),
         )
+
+
+def layout(settings: Settings) -> Layout:
+    return Layout(
+        pending_shards=settings.pending_shards,
+        list_shards=settings.list_shards,
+        counter_shards=settings.counter_shards,
+        reconcile_after=timedelta(seconds=settings.reconcile_after_seconds),
+    )
 
 
 async def find_topic_arn(sns: SNSClient, name: str) -> str:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
+import uuid
 
 import structlog
 from aiohttp import web
@@ -20,10 +23,11 @@ from paysys.api.keys import READINESS, REGISTRY
 from paysys.api.metrics import ApiMetrics
 from paysys.api.readiness import Check, Readiness
 from paysys.config import Settings
+from paysys.errors import BackendUnavailable
 from paysys.runtime.resources import Resources
 from paysys.runtime.serving import Limits, serving
 from paysys.worker.metrics import WorkerMetrics
-from paysys.worker.reconciler import run_reconciler
+from paysys.worker.reconciler import Reconciler, ReconcilerOptions
 from paysys.worker.worker import Worker, WorkerOptions
 
 log = structlog.get_logger(__name__)
@@ -95,17 +99,38 @@ async def run_worker(settings: Settings, resources: Resources, stop: asyncio.Eve
         async with asyncio.TaskGroup() as group:
             group.create_task(_stop_when(stop, worker))
             if settings.reconcile_interval_seconds > 0:
-                group.create_task(
-                    run_reconciler(
-                        resources.service,
-                        stop,
-                        after_seconds=settings.reconcile_after_seconds,
-                        interval_seconds=settings.reconcile_interval_seconds,
-                        batch_size=settings.reconcile_batch_size,
-                    )
-                )
+                reconciler = build_reconciler(settings, resources)
+                metrics.watch_reconciler(reconciler)
+                group.create_task(reconciler.run(stop))
+            group.create_task(watch_queues(resources, metrics, stop, settings))
             await worker.run()
     return worker
+
+
+def build_reconciler(settings: Settings, resources: Resources) -> Reconciler:
+    options = ReconcilerOptions(
+        after_seconds=settings.reconcile_after_seconds,
+        interval_seconds=settings.reconcile_interval_seconds,
+        batch_size=settings.reconcile_batch_size,
+        shards=settings.pending_shards,
+        max_backoff_seconds=settings.reconcile_max_backoff_seconds,
+    )
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return Reconciler(resources.payments, resources.leases, resources.events, options, owner=owner)
+
+
+async def watch_queues(
+    resources: Resources, metrics: WorkerMetrics, stop: asyncio.Event, settings: Settings
+) -> None:
+    """Queue and DLQ depths into the worker's metrics, every metrics interval, until stop."""
+    while not stop.is_set():
+        for name, queue in (("main", resources.queue), ("dlq", resources.dlq)):
+            try:
+                metrics.queue_depth(name, *await queue.depth())
+            except BackendUnavailable as exc:
+                log.warning("worker.queue_depth_failed", queue=name, error=str(exc))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=settings.metrics_interval_seconds)
 
 
 def build_worker(settings: Settings, resources: Resources) -> tuple[Worker, WorkerMetrics]:

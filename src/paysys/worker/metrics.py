@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from paysys.worker.reconciler import Reconciler
 from paysys.worker.worker import Worker
 
 
@@ -31,6 +32,23 @@ class WorkerMetrics:
             registry=registry,
         )
 
+        self.queue_visible = Gauge(
+            "paysys_queue_messages_visible",
+            "Messages waiting in the queue (queue=main|dlq), read every metrics interval.",
+            ("queue",),
+            registry=registry,
+        )
+        self.queue_in_flight = Gauge(
+            "paysys_queue_messages_in_flight",
+            "Messages received and not yet deleted (queue=main|dlq).",
+            ("queue",),
+            registry=registry,
+        )
+
+    def queue_depth(self, queue: str, visible: int, in_flight: int) -> None:
+        self.queue_visible.labels(queue).set(visible)
+        self.queue_in_flight.labels(queue).set(in_flight)
+
     def received(self, seconds: float, count: int) -> None:
         self.receive_latency.observe(seconds)
         if count:
@@ -38,6 +56,9 @@ class WorkerMetrics:
 
     def watch(self, worker: Worker) -> None:
         self.registry.register(_WorkerStatsCollector(worker))
+
+    def watch_reconciler(self, reconciler: Reconciler) -> None:
+        self.registry.register(_ReconcilerCollector(reconciler))
 
 
 class _WorkerStatsCollector(Collector):
@@ -62,4 +83,31 @@ class _WorkerStatsCollector(Collector):
         )
         yield GaugeMetricFamily(
             "paysys_worker_loops", "Receive loops running.", value=self._worker.running_loops
+        )
+
+
+class _ReconcilerCollector(Collector):
+    def __init__(self, reconciler: Reconciler) -> None:
+        self._reconciler = reconciler
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self._reconciler.stats
+        yield CounterMetricFamily(
+            "paysys_reconciler_republished",
+            "Events republished by the reconciler.",
+            value=stats.republished,
+        )
+        yield CounterMetricFamily(
+            "paysys_reconciler_passes", "Reconciler passes.", value=stats.passes
+        )
+        yield CounterMetricFamily(
+            "paysys_reconciler_failures",
+            "Reconciler passes or publishes that failed.",
+            value=stats.failures,
+        )
+        yield GaugeMetricFamily(
+            "paysys_oldest_pending_age_seconds",
+            "Age of the oldest payment this worker's reconciler found still pending past its "
+            "window in its last pass (0: none).",
+            value=stats.oldest_overdue_seconds,
         )

@@ -38,7 +38,7 @@ def test_queries_are_granted_on_the_index_only() -> None:
     table = arn(settings, "dynamodb", "table/paysys-payments")
     for role in ("api", "worker"):
         document = policy(role, settings)
-        assert allows(document, "dynamodb:Query", f"{table}/index/status-created_at"), role
+        assert allows(document, "dynamodb:Query", f"{table}/index/merchant-created"), role
         assert not allows(document, "dynamodb:Query", table), role
 
 
@@ -46,7 +46,7 @@ def test_the_internet_facing_api_cannot_create_or_consume() -> None:
     for action in ("dynamodb:CreateTable", "sns:Subscribe", "sqs:ReceiveMessage", "sqs:Delete"):
         assert action not in actions("api")
     assert not {a for a in actions("worker") if a.startswith("sqs:Create")}
-    assert "dynamodb:PutItem" not in actions("worker")
+    assert "dynamodb:CreateTable" not in actions("worker")
 
 
 def test_configured_arns_and_urls_replace_lookups_and_name_the_account() -> None:
@@ -163,8 +163,11 @@ async def test_every_recorded_call_is_in_its_roles_policy(endpoint: str, tmp_pat
 
     calls = {name: read_calls(path) for name, path in logs.items()}
     # The recorder saw what each role is for (and names resources as the policy does).
-    index = f"table/{settings.table_name}/index/status-created_at"
-    assert Call("dynamodb:Query", index) in calls["api"]
+    listing = f"table/{settings.table_name}/index/merchant-created"
+    assert Call("dynamodb:Query", listing) in calls["api"]
+    pending = f"table/{settings.table_name}/index/pending-due"
+    assert Call("dynamodb:Query", pending) in calls["worker"]
+    assert Call("dynamodb:BatchGetItem", f"table/{settings.table_name}") in calls["api"]
     assert Call("sns:PublishBatch", settings.topic_name) in calls["api"]
     assert Call("dynamodb:PutItem", f"table/{settings.idempotency_table_name}") in calls["api"]
     assert Call("sqs:DeleteMessageBatch", settings.queue_name) in calls["worker"]

@@ -95,7 +95,8 @@ def _botocore_resource(params: Mapping[str, Any]) -> str:
 def _dynamodb_call(request: Request) -> Call:
     target = (request.headers or {}).get("X-Amz-Target", "DynamoDB.Unknown")
     body: dict[str, Any] = json.loads(request.body or b"{}")
-    resource = f"table/{body['TableName']}" if "TableName" in body else "*"
+    tables = [body["TableName"]] if "TableName" in body else list(body.get("RequestItems", {}))
+    resource = f"table/{tables[0]}" if len(tables) == 1 else "*"  # BatchGet/Write: one table
     if "IndexName" in body:
         resource += f"/index/{body['IndexName']}"
     return Call(f"dynamodb:{target.rsplit('.', 1)[-1]}", resource)

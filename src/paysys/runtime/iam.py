@@ -54,9 +54,19 @@ _LOOKUPS = (
 GRANTS: dict[Role, tuple[Grant, ...]] = {
     "api": (
         *_LOOKUPS,
-        # create (conditional put, read back), GET /payments/{id}; /readyz
-        Grant(("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DescribeTable"), (T.TABLE,)),
-        # GET /payments (recent), /stats (counts)
+        # create (conditional put, read back, its counter ADD), GET /payments/{id}, a page's
+        # items and /stats' counter items (batch reads); /readyz
+        Grant(
+            (
+                "dynamodb:PutItem",
+                "dynamodb:GetItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:DescribeTable",
+            ),
+            (T.TABLE,),
+        ),
+        # GET /payments: the merchant's listing index
         Grant(("dynamodb:Query",), (T.TABLE_INDEXES,)),
         # Idempotency-Key: claim, read, take over / complete / release
         Grant(
@@ -80,15 +90,28 @@ GRANTS: dict[Role, tuple[Grant, ...]] = {
             ),
             (T.QUEUE,),
         ),
-        # approve (conditional update, read on a duplicate); /readyz
-        Grant(("dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:DescribeTable"), (T.TABLE,)),
-        # the reconciler: Pending payments by age, their events published again
+        Grant(("sqs:GetQueueAttributes",), (T.DLQ,)),  # the DLQ depth metric
+        # approve (conditional update, read on a duplicate, counter ADD), the reconciler's
+        # claims and shard leases (conditional put); /readyz
+        Grant(
+            (
+                "dynamodb:UpdateItem",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:DescribeTable",
+            ),
+            (T.TABLE,),
+        ),
+        # the reconciler: due payments in the sparse pending index, their events again;
+        # /readyz shows SNS as optional
         Grant(("dynamodb:Query",), (T.TABLE_INDEXES,)),
-        Grant(("sns:Publish",), (T.TOPIC,)),
+        Grant(("sns:Publish", "sns:GetTopicAttributes"), (T.TOPIC,)),
     ),
     # `paysys provision`, and the operator's `paysys dlq list | redrive`.
     "provision": (
         Grant(("dynamodb:DescribeTable", "dynamodb:CreateTable"), (T.TABLE, T.IDEMPOTENCY_TABLE)),
+        # migrating a table of an earlier layout: indexes, backfill (scan, update, count)
+        Grant(("dynamodb:UpdateTable", "dynamodb:Scan", "dynamodb:UpdateItem"), (T.TABLE,)),
         Grant(("dynamodb:DescribeTimeToLive", "dynamodb:UpdateTimeToLive"), (T.IDEMPOTENCY_TABLE,)),
         Grant(("sns:CreateTopic", "sns:ListSubscriptionsByTopic", "sns:Subscribe"), (T.TOPIC,)),
         Grant(("sns:SetSubscriptionAttributes",), (T.ANY,)),

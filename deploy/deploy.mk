@@ -1,7 +1,7 @@
 # Container image, LocalStack, kind, and their checks. Included by the top Makefile, which
 # defines PYTHON, VENV, BIN and STAMP. The shell logic lives in deploy/scripts/*.sh.
 
-# The image every manifest names (deploy/kind/*.yaml, deploy/localstack/compose.yaml);
+# The image every manifest names (deploy/k8s/base/*.yaml, deploy/localstack/compose.yaml);
 # tests/system/test_deploy.py keeps them and pyproject's version equal to these.
 IMAGE_NAME   := paysys
 IMAGE_TAG    := 0.1.0

@@ -10,6 +10,8 @@ import inspect
 import ipaddress
 import os
 import re
+import shutil
+import subprocess
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -28,6 +30,7 @@ from paysys.runtime import iam
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
+BASE = DEPLOY / "k8s" / "base"
 KIND = DEPLOY / "kind"
 KEDA = KIND / "keda"
 COMPOSE = DEPLOY / "localstack" / "compose.yaml"
@@ -44,18 +47,29 @@ def load_all(path: Path) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
 
 
+def kubectl() -> str:
+    """The pinned kubectl of `make check-deploy` (deploy/.tools), else the one on PATH."""
+    pinned = DEPLOY / ".tools" / "venv" / "bin" / "kubectl"
+    found = str(pinned) if pinned.exists() else shutil.which("kubectl")
+    if found is None:
+        message = "no kubectl to render the kustomizations: `make check-deploy` installs one"
+        if os.environ.get("CHECK_DEPLOY") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
 @cache
-def kustomize_resources(directory: Path) -> tuple[dict[str, Any], ...]:
-    """The objects of a kustomization's `resources` (plain files; no generators used)."""
-    kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
-    docs: list[dict[str, Any]] = []
-    for name in kustomization["resources"]:
-        docs.extend(load_all(directory / name))
-    return tuple(docs)
+def rendered(directory: Path) -> tuple[dict[str, Any], ...]:
+    """The objects `kubectl kustomize DIRECTORY` renders: what `kubectl apply -k` would apply."""
+    out = subprocess.run(
+        [kubectl(), "kustomize", str(directory)], check=True, capture_output=True, text=True
+    ).stdout
+    return tuple(doc for doc in yaml.safe_load_all(out) if doc)
 
 
 def objects(kind: str, directory: Path = KIND) -> list[dict[str, Any]]:
-    return [doc for doc in kustomize_resources(directory) if doc["kind"] == kind]
+    return [doc for doc in rendered(directory) if doc["kind"] == kind]
 
 
 def one(kind: str, name: str, directory: Path = KIND) -> dict[str, Any]:
@@ -73,7 +87,7 @@ def pod_specs() -> list[tuple[str, dict[str, Any]]]:
     """(kind/name, pod spec) of every workload: the Deployments and the Job."""
     return [
         (f"{doc['kind']}/{doc['metadata']['name']}", doc["spec"]["template"]["spec"])
-        for doc in kustomize_resources(KIND)
+        for doc in rendered(KIND)
         if doc["kind"] in {"Deployment", "Job"}
     ]
 
@@ -322,10 +336,19 @@ def test_pods_are_hardened():
         assert {"readinessProbe", "livenessProbe"} <= set(container(name)), name
 
 
-def test_kustomization_lists_every_manifest():
-    listed = set(yaml.safe_load((KIND / "kustomization.yaml").read_text())["resources"])
-    present = {p.name for p in KIND.glob("*.yaml")} - {"kustomization.yaml", "cluster.yaml"}
-    assert listed == present
+def test_kustomizations_list_every_manifest():
+    for kustomization in DEPLOY.glob("**/kustomization.yaml"):
+        if ".tools" in kustomization.parts:
+            continue
+        directory = kustomization.parent
+        spec = yaml.safe_load(kustomization.read_text())
+        listed = set(spec.get("resources", [])) | {
+            patch["path"] for patch in spec.get("patches", []) if "path" in patch
+        }
+        present = {p.name for p in directory.glob("*.yaml")} - {"kustomization.yaml", "cluster.yaml"}
+        assert present <= listed, directory
+        for name in listed:
+            assert (directory / name).exists(), f"{directory}: {name}"
 
 
 # --- KEDA and LocalStack -------------------------------------------------------------------
@@ -402,7 +425,7 @@ def workloads() -> list[tuple[str, dict[str, Any]]]:
     """(component, pod template) of the Deployments and the Job."""
     return [
         (doc["metadata"]["labels"]["app.kubernetes.io/component"], doc["spec"]["template"])
-        for doc in kustomize_resources(KIND)
+        for doc in rendered(KIND)
         if doc["kind"] in {"Deployment", "Job"}
     ]
 

@@ -336,6 +336,18 @@ def test_pods_are_hardened():
         assert {"readinessProbe", "livenessProbe"} <= set(container(name)), name
 
 
+def test_no_service_links_in_any_pod():
+    # The Service paysys-api would inject PAYSYS_API_PORT=tcp://...:8080 into every pod of the
+    # namespace, which is no valid setting where the ConfigMap does not set the key.
+    for where, spec in pod_specs():
+        assert spec.get("enableServiceLinks") is False, where
+
+
+def test_worker_replicas_are_left_to_keda():
+    # A replica count in the manifest would reset what KEDA scaled to on every `kubectl apply`.
+    assert "replicas" not in one("Deployment", "paysys-worker")["spec"]
+
+
 def test_kustomizations_list_every_manifest():
     for kustomization in DEPLOY.glob("**/kustomization.yaml"):
         if ".tools" in kustomization.parts:

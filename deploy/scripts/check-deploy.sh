@@ -67,12 +67,13 @@ check "shellcheck deploy/scripts/*.sh scripts/*.sh" \
 check "yamllint --strict" yamllint --strict .yamllint deploy
 check "checkov (rendered manifests + Dockerfile; skips: deploy/checkov.yaml)" checkov_scan
 check "promtool check rules + test rules (deploy/prometheus)" bash deploy/scripts/check-alerts.sh
-check "pytest tests/system/test_deploy.py tests/system/test_alert_metrics.py" \
-  env CHECK_DEPLOY=1 "${PYTEST:-.venv/bin/pytest}" -q tests/system/test_deploy.py tests/system/test_alert_metrics.py
+check "pytest tests/system/test_deploy.py test_deploy_scripts.py test_alert_metrics.py" \
+  env CHECK_DEPLOY=1 "${PYTEST:-.venv/bin/pytest}" -q tests/system/test_deploy.py \
+  tests/system/test_deploy_scripts.py tests/system/test_alert_metrics.py
 
 if ((${#failed[@]})); then
   printf 'check-deploy: %d check(s) failed:\n' "${#failed[@]}"
-  printf '  - %s\n' "${failed[@]}"
+  printf '  - %s\n' ${failed[@]+"${failed[@]}"}
   exit 1
 fi
 say "check-deploy: all checks passed"

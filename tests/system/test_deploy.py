@@ -357,7 +357,8 @@ def test_kustomizations_list_every_manifest():
         listed = set(spec.get("resources", [])) | {
             patch["path"] for patch in spec.get("patches", []) if "path" in patch
         }
-        present = {p.name for p in directory.glob("*.yaml")} - {"kustomization.yaml", "cluster.yaml"}
+        present = {p.name for p in directory.glob("*.yaml")}
+        present -= {"kustomization.yaml", "cluster.yaml"}
         assert present <= listed, directory
         for name in listed:
             assert (directory / name).exists(), f"{directory}: {name}"

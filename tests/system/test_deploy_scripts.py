@@ -1,0 +1,113 @@
+"""deploy/scripts' shell logic, run for real with stub docker/kind/kubectl on PATH.
+
+No Docker engine, kind or cluster is needed: each test sources a script (which then only
+defines its functions), calls one function under `bash -u`, and checks the commands the stubs
+recorded. The kind path cannot run on the CI machines; these keep its fixed defects fixed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = ROOT / "deploy" / "scripts"
+BASH = shutil.which("bash") or "/bin/bash"
+SHELL_SCRIPTS = sorted([*SCRIPTS.glob("*.sh"), *(ROOT / "scripts").glob("*.sh")])
+
+# The inputs of image.sh and kind-up.sh: unset in each test unless it sets them.
+INPUTS = ("IMAGE", "KIND_CLUSTER", "BASE_IMAGE", "EXTRAS", "WHEELS", "DOCKER", "DOCKER_BUILD_FLAGS")
+
+
+@dataclass
+class Sandbox:
+    """A PATH of stub commands that log their arguments, and a way to call a script's function."""
+
+    bin: Path
+    log: Path
+
+    def stub(self, name: str, body: str = "") -> None:
+        """A command NAME that appends `NAME ARGS...` to the log, then runs BODY (bash)."""
+        path = self.bin / name
+        path.write_text(f'#!/usr/bin/env bash\nprintf "%s\\n" "{name} $*" >>"$STUB_LOG"\n{body}\n')
+        path.chmod(0o755)
+
+    def run(self, script: str, code: str, **env: str) -> subprocess.CompletedProcess[str]:
+        """`source deploy/scripts/SCRIPT; CODE` in `bash -u`, from the repository root."""
+        environ = {k: v for k, v in os.environ.items() if k not in INPUTS}
+        environ.update(PATH=f"{self.bin}:/usr/bin:/bin", STUB_LOG=str(self.log), **env)
+        return subprocess.run(
+            [BASH, "-u", "-c", f"source deploy/scripts/{script}\n{code}"],
+            cwd=ROOT,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    def calls(self) -> list[str]:
+        return self.log.read_text().splitlines() if self.log.exists() else []
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Sandbox:
+    (tmp_path / "bin").mkdir()
+    return Sandbox(bin=tmp_path / "bin", log=tmp_path / "calls.log")
+
+
+# --- bash 3.2 (macOS): an empty array is unbound under set -u -------------------------------
+
+ARRAY_EXPANSION = re.compile(r"\$\{(\w+)\[[@*]\]\}")
+GUARDED = re.compile(r'\$\{(\w+)\[@\]\+"\$\{\1\[@\]\}"\}')
+
+
+def unguarded_array_expansions(text: str) -> list[str]:
+    """Names in `${name[@]}` expansions not written `${name[@]+"${name[@]}"}`: bash before 4.4
+    (macOS ships 3.2) aborts on them under set -u when the array is empty."""
+    return ARRAY_EXPANSION.findall(GUARDED.sub("", text))
+
+
+def test_the_array_check_finds_what_bash_3_2_rejects():
+    # The line image.sh had: "extra[@]: unbound variable" on macOS with no DOCKER_BUILD_FLAGS.
+    assert unguarded_array_expansions('"$DOCKER" build "${args[@]}" "${extra[@]}" .') == [
+        "args",
+        "extra",
+    ]
+    assert not unguarded_array_expansions('"$DOCKER" build ${args[@]+"${args[@]}"} .')
+    assert not unguarded_array_expansions('printf "%d" "${#failed[@]}"')  # a count is fine
+
+
+@pytest.mark.parametrize("script", SHELL_SCRIPTS, ids=lambda p: p.name)
+def test_no_unguarded_array_expansion(script: Path):
+    assert not unguarded_array_expansions(script.read_text()), script.relative_to(ROOT)
+
+
+def test_image_build_with_every_optional_input_unset(sandbox: Sandbox):
+    sandbox.stub("docker")
+    result = sandbox.run("image.sh", "main", IMAGE="paysys:9.9.9")
+    assert result.returncode == 0, result.stderr
+    assert sandbox.calls() == ["docker info", "docker build --tag paysys:9.9.9 --file Dockerfile ."]
+
+
+def test_image_build_args_with_inputs(sandbox: Sandbox):
+    result = sandbox.run(
+        "image.sh",
+        'build_args; printf "%s\\n" "${args[@]}"',
+        IMAGE="paysys:9.9.9",
+        BASE_IMAGE="base:1",
+        EXTRAS="local",
+        DOCKER_BUILD_FLAGS="--network none",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:-1] == [
+        *("--tag", "paysys:9.9.9", "--file", "Dockerfile"),
+        *("--build-arg", "BASE_IMAGE=base:1", "--build-arg", "EXTRAS=local"),
+        *("--network", "none", "."),
+    ]

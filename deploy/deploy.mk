@@ -14,17 +14,15 @@ EXTRAS     ?=
 WHEELS     ?=
 
 DEPLOY_ENV := IMAGE=$(IMAGE) KIND_CLUSTER=$(KIND_CLUSTER)
+IMAGE_ENV  := $(DEPLOY_ENV) BASE_IMAGE='$(BASE_IMAGE)' EXTRAS='$(EXTRAS)' WHEELS='$(WHEELS)'
 
 .PHONY: image kind-up kind-down smoke check-deploy
 
 image: ## build the container image paysys:0.1.0 (BASE_IMAGE=, EXTRAS=, WHEELS= optional)
-	@$(DEPLOY_ENV) BASE_IMAGE='$(BASE_IMAGE)' EXTRAS='$(EXTRAS)' WHEELS='$(WHEELS)' \
-		bash deploy/scripts/image.sh
+	@$(IMAGE_ENV) bash deploy/scripts/image.sh
 
 kind-up: ## kind cluster + LocalStack + image + manifests, then print the API URL
-	@bash deploy/scripts/kind-up.sh --preflight
-	@$(MAKE) --no-print-directory image
-	@$(DEPLOY_ENV) bash deploy/scripts/kind-up.sh
+	@$(IMAGE_ENV) bash deploy/scripts/kind-up.sh
 
 kind-down: ## delete the kind cluster and stop LocalStack
 	@$(DEPLOY_ENV) bash deploy/scripts/kind-down.sh

@@ -111,3 +111,96 @@ def test_image_build_args_with_inputs(sandbox: Sandbox):
         *("--build-arg", "BASE_IMAGE=base:1", "--build-arg", "EXTRAS=local"),
         *("--network", "none", "."),
     ]
+
+
+# --- kind-up.sh -----------------------------------------------------------------------------
+
+
+def test_job_wait_survives_a_failing_kubectl_get(sandbox: Sandbox):
+    # The first `kubectl get` fails (an API server that blinks), the next one sees success.
+    sandbox.stub(
+        "kubectl",
+        'if [[ ! -e "$STUB_LOG.failed" ]]; then touch "$STUB_LOG.failed"; exit 1; fi\nprintf "1/"',
+    )
+    result = sandbox.run("kind-up.sh", "wait_for_job paysys-provision 30", POLL_SECONDS="0.1")
+    assert result.returncode == 0, result.stderr
+    assert len(sandbox.calls()) == 2
+
+
+def test_job_wait_gives_up_at_its_deadline(sandbox: Sandbox):
+    sandbox.stub("kubectl", "exit 1")
+    result = sandbox.run("kind-up.sh", "wait_for_job paysys-provision 2", POLL_SECONDS="0.1")
+    assert result.returncode == 1
+    assert len(sandbox.calls()) >= 2
+
+
+def test_job_wait_stops_on_a_failed_job(sandbox: Sandbox):
+    sandbox.stub("kubectl", 'printf "/True"')
+    result = sandbox.run("kind-up.sh", "wait_for_job paysys-provision 30", POLL_SECONDS="0.1")
+    assert result.returncode == 1
+    assert len(sandbox.calls()) == 1
+
+
+def test_each_existing_deployment_is_restarted(sandbox: Sandbox):
+    # Only the worker exists: it alone is restarted (it would keep the old image otherwise);
+    # the API, created by the apply, starts on the new image anyway.
+    sandbox.stub(
+        "kubectl",
+        '[[ "$*" == *"get deployment paysys-api"* ]] && exit 1\nexit 0',
+    )
+    result = sandbox.run("kind-up.sh", "deploy_app")
+    assert result.returncode == 0, result.stderr
+    restarts = [call for call in sandbox.calls() if "rollout restart" in call]
+    assert restarts == [
+        "kubectl --context kind-payment-system -n paysys rollout restart deployment/paysys-worker"
+    ]
+    calls = sandbox.calls()
+    assert calls.index("kubectl --context kind-payment-system apply -k deploy/kind") < calls.index(
+        restarts[0]
+    )
+
+
+def test_kind_load_falls_back_to_an_image_archive(sandbox: Sandbox):
+    # `kind load docker-image` fails with Docker's containerd image store.
+    sandbox.stub("kind", '[[ "$2" == docker-image ]] && exit 1\nexit 0')
+    sandbox.stub("docker", '[[ "$1" == save ]] && : >"$3"\nexit 0')
+    result = sandbox.run("kind-up.sh", "load_image", IMAGE="paysys:9.9.9")
+    assert result.returncode == 0, result.stderr
+    calls = sandbox.calls()
+    assert calls[0] == "kind load docker-image paysys:9.9.9 --name payment-system"
+    assert re.fullmatch(r"docker save --output (\S+/image\.tar) paysys:9\.9\.9", calls[1])
+    archive = calls[1].split()[3]
+    assert calls[2] == f"kind load image-archive {archive} --name payment-system"
+    assert not Path(archive).exists(), "the archive is removed"
+
+
+def test_kind_load_needs_no_archive_when_it_works(sandbox: Sandbox):
+    sandbox.stub("kind")
+    sandbox.stub("docker")
+    result = sandbox.run("kind-up.sh", "load_image", IMAGE="paysys:9.9.9")
+    assert result.returncode == 0, result.stderr
+    assert sandbox.calls() == ["kind load docker-image paysys:9.9.9 --name payment-system"]
+
+
+# --- the docs list kind-up's steps in the script's order ------------------------------------
+
+
+def script_steps() -> list[str]:
+    return re.findall(r'^\s*step "([^"]+)"$', (SCRIPTS / "kind-up.sh").read_text(), re.M)
+
+
+def documented_steps(readme: Path) -> list[str]:
+    """The numbered list after the line naming `make kind-up`'s steps: `N. **step**: ...`."""
+    text = readme.read_text()
+    start = text.index("`make kind-up` runs these steps")
+    steps = re.findall(r"^(\d+)\. \*\*([^*]+)\*\*", text[start:], re.M)
+    numbers = [int(n) for n, _ in steps]
+    end = numbers.index(1, 1) if 1 in numbers[1:] else len(numbers)  # the first list only
+    assert numbers[:end] == list(range(1, end + 1)), readme
+    return [name for _, name in steps[:end]]
+
+
+@pytest.mark.parametrize("readme", ["README.md", "deploy/README.md"])
+def test_docs_list_the_kind_up_steps_of_the_script(readme: str):
+    assert len(script_steps()) >= 8
+    assert documented_steps(ROOT / readme) == script_steps()

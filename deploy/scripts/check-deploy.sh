@@ -26,19 +26,24 @@ check() {
   fi
 }
 
+# The kustomizations anyone applies: kind (make kind-up), its KEDA part, and EKS.
+overlays="deploy/kind deploy/kind/keda deploy/aws"
+
+# render: each overlay into $rendered/<overlay with / as ->.yaml.
 render() {
-  kubectl kustomize deploy/kind >"$rendered/paysys.yaml" &&
-    kubectl kustomize deploy/kind/keda >"$rendered/paysys-keda.yaml"
+  local overlay
+  for overlay in $overlays; do
+    kubectl kustomize "$overlay" >"$rendered/${overlay//\//-}.yaml" || return 1
+  done
 }
 
-# The oldest and the newest Kubernetes a kind node image is likely to run; --strict rejects
-# unknown fields. KEDA's kinds have no bundled schema (warned about, not failed);
+# The oldest and the newest Kubernetes a kind node image or EKS is likely to run; --strict
+# rejects unknown fields. KEDA's kinds have no bundled schema (warned about, not failed);
 # tests/system/test_deploy.py checks them against the worker and the ConfigMap instead.
 validate() {
   local version out
   for version in 1.29.0 1.37.0; do
-    if ! out=$(kubernetes-validate --strict -k "$version" \
-      "$rendered/paysys.yaml" "$rendered/paysys-keda.yaml" 2>&1); then
+    if ! out=$(kubernetes-validate --strict -k "$version" "$rendered"/*.yaml 2>&1); then
       printf '%s\n' "$out"
       return 1
     fi
@@ -55,7 +60,7 @@ checkov_scan() {
     "$(grep -oE '^  - CKV[A-Z0-9_]+' deploy/checkov.yaml | sed 's/  - //' | paste -sd, -)"
 }
 
-check "kustomize build (deploy/kind, deploy/kind/keda)" render
+check "kustomize build ($overlays)" render
 check "kubernetes-validate --strict (Kubernetes 1.29 and 1.37)" validate
 check "check-jsonschema: compose file (builtin compose-spec schema)" \
   check-jsonschema --builtin-schema vendor.compose-spec deploy/localstack/compose.yaml

@@ -1,7 +1,7 @@
 # Container image, LocalStack, kind, and their checks. Included by the top Makefile, which
 # defines PYTHON, VENV, BIN and STAMP. The shell logic lives in deploy/scripts/*.sh.
 
-# The image every manifest names (deploy/kind/*.yaml, deploy/localstack/compose.yaml);
+# The image every manifest names (deploy/k8s/base/*.yaml, deploy/localstack/compose.yaml);
 # tests/system/test_deploy.py keeps them and pyproject's version equal to these.
 IMAGE_NAME   := paysys
 IMAGE_TAG    := 0.1.0
@@ -14,17 +14,15 @@ EXTRAS     ?=
 WHEELS     ?=
 
 DEPLOY_ENV := IMAGE=$(IMAGE) KIND_CLUSTER=$(KIND_CLUSTER)
+IMAGE_ENV  := $(DEPLOY_ENV) BASE_IMAGE='$(BASE_IMAGE)' EXTRAS='$(EXTRAS)' WHEELS='$(WHEELS)'
 
 .PHONY: image kind-up kind-down smoke check-deploy
 
 image: ## build the container image paysys:0.1.0 (BASE_IMAGE=, EXTRAS=, WHEELS= optional)
-	@$(DEPLOY_ENV) BASE_IMAGE='$(BASE_IMAGE)' EXTRAS='$(EXTRAS)' WHEELS='$(WHEELS)' \
-		bash deploy/scripts/image.sh
+	@$(IMAGE_ENV) bash deploy/scripts/image.sh
 
 kind-up: ## kind cluster + LocalStack + image + manifests, then print the API URL
-	@bash deploy/scripts/kind-up.sh --preflight
-	@$(MAKE) --no-print-directory image
-	@$(DEPLOY_ENV) bash deploy/scripts/kind-up.sh
+	@$(IMAGE_ENV) bash deploy/scripts/kind-up.sh
 
 kind-down: ## delete the kind cluster and stop LocalStack
 	@$(DEPLOY_ENV) bash deploy/scripts/kind-down.sh

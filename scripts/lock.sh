@@ -60,10 +60,10 @@ compile() {
     cd "$dir"
     local uv_compile=("$uv" pip compile --quiet --universal --generate-hashes
       --python-version 3.11 --custom-compile-command "make lock" "$@")
-    "${uv_compile[@]}" pyproject.toml --extra dev -o "$lock_dir/dev.txt"
-    "${uv_compile[@]}" pyproject.toml --extra local -c "$lock_dir/dev.txt" -o "$lock_dir/local.txt"
-    "${uv_compile[@]}" pyproject.toml -c "$lock_dir/dev.txt" -o "$lock_dir/prod.txt"
-    "${uv_compile[@]}" - -c "$lock_dir/dev.txt" -o "$lock_dir/build.txt" <<<"$build"
+    ${uv_compile[@]+"${uv_compile[@]}"} pyproject.toml --extra dev -o "$lock_dir/dev.txt"
+    ${uv_compile[@]+"${uv_compile[@]}"} pyproject.toml --extra local -c "$lock_dir/dev.txt" -o "$lock_dir/local.txt"
+    ${uv_compile[@]+"${uv_compile[@]}"} pyproject.toml -c "$lock_dir/dev.txt" -o "$lock_dir/prod.txt"
+    ${uv_compile[@]+"${uv_compile[@]}"} - -c "$lock_dir/dev.txt" -o "$lock_dir/build.txt" <<<"$build"
   )
 }
 
@@ -75,8 +75,8 @@ check_wheels() {
     for py in 3.11 3.12 3.13; do
       local wheels_only=("$uv" pip compile --quiet --no-header --only-binary :all:
         --python-platform "$arch-manylinux_2_28" --python-version "$py" -o /dev/null)
-      if ! "${wheels_only[@]}" -c "$dir/dev.txt" pyproject.toml --extra dev ||
-        ! build_requires | "${wheels_only[@]}" -c "$dir/build.txt" -; then
+      if ! ${wheels_only[@]+"${wheels_only[@]}"} -c "$dir/dev.txt" pyproject.toml --extra dev ||
+        ! build_requires | ${wheels_only[@]+"${wheels_only[@]}"} -c "$dir/build.txt" -; then
         printf '    a pin has no wheel for CPython %s, manylinux %s\n' "$py" "$arch" >&2
         status=1
       fi
@@ -94,7 +94,7 @@ shift || true
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$lock_dir" "$work/$lock_dir"
-for name in "${files[@]}"; do
+for name in ${files[@]+"${files[@]}"}; do
   if [[ -f $lock_dir/$name.txt ]]; then cp "$lock_dir/$name.txt" "$work/$lock_dir/"; fi
 done
 
@@ -105,7 +105,7 @@ case $mode in
     say "checking for binary wheels: CPython 3.11-3.13, manylinux x86_64 and aarch64"
     check_wheels "$work/$lock_dir" ||
       die "a pin lacks binary wheels (see above); nothing was written"
-    for name in "${files[@]}"; do
+    for name in ${files[@]+"${files[@]}"}; do
       # Unchanged files keep their time stamp: make then keeps .venv as it is.
       if cmp -s "$work/$lock_dir/$name.txt" "$lock_dir/$name.txt"; then
         state=unchanged
@@ -118,13 +118,13 @@ case $mode in
     ;;
   check)
     [[ $# == 0 ]] || die "check takes no arguments"
-    for name in "${files[@]}"; do
+    for name in ${files[@]+"${files[@]}"}; do
       [[ -f $lock_dir/$name.txt ]] || die "$lock_dir/$name.txt is missing: run make lock"
     done
     say "checking $lock_dir/ against pyproject.toml ($("$uv" --version))"
     compile "$work"
     status=0
-    for name in "${files[@]}"; do
+    for name in ${files[@]+"${files[@]}"}; do
       if ! diff -u --label "$lock_dir/$name.txt (committed)" --label "$name.txt (resolved now)" \
         <(pins "$lock_dir/$name.txt") <(pins "$work/$lock_dir/$name.txt"); then
         status=1

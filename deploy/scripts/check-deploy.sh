@@ -26,19 +26,24 @@ check() {
   fi
 }
 
+# The kustomizations anyone applies: kind (make kind-up), its KEDA part, and EKS.
+overlays="deploy/kind deploy/kind/keda deploy/aws"
+
+# render: each overlay into $rendered/<overlay with / as ->.yaml.
 render() {
-  kubectl kustomize deploy/kind >"$rendered/paysys.yaml" &&
-    kubectl kustomize deploy/kind/keda >"$rendered/paysys-keda.yaml"
+  local overlay
+  for overlay in $overlays; do
+    kubectl kustomize "$overlay" >"$rendered/${overlay//\//-}.yaml" || return 1
+  done
 }
 
-# The oldest and the newest Kubernetes a kind node image is likely to run; --strict rejects
-# unknown fields. KEDA's kinds have no bundled schema (warned about, not failed);
+# The oldest and the newest Kubernetes a kind node image or EKS is likely to run; --strict
+# rejects unknown fields. KEDA's kinds have no bundled schema (warned about, not failed);
 # tests/system/test_deploy.py checks them against the worker and the ConfigMap instead.
 validate() {
   local version out
   for version in 1.29.0 1.37.0; do
-    if ! out=$(kubernetes-validate --strict -k "$version" \
-      "$rendered/paysys.yaml" "$rendered/paysys-keda.yaml" 2>&1); then
+    if ! out=$(kubernetes-validate --strict -k "$version" "$rendered"/*.yaml 2>&1); then
       printf '%s\n' "$out"
       return 1
     fi
@@ -55,7 +60,7 @@ checkov_scan() {
     "$(grep -oE '^  - CKV[A-Z0-9_]+' deploy/checkov.yaml | sed 's/  - //' | paste -sd, -)"
 }
 
-check "kustomize build (deploy/kind, deploy/kind/keda)" render
+check "kustomize build ($overlays)" render
 check "kubernetes-validate --strict (Kubernetes 1.29 and 1.37)" validate
 check "check-jsonschema: compose file (builtin compose-spec schema)" \
   check-jsonschema --builtin-schema vendor.compose-spec deploy/localstack/compose.yaml
@@ -67,12 +72,13 @@ check "shellcheck deploy/scripts/*.sh scripts/*.sh" \
 check "yamllint --strict" yamllint --strict .yamllint deploy
 check "checkov (rendered manifests + Dockerfile; skips: deploy/checkov.yaml)" checkov_scan
 check "promtool check rules + test rules (deploy/prometheus)" bash deploy/scripts/check-alerts.sh
-check "pytest tests/system/test_deploy.py tests/system/test_alert_metrics.py" \
-  "${PYTEST:-.venv/bin/pytest}" -q tests/system/test_deploy.py tests/system/test_alert_metrics.py
+check "pytest tests/system/test_deploy.py test_deploy_scripts.py test_alert_metrics.py" \
+  env CHECK_DEPLOY=1 "${PYTEST:-.venv/bin/pytest}" -q tests/system/test_deploy.py \
+  tests/system/test_deploy_scripts.py tests/system/test_alert_metrics.py
 
 if ((${#failed[@]})); then
   printf 'check-deploy: %d check(s) failed:\n' "${#failed[@]}"
-  printf '  - %s\n' "${failed[@]}"
+  printf '  - %s\n' ${failed[@]+"${failed[@]}"}
   exit 1
 fi
 say "check-deploy: all checks passed"

@@ -60,7 +60,7 @@ fail() {
     printf -- '--- last lines of the smoke log ---\n' >&2
     tail -n 40 "$log" >&2
   fi
-  for name in "${containers[@]}"; do
+  for name in ${containers[@]+"${containers[@]}"}; do
     if dk inspect "$name" >/dev/null 2>&1; then
       printf -- '--- docker logs %s ---\n' "$name" >&2
       dk_logs --tail 20 "$name" >&2 || true
@@ -78,7 +78,7 @@ cleanup() {
   local rc=$?
   set +e
   if [[ -n $dockerd_pid ]]; then
-    for name in "${containers[@]}"; do dk rm --force --volumes "$name" >/dev/null; done
+    for name in ${containers[@]+"${containers[@]}"}; do dk rm --force --volumes "$name" >/dev/null; done
     [[ -n $network ]] && dk network rm "$network" >/dev/null
     kill -TERM "$dockerd_pid" 2>/dev/null
     for _ in $(seq 40); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.5; done
@@ -204,7 +204,7 @@ new_api_key dk || fail "paysys keygen in the image failed"
 note "starting the emulator (python -m moto.server in our image)"
 containers+=("$prefix-emulator")
 dk run --detach --name "$prefix-emulator" --network-alias emulator --no-healthcheck \
-  "${hardened[@]}" --entrypoint python "$IMAGE" -m moto.server -H 0.0.0.0 -p "$EMULATOR_PORT" \
+  ${hardened[@]+"${hardened[@]}"} --entrypoint python "$IMAGE" -m moto.server -H 0.0.0.0 -p "$EMULATOR_PORT" \
   >/dev/null || fail "the emulator container did not start"
 for _ in $(seq 60); do
   dk exec "$prefix-emulator" python -c "import urllib.request as u; \
@@ -214,7 +214,7 @@ done
 
 note "running paysys provision"
 containers+=("$prefix-provision")
-dk run --name "$prefix-provision" "${hardened[@]}" "${paysys_env[@]}" "$IMAGE" provision >/dev/null ||
+dk run --name "$prefix-provision" ${hardened[@]+"${hardened[@]}"} ${paysys_env[@]+"${paysys_env[@]}"} "$IMAGE" provision >/dev/null ||
   fail "paysys provision failed"
 # Its log line: {"event": "provisioned", "created": [...], ...}
 created=$(dk_logs "$prefix-provision" | "$PYTHON" -c '
@@ -234,10 +234,10 @@ else:
 note "starting the API and the worker"
 containers+=("$prefix-api" "$prefix-worker")
 health=(--health-interval 2s --health-start-period 5s)
-dk run --detach --name "$prefix-api" "${hardened[@]}" "${paysys_env[@]}" "${health[@]}" \
+dk run --detach --name "$prefix-api" ${hardened[@]+"${hardened[@]}"} ${paysys_env[@]+"${paysys_env[@]}"} ${health[@]+"${health[@]}"} \
   -e "PAYSYS_API_KEYS=$api_hash" --publish 127.0.0.1::8080 "$IMAGE" >/dev/null ||
   fail "the API container did not start"
-dk run --detach --name "$prefix-worker" "${hardened[@]}" "${paysys_env[@]}" "${health[@]}" \
+dk run --detach --name "$prefix-worker" ${hardened[@]+"${hardened[@]}"} ${paysys_env[@]+"${paysys_env[@]}"} ${health[@]+"${health[@]}"} \
   "$IMAGE" --role worker >/dev/null || fail "the worker container did not start"
 api_port=$(dk port "$prefix-api" 8080/tcp | head -n 1 | sed 's/.*://')
 [[ -n $api_port ]] || fail "the API port was not published"

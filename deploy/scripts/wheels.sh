@@ -41,7 +41,7 @@ mkdir -p "$dir"
 say "downloading the wheels of $lock and requirements/build.txt" \
   "for CPython $pyver ($arch, glibc 2.$glibc_minor) into $dir/"
 download=("$python" -m pip download --quiet --dest "$dir" --only-binary=:all: --require-hashes
-  --python-version "$pyver" --implementation cp --abi "$abi" --abi abi3 --abi none "${platforms[@]}")
-"${download[@]}" --requirement "$lock"
-"${download[@]}" --requirement requirements/build.txt
+  --python-version "$pyver" --implementation cp --abi "$abi" --abi abi3 --abi none ${platforms[@]+"${platforms[@]}"})
+${download[@]+"${download[@]}"} --requirement "$lock"
+${download[@]+"${download[@]}"} --requirement requirements/build.txt
 say "$(find "$dir" -name '*.whl' | wc -l) wheels in $dir/"

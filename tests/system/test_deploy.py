@@ -10,6 +10,8 @@ import inspect
 import ipaddress
 import os
 import re
+import shutil
+import subprocess
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -28,8 +30,12 @@ from paysys.runtime import iam
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
+BASE = DEPLOY / "k8s" / "base"
 KIND = DEPLOY / "kind"
 KEDA = KIND / "keda"
+AWS = DEPLOY / "aws"
+# The overlays of deploy/k8s/base: what the pods get, on kind and on EKS.
+OVERLAYS = pytest.mark.parametrize("overlay", [KIND, AWS], ids=["kind", "aws"])
 COMPOSE = DEPLOY / "localstack" / "compose.yaml"
 DOCKERFILE = ROOT / "Dockerfile"
 
@@ -44,18 +50,29 @@ def load_all(path: Path) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
 
 
+def kubectl() -> str:
+    """The pinned kubectl of `make check-deploy` (deploy/.tools), else the one on PATH."""
+    pinned = DEPLOY / ".tools" / "venv" / "bin" / "kubectl"
+    found = str(pinned) if pinned.exists() else shutil.which("kubectl")
+    if found is None:
+        message = "no kubectl to render the kustomizations: `make check-deploy` installs one"
+        if os.environ.get("CHECK_DEPLOY") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
 @cache
-def kustomize_resources(directory: Path) -> tuple[dict[str, Any], ...]:
-    """The objects of a kustomization's `resources` (plain files; no generators used)."""
-    kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
-    docs: list[dict[str, Any]] = []
-    for name in kustomization["resources"]:
-        docs.extend(load_all(directory / name))
-    return tuple(docs)
+def rendered(directory: Path) -> tuple[dict[str, Any], ...]:
+    """The objects `kubectl kustomize DIRECTORY` renders: what `kubectl apply -k` would apply."""
+    out = subprocess.run(
+        [kubectl(), "kustomize", str(directory)], check=True, capture_output=True, text=True
+    ).stdout
+    return tuple(doc for doc in yaml.safe_load_all(out) if doc)
 
 
 def objects(kind: str, directory: Path = KIND) -> list[dict[str, Any]]:
-    return [doc for doc in kustomize_resources(directory) if doc["kind"] == kind]
+    return [doc for doc in rendered(directory) if doc["kind"] == kind]
 
 
 def one(kind: str, name: str, directory: Path = KIND) -> dict[str, Any]:
@@ -64,22 +81,35 @@ def one(kind: str, name: str, directory: Path = KIND) -> dict[str, Any]:
     return found[0]
 
 
-def configmap() -> dict[str, str]:
-    data: dict[str, str] = one("ConfigMap", "paysys-config")["data"]
+def configmap(directory: Path = KIND) -> dict[str, str]:
+    data: dict[str, str] = one("ConfigMap", "paysys-config", directory)["data"]
     return data
 
 
-def pod_specs() -> list[tuple[str, dict[str, Any]]]:
-    """(kind/name, pod spec) of every workload: the Deployments and the Job."""
+def workload_objects(directory: Path = KIND) -> list[dict[str, Any]]:
+    """The Deployments and the Job."""
+    return [doc for doc in rendered(directory) if doc["kind"] in {"Deployment", "Job"}]
+
+
+def pod_specs(directory: Path = KIND) -> list[tuple[str, dict[str, Any]]]:
+    """(kind/name, pod spec) of every workload."""
     return [
         (f"{doc['kind']}/{doc['metadata']['name']}", doc["spec"]["template"]["spec"])
-        for doc in kustomize_resources(KIND)
-        if doc["kind"] in {"Deployment", "Job"}
+        for doc in workload_objects(directory)
     ]
 
 
-def container(deployment: str) -> dict[str, Any]:
-    containers = one("Deployment", deployment)["spec"]["template"]["spec"]["containers"]
+def workloads(directory: Path = KIND) -> list[tuple[str, dict[str, Any]]]:
+    """(component, pod template) of every workload."""
+    return [
+        (doc["metadata"]["labels"]["app.kubernetes.io/component"], doc["spec"]["template"])
+        for doc in workload_objects(directory)
+    ]
+
+
+def container(deployment: str, directory: Path = KIND) -> dict[str, Any]:
+    template = one("Deployment", deployment, directory)["spec"]["template"]
+    containers = template["spec"]["containers"]
     assert len(containers) == 1
     result: dict[str, Any] = containers[0]
     return result
@@ -95,8 +125,8 @@ def image() -> str:
     return f"{make_variable('IMAGE_NAME')}:{make_variable('IMAGE_TAG')}"
 
 
-def settings_from_configmap() -> Settings:
-    return Settings.from_env(configmap())
+def settings_from_configmap(directory: Path = KIND) -> Settings:
+    return Settings.from_env(configmap(directory))
 
 
 def port_number(spec: dict[str, Any], port: int | str) -> int:
@@ -130,8 +160,9 @@ def health_app() -> web.Application:
 # --- settings ------------------------------------------------------------------------------
 
 
-def test_every_configmap_key_is_a_setting():
-    unknown = sorted(set(configmap()) - SETTING_NAMES)
+@OVERLAYS
+def test_every_configmap_key_is_a_setting(overlay):
+    unknown = sorted(set(configmap(overlay)) - SETTING_NAMES)
     assert not unknown, f"not PAYSYS_* settings of paysys.config.Settings: {unknown}"
 
 
@@ -303,8 +334,9 @@ def test_grace_period_exceeds_long_poll_and_drain(deployment):
 # --- hardening -----------------------------------------------------------------------------
 
 
-def test_pods_are_hardened():
-    for where, spec in pod_specs():
+@OVERLAYS
+def test_pods_are_hardened(overlay):
+    for where, spec in pod_specs(overlay):
         assert spec["automountServiceAccountToken"] is False, where
         pod = spec["securityContext"]
         assert pod["runAsNonRoot"] is True, where
@@ -319,13 +351,37 @@ def test_pods_are_hardened():
             envs = c.get("envFrom", [])
             assert {"configMapRef": {"name": "paysys-config"}} in envs, where
     for name in ("paysys-api", "paysys-worker"):
-        assert {"readinessProbe", "livenessProbe"} <= set(container(name)), name
+        assert {"readinessProbe", "livenessProbe"} <= set(container(name, overlay)), name
 
 
-def test_kustomization_lists_every_manifest():
-    listed = set(yaml.safe_load((KIND / "kustomization.yaml").read_text())["resources"])
-    present = {p.name for p in KIND.glob("*.yaml")} - {"kustomization.yaml", "cluster.yaml"}
-    assert listed == present
+@OVERLAYS
+def test_no_service_links_in_any_pod(overlay):
+    # The Service paysys-api would inject PAYSYS_API_PORT=tcp://...:8080 into every pod of the
+    # namespace, which is no valid setting where the ConfigMap does not set the key.
+    for where, spec in pod_specs(overlay):
+        assert spec.get("enableServiceLinks") is False, where
+
+
+@OVERLAYS
+def test_worker_replicas_are_left_to_keda(overlay):
+    # A replica count in the manifest would reset what KEDA scaled to on every `kubectl apply`.
+    assert "replicas" not in one("Deployment", "paysys-worker", overlay)["spec"]
+
+
+def test_kustomizations_list_every_manifest():
+    for kustomization in DEPLOY.glob("**/kustomization.yaml"):
+        if ".tools" in kustomization.parts:
+            continue
+        directory = kustomization.parent
+        spec = yaml.safe_load(kustomization.read_text())
+        listed = set(spec.get("resources", [])) | {
+            patch["path"] for patch in spec.get("patches", []) if "path" in patch
+        }
+        present = {p.name for p in directory.glob("*.yaml")}
+        present -= {"kustomization.yaml", "cluster.yaml"}
+        assert present <= listed, directory
+        for name in listed:
+            assert (directory / name).exists(), f"{directory}: {name}"
 
 
 # --- KEDA and LocalStack -------------------------------------------------------------------
@@ -398,27 +454,20 @@ METADATA_ADDRESSES = (
 )
 
 
-def workloads() -> list[tuple[str, dict[str, Any]]]:
-    """(component, pod template) of the Deployments and the Job."""
-    return [
-        (doc["metadata"]["labels"]["app.kubernetes.io/component"], doc["spec"]["template"])
-        for doc in kustomize_resources(KIND)
-        if doc["kind"] in {"Deployment", "Job"}
-    ]
-
-
-def test_every_role_runs_as_its_own_service_account():
-    accounts = {sa["metadata"]["name"]: sa for sa in objects("ServiceAccount")}
+@OVERLAYS
+def test_every_role_runs_as_its_own_service_account(overlay):
+    accounts = {sa["metadata"]["name"]: sa for sa in objects("ServiceAccount", overlay)}
     assert set(accounts) == {f"paysys-{role}" for role in iam.ROLES}  # one IAM role each
-    for component, template in workloads():
+    for component, template in workloads(overlay):
         name = template["spec"]["serviceAccountName"]
         assert name == f"paysys-{component}", component
         assert accounts[name]["automountServiceAccountToken"] is False, name
         assert accounts[name]["metadata"]["labels"]["app.kubernetes.io/component"] == component
 
 
-def test_egress_is_dns_and_the_aws_endpoint_never_the_metadata_address():
-    policies = objects("NetworkPolicy")
+@OVERLAYS
+def test_egress_is_dns_and_the_aws_endpoint_never_the_metadata_address(overlay):
+    policies = objects("NetworkPolicy", overlay)
     assert any(
         p["spec"]["podSelector"] == {}
         and set(p["spec"]["policyTypes"]) == {"Ingress", "Egress"}
@@ -429,7 +478,7 @@ def test_egress_is_dns_and_the_aws_endpoint_never_the_metadata_address():
     allowed: set[tuple[int, str]] = set()
     for policy in (p for p in policies if p["spec"].get("egress")):
         selector = policy["spec"]["podSelector"]["matchLabels"]
-        for _, template in workloads():
+        for _, template in workloads(overlay):
             assert selector.items() <= template["metadata"]["labels"].items()
         for rule in policy["spec"]["egress"]:
             ports = {(p["port"], p["protocol"]) for p in rule["ports"]}  # never "any port"
@@ -447,20 +496,27 @@ def test_egress_is_dns_and_the_aws_endpoint_never_the_metadata_address():
                     if address.version == block.version and address in block:
                         assert any(address in n for n in excepted), (policy["metadata"], block)
             allowed |= ports
-    endpoint_port = urlsplit(settings_from_configmap().aws_endpoint_url or "").port
-    assert allowed == {(53, "UDP"), (53, "TCP"), (endpoint_port, "TCP"), (443, "TCP")}
+    # HTTPS for AWS, and the port of the endpoint override where there is one (LocalStack).
+    endpoint = settings_from_configmap(overlay).aws_endpoint_url
+    expected = {(53, "UDP"), (53, "TCP"), (443, "TCP")}
+    assert allowed == expected | ({(urlsplit(endpoint).port, "TCP")} if endpoint else set())
 
 
-def test_auth_is_required_everywhere_and_the_key_hashes_come_from_a_secret():
-    assert settings_from_configmap().auth == "required"
-    [keys] = [e for e in container("paysys-api").get("env", []) if e["name"] == "PAYSYS_API_KEYS"]
+@OVERLAYS
+def test_auth_is_required_and_the_key_hashes_come_from_a_secret(overlay):
+    assert settings_from_configmap(overlay).auth == "required"
+    env = container("paysys-api", overlay).get("env", [])
+    [keys] = [e for e in env if e["name"] == "PAYSYS_API_KEYS"]
     assert keys["valueFrom"]["secretKeyRef"] == {
         "name": "paysys-api-keys",
         "key": "PAYSYS_API_KEYS",
     }
-    for component, template in workloads():  # only the API sees the hashes
+    for component, template in workloads(overlay):  # only the API sees the hashes
         if component != "api":
             assert "env" not in template["spec"]["containers"][0], component
+
+
+def test_auth_is_required_by_kind_up_compose_and_smoke():
     kind_up = (DEPLOY / "scripts" / "kind-up.sh").read_text()
     assert "create secret generic paysys-api-keys" in kind_up
     assert '--from-literal=PAYSYS_API_KEYS="$api_hash"' in kind_up
@@ -471,3 +527,63 @@ def test_auth_is_required_everywhere_and_the_key_hashes_come_from_a_secret():
     smoke = (DEPLOY / "scripts" / "smoke.sh").read_text()
     for needed in ("PAYSYS_AUTH=required", '"PAYSYS_API_KEYS=$api_hash"', "SMOKE_API_KEY=$api_key"):
         assert needed in smoke
+
+
+# --- EKS: deploy/aws ------------------------------------------------------------------------
+
+ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+")
+
+
+def stack_outputs() -> dict[str, str]:
+    """deploy/aws/stack-outputs.env: the placeholders an operator replaces by the stack's."""
+    lines = (AWS / "stack-outputs.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def test_base_and_aws_have_no_endpoint_override_anywhere():
+    assert not {"PAYSYS_AWS_ENDPOINT_URL", "PAYSYS_DYNAMODB_ENDPOINT_URL"} & set(configmap(BASE))
+    text = yaml.safe_dump_all(rendered(AWS))
+    for local in ("ENDPOINT_URL", "awsEndpoint", "localstack", "4566", "000000000000"):
+        assert local not in text, local
+    assert settings_from_configmap(AWS).aws_endpoint_url is None
+    assert not objects("Secret", AWS), "no static keys: KEDA and the pods use IRSA"
+
+
+def test_aws_service_accounts_carry_the_stack_role_arns():
+    outputs = stack_outputs()
+    # One output per role, named as the stack's outputs (ApiRoleArn, ...), and the queue.
+    assert set(outputs) == {f"{role.capitalize()}RoleArn" for role in iam.ROLES} | {"QueueUrl"}
+    for role in iam.ROLES:
+        account = one("ServiceAccount", f"paysys-{role}", AWS)
+        arn = account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+        assert arn == outputs[f"{role.capitalize()}RoleArn"], role
+        assert ROLE_ARN.fullmatch(arn), arn
+    # The stack outputs stay local to kustomize: the only ConfigMap applied is the settings.
+    assert [c["metadata"]["name"] for c in objects("ConfigMap", AWS)] == ["paysys-config"]
+
+
+def test_aws_image_comes_from_a_registry():
+    for where, spec in pod_specs(AWS):
+        for c in spec["containers"]:
+            repository, _, tag = c["image"].rpartition(":")
+            assert "/" in repository, f"{where}: {c['image']} names no registry"
+            assert c["image"] != image(), where
+            assert tag == make_variable("IMAGE_TAG") or "@sha256:" in c["image"], where
+            assert c["imagePullPolicy"] == "Always", where
+    assert one("Service", "paysys-api", AWS)["spec"]["type"] == "ClusterIP"
+
+
+def test_aws_keda_authenticates_by_pod_identity_on_the_configured_queue():
+    (scaled,) = objects("ScaledObject", AWS)
+    assert scaled["spec"]["scaleTargetRef"]["name"] == "paysys-worker"
+    (trigger,) = scaled["spec"]["triggers"]
+    auth = one("TriggerAuthentication", trigger["authenticationRef"]["name"], AWS)
+    # KEDA takes the role of the worker's ServiceAccount (IRSA): no keys, no Secret.
+    assert auth["spec"] == {"podIdentity": {"provider": "aws", "identityOwner": "workload"}}
+    settings = settings_from_configmap(AWS)
+    queue = urlsplit(trigger["metadata"]["queueURL"])
+    assert queue.scheme == "https"
+    assert queue.hostname == f"sqs.{settings.aws_region}.amazonaws.com"
+    assert queue.path.rsplit("/", 1)[1] == settings.queue_name
+    assert trigger["metadata"]["awsRegion"] == settings.aws_region
+    assert "awsEndpoint" not in trigger["metadata"]

@@ -12,7 +12,7 @@ import json
 import time
 import uuid
 from collections.abc import Coroutine, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ import structlog
 from aiodynamo.models import BatchGetRequest, BatchWriteRequest
 
 from paysys.adapters.sqs import SqsQueue
+from paysys.core import keys
 from paysys.runtime.provision import Provisioned
 from paysys.runtime.resources import Clients
 
@@ -28,6 +29,11 @@ if TYPE_CHECKING:
 
 AMOUNT = Decimal("12.50")
 CURRENCY = "BRL"
+# What a POST without a merchant gets, and the default shard counts and reconcile window of
+# ``Settings`` (the API and workers of the bench run with these defaults).
+MERCHANT = "default"
+PENDING_SHARDS, LIST_SHARDS, COUNTER_SHARDS = 32, 16, 32
+RECONCILE_AFTER = timedelta(seconds=60)
 log = structlog.get_logger(__name__)
 
 
@@ -37,10 +43,12 @@ def stamp(moment: datetime | None = None) -> str:
 
 
 def new_item() -> dict[str, Any]:
-    """A ``Pending`` payment item, field for field what paysys stores."""
-    now = stamp()
+    """A ``Pending`` payment item, field for field what paysys stores (index keys included)."""
+    created = datetime.now(UTC)
+    now, payment_id = stamp(created), str(uuid.uuid4())
     return {
-        "id": str(uuid.uuid4()),
+        "id": payment_id,
+        "merchant_id": MERCHANT,
         "amount": AMOUNT,
         "currency": CURRENCY,
         "description": "bench",
@@ -48,7 +56,16 @@ def new_item() -> dict[str, Any]:
         "created_at": now,
         "updated_at": now,
         "correlation_id": str(uuid.uuid4()),
+        "list_pk": keys.list_pk_of(MERCHANT, created, payment_id, LIST_SHARDS),
+        "list_sk": keys.list_sk(now, payment_id),
+        "pending_shard": keys.pending_shard(payment_id, PENDING_SHARDS),
+        "due_at": stamp(created + RECONCILE_AFTER),
     }
+
+
+def counter_key(item: dict[str, Any]) -> dict[str, str]:
+    """The key of the counter item (``#count#<merchant>#<shard>``) that counts ``item``."""
+    return {"id": keys.counter_id_of(item["merchant_id"], item["id"], COUNTER_SHARDS)}
 
 
 def event_body(item: dict[str, Any]) -> str:

@@ -265,7 +265,8 @@ async def test_a_full_publish_backlog_stores_and_counts(
             aws_endpoint_url=blackhole.url,
             dynamodb_endpoint_url=endpoint,
             publish_max_pending=5,
-            aws_timeout_seconds=1.0,
+            # Long enough for DynamoDB on a loaded machine; SNS never answers within it.
+            aws_timeout_seconds=4.0,
             aws_max_attempts=1,
         )
         async with client_for(stalled) as api:

@@ -82,9 +82,9 @@ GRANTS: dict[Role, tuple[Grant, ...]] = {
         ),
         # approve (conditional update, read on a duplicate); /readyz
         Grant(("dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:DescribeTable"), (T.TABLE,)),
-        # the reconciler: Pending payments by age, their events published again
+        # the reconciler: Pending payments by age, their events published again; /readyz
         Grant(("dynamodb:Query",), (T.TABLE_INDEXES,)),
-        Grant(("sns:Publish",), (T.TOPIC,)),
+        Grant(("sns:Publish", "sns:GetTopicAttributes"), (T.TOPIC,)),
     ),
     # `paysys provision`, and the operator's `paysys dlq list | redrive`.
     "provision": (

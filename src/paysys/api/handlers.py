@@ -22,7 +22,6 @@ from paysys.api.keys import (
     SERVICE,
     SETTINGS,
     STATUS,
-    TRACEPARENT,
 )
 from paysys.core.domain import parse_new_payment
 from paysys.errors import (
@@ -62,7 +61,7 @@ async def create_payment(request: web.Request) -> web.Response:
     request[DEADLINE].reschedule(None)
     new = parse_new_payment(data, max_amount=request.app[SETTINGS].max_amount)
     accepted = await request.app[SERVICE].create(
-        new, request[REQUEST_ID], _idempotency_key(request), request.get(TRACEPARENT)
+        new, request[REQUEST_ID], _idempotency_key(request)
     )
     headers = {"Location": f"/payments/{accepted.body['id']}"}
     if accepted.replayed:

@@ -23,6 +23,5 @@ METRICS = web.AppKey("metrics", ApiMetrics)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 
 REQUEST_ID = web.RequestKey("request_id", str)
-TRACEPARENT = web.RequestKey("traceparent", str)
 API_KEY_ID = web.RequestKey("api_key_id", str)
 DEADLINE = web.RequestKey("deadline", asyncio.Timeout)

@@ -53,7 +53,6 @@ class PaymentService:
         new: NewPayment,
         correlation_id: str,
         idempotency_key: str | None = None,
-        traceparent: str | None = None,
     ) -> Accepted:
         """Store the payment ``Pending`` (the commit point), then publish ``PaymentCreated``.
 
@@ -65,7 +64,7 @@ class PaymentService:
         retry returns the first answer instead of a new payment."""
         if idempotency_key is None:
             payment = Payment.create(new, self.clock(), correlation_id=correlation_id)
-            return Accepted(await self._store_and_publish(payment, False, traceparent))
+            return Accepted(await self._store_and_publish(payment, False))
         claim = await self.idempotency.claim(
             idempotency_key, fingerprint(new), new_payment_id(), self.clock()
         )
@@ -77,7 +76,7 @@ class PaymentService:
         )
         try:
             resumed = claim.state is ClaimState.RESUMED
-            body = await self._store_and_publish(payment, resumed, traceparent)
+            body = await self._store_and_publish(payment, resumed)
         except BackendUnavailable:
             await self._release(idempotency_key)
             raise
@@ -95,15 +94,11 @@ class PaymentService:
         except BackendUnavailable as exc:  # the lease then simply runs out
             log.warning("idempotency.release_failed", error=str(exc))
 
-    async def _store_and_publish(
-        self, payment: Payment, resumed: bool, traceparent: str | None
-    ) -> dict[str, Any]:
+    async def _store_and_publish(self, payment: Payment, resumed: bool) -> dict[str, Any]:
         structlog.contextvars.bind_contextvars(payment_id=payment.id)
         payment = await self._store(payment, resumed)
         try:
-            await self.events.publish(
-                PaymentCreated.of(payment), payment.correlation_id, traceparent
-            )
+            await self.events.publish(PaymentCreated.of(payment), payment.correlation_id)
         except BackendUnavailable as exc:
             log.warning("payment.publish_deferred", error=str(exc))
         return payment.to_json()

@@ -37,7 +37,8 @@ TESTS = Path(__file__).parent
 
 
 # The tier that runs on every backend (``make test-localstack``): the contract on the real
-# adapters, the flow, the worker, the DLQ, idempotency, faults and the trace across the queue.
+# adapters, provisioning, the flow, the worker, the DLQ, idempotency, faults and the trace
+# across the queue.
 PORTABLE = tuple(
     TESTS / path
     for path in (
@@ -46,6 +47,7 @@ PORTABLE = tuple(
         "integration/test_idempotency.py",
         "integration/test_tracing.py",
         "integration/test_operability.py",
+        "integration/test_provision.py",
         "system/test_flow.py",
         "system/test_dlq.py",
         "system/test_faults.py",

@@ -118,7 +118,6 @@ async def localstack_server(
         DISABLE_EVENTS="1",
         DNS_ADDRESS="0",
         SKIP_SSL_CERT_DOWNLOAD="1",
-        SQS_ENDPOINT_STRATEGY="path",  # queue URLs on the endpoint itself, not sqs.<region>.…
     )
     argv = [str(python), "-m", "localstack.runtime.main"]
     try:

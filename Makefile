@@ -11,7 +11,7 @@ BENCH_ARGS ?=
 LOCK_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-fast lint lock lock-check fmt docs bench soak clean
+.PHONY: help venv run test test-fast test-localstack lint lock lock-check fmt docs bench soak clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -37,6 +37,12 @@ test: $(STAMP) ## run the test suite against the embedded emulator
 
 test-fast: $(STAMP) ## unit tests and the contract on the fakes: no emulator, a few seconds
 	$(BIN)/pytest -m fast
+
+# LocalStack's venv (Python 3.13) is made once in ~/.cache/paysys: install it ahead, so its
+# time is not a test's.
+test-localstack: $(STAMP) ## the portable tier on LocalStack's SNS/SQS (from PyPI, no Docker) + moto's DynamoDB
+	$(BIN)/python -m paysys.devtools.localstack
+	PAYSYS_TEST_BACKEND=localstack $(BIN)/pytest -m backend_portable
 
 lint: $(STAMP) lock-check ## the lock check, ruff (lint + format check) and mypy --strict
 	$(BIN)/ruff check src tests

@@ -1,5 +1,6 @@
-"""Fixtures: one real AWS emulator per session (moto server over HTTP, or LocalStack in Docker
-with PAYSYS_TEST_BACKEND=localstack), fresh uniquely named resources for every test."""
+"""Fixtures: one real AWS backend per session (moto's server over HTTP by default; with
+PAYSYS_TEST_BACKEND=localstack, LocalStack's SNS and SQS beside moto's DynamoDB: see
+tests/backends.py), fresh uniquely named resources for every test."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,15 +30,36 @@ from paysys.runtime.provision import Provisioned, provision
 from paysys.runtime.resources import Clients, Resources, open_clients, open_resources
 from paysys.runtime.roles import api_app
 
-from .backends import start_backend
+from .backends import Backend, start_backend
 from .processes import CALL_LOG_DIR
 
 TESTS = Path(__file__).parent
 
 
+# The tier that runs on every backend (``make test-localstack``): the contract on the real
+# adapters, provisioning, the flow, the worker, the DLQ, idempotency, faults and the trace
+# across the queue.
+PORTABLE = tuple(
+    TESTS / path
+    for path in (
+        "contract",
+        "integration/test_worker.py",
+        "integration/test_idempotency.py",
+        "integration/test_tracing.py",
+        "integration/test_operability.py",
+        "integration/test_provision.py",
+        "system/test_flow.py",
+        "system/test_dlq.py",
+        "system/test_faults.py",
+        "system/test_traced_roles.py",
+    )
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark the fast tier (``make test-fast``): everything under tests/unit, and the contract
-    tests on the fakes. None of them needs the emulator or starts a process."""
+    tests on the fakes. None of them needs the emulator or starts a process. Mark the
+    portable tier: the PORTABLE tests that use a backend."""
     for item in items:
         callspec = getattr(item, "callspec", None)
         on_fakes = callspec is not None and callspec.params.get("ports") == "fake"
@@ -45,6 +67,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.path.is_relative_to(TESTS / "contract") and on_fakes
         ):
             item.add_marker(pytest.mark.fast)
+        elif any(item.path.is_relative_to(path) for path in PORTABLE):
+            item.add_marker(pytest.mark.backend_portable)
 
 
 class LogSink:
@@ -105,15 +129,16 @@ def logs() -> LogSink:
 
 
 @pytest.fixture(scope="session")
-def endpoint() -> Iterator[str]:
-    with start_backend(os.environ.get("PAYSYS_TEST_BACKEND", "moto")) as url:
-        yield url
+async def backend() -> AsyncIterator[Backend]:
+    async with start_backend(os.environ.get("PAYSYS_TEST_BACKEND", "moto")) as started:
+        yield started
 
 
-def fresh_settings(endpoint: str, **overrides: Any) -> Settings:
+def fresh_settings(backend: Backend, **overrides: Any) -> Settings:
     suffix = uuid.uuid4().hex[:10]
     base = Settings(
-        aws_endpoint_url=endpoint,
+        aws_endpoint_url=backend.aws,
+        dynamodb_endpoint_url=backend.dynamodb,
         table_name=f"payments-{suffix}",
         idempotency_table_name=f"idempotency-{suffix}",
         topic_name=f"events-{suffix}",
@@ -131,15 +156,15 @@ def fresh_settings(endpoint: str, **overrides: Any) -> Settings:
 
 
 @pytest.fixture
-def settings(endpoint: str) -> Settings:
-    return fresh_settings(endpoint)
+def settings(backend: Backend) -> Settings:
+    return fresh_settings(backend)
 
 
 @contextlib.asynccontextmanager
-async def fresh_resources(endpoint: str, **overrides: Any) -> AsyncIterator[Resources]:
+async def fresh_resources(backend: Backend, **overrides: Any) -> AsyncIterator[Resources]:
     """Provisioned, uniquely named resources for a test that needs other settings than the
     fixtures' (``resources.clients.settings`` holds them)."""
-    settings = fresh_settings(endpoint, **overrides)
+    settings = fresh_settings(backend, **overrides)
     async with open_clients(settings) as clients:
         await provision(clients)
         async with open_resources(settings) as resources:
@@ -215,6 +240,7 @@ async def down_resources(settings: Settings, resources: Resources) -> AsyncItera
     short timeouts, few attempts)."""
     closed = settings.replace(
         aws_endpoint_url="http://127.0.0.1:9",
+        dynamodb_endpoint_url="http://127.0.0.1:9",
         aws_timeout_seconds=2.0,
         aws_max_attempts=2,
         dynamodb_retry_seconds=1.0,

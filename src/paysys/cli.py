@@ -37,6 +37,7 @@ from paysys.runtime.iam import ROLES, policy
 from paysys.runtime.provision import provision
 from paysys.runtime.resources import open_clients, open_resources
 from paysys.runtime.roles import run_api, run_worker
+from paysys.runtime.telemetry import role_tracing, traces_exporter
 
 log = structlog.get_logger(__name__)
 
@@ -84,6 +85,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         settings = Settings.from_env(env)
         if args.command == "serve" and args.role == "api":
             decide_auth(settings, embedded=False)  # refuse before opening any client
+        traces_exporter(env)  # refuse OTEL_* settings it cannot honour, as early
     except PaysysError as exc:
         sys.stderr.write(f"paysys: {exc}\n")
         return 2
@@ -120,8 +122,12 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         "dlq": _dlq_list if args.action == "list" else _dlq_redrive,
         "serve": _serve_api if args.role == "api" else _serve_worker,
     }[args.command]
+    traced = {"serve": args.role, "local": "local"}.get(args.command)
     try:
-        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        with (
+            role_tracing(traced, env),  # flushed after the loop has closed
+            asyncio.Runner(loop_factory=loop_factory()) as runner,
+        ):
             runner.run(_until_signalled(command, settings))
     except PaysysError as exc:
         log.error("paysys.failed", error=str(exc), code=exc.code)

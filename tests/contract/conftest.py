@@ -24,6 +24,7 @@ from paysys.core.ports import (
 )
 from paysys.runtime.resources import Resources
 
+from ..backends import Backend
 from ..conftest import fresh_settings
 from ..fakes import FakeClock, FakeSystem
 
@@ -74,8 +75,8 @@ class Ports:
 
 
 @pytest.fixture
-def settings(endpoint: str) -> Settings:
-    return fresh_settings(endpoint, **CONTRACT)
+def settings(backend: Backend) -> Settings:
+    return fresh_settings(backend, **CONTRACT)
 
 
 @pytest.fixture(params=["fake", "real"])

@@ -13,6 +13,7 @@ from paysys.core.domain import EVENT_TYPE, PaymentCreated
 from paysys.core.ports import QueueMessage
 from paysys.errors import BackendUnavailable
 
+from ..traces import TRACEPARENT, continuing
 from .conftest import GUARD_SECONDS, Ports
 
 EVENT = PaymentCreated(
@@ -21,7 +22,6 @@ EVENT = PaymentCreated(
     currency="BRL",
     created_at=datetime(2026, 3, 1, tzinfo=UTC),
 )
-TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 def outgoing(body: str, **attributes: str) -> QueueMessage:
@@ -30,14 +30,16 @@ def outgoing(body: str, **attributes: str) -> QueueMessage:
 
 
 async def test_publish_delivers_the_raw_event_with_its_attributes(ports: Ports) -> None:
-    assert await ports.events.publish(EVENT, "corr-1", TRACEPARENT)
+    with continuing(TRACEPARENT, "vendor=opaque"):
+        assert await ports.events.publish(EVENT, "corr-1")
     [message] = await ports.receive_eventually(ports.queue)
     assert message.body == EVENT.to_message()
     assert PaymentCreated.from_message(message.body) == EVENT
     assert message.attributes == {
         "event_type": EVENT_TYPE,
         "correlation_id": "corr-1",
-        "traceparent": TRACEPARENT,
+        "traceparent": TRACEPARENT,  # the current context (tracing off: the caller's)
+        "tracestate": "vendor=opaque",
     }
     assert (message.correlation_id, message.traceparent) == ("corr-1", TRACEPARENT)
     assert message.receive_count == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from paysys import tracing
 from paysys.core.domain import EVENT_TYPE, PaymentCreated
 from paysys.errors import BackendUnavailable
 
@@ -17,12 +18,9 @@ class FakeTopic:
         self.subscribers = list(subscribers)
         self.published: list[PaymentCreated] = []
 
-    async def publish(
-        self, event: PaymentCreated, correlation_id: str, traceparent: str | None = None
-    ) -> str:
+    async def publish(self, event: PaymentCreated, correlation_id: str) -> str:
         attributes = {"event_type": EVENT_TYPE, "correlation_id": correlation_id}
-        if traceparent:
-            attributes["traceparent"] = traceparent
+        attributes.update(tracing.carrier())  # the current trace context, as SnsPublisher
         if not all(attributes.values()):  # SNS refuses an empty attribute value
             raise BackendUnavailable("SNS Publish failed: InvalidParameterValue")
         for queue in self.subscribers:

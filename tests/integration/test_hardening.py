@@ -21,6 +21,7 @@ from paysys.runtime.resources import Resources, open_resources
 from paysys.runtime.serving import Limits
 from paysys.runtime.serving import serving as serve_with_limits
 
+from ..backends import Backend
 from ..conftest import make_app, serving
 from ..http_faults import Fault, HttpFaults, dynamodb_operation
 
@@ -66,9 +67,9 @@ def drop_first_put(table: str) -> Any:
 
 
 async def test_a_put_whose_reply_is_lost_is_answered_202_once(
-    wired: Settings, resources: Resources, endpoint: str
+    wired: Settings, resources: Resources, backend: Backend
 ) -> None:
-    async with HttpFaults(endpoint, drop_first_put(wired.table_name)) as proxy:
+    async with HttpFaults(backend.dynamodb, drop_first_put(wired.table_name)) as proxy:
         async with client_for(wired.replace(dynamodb_endpoint_url=proxy.url)) as api:
             response = await api.post("/payments", json=BODY)
             body = await response.json()
@@ -79,10 +80,10 @@ async def test_a_put_whose_reply_is_lost_is_answered_202_once(
 
 
 async def test_a_lost_reply_with_an_idempotency_key_replays_the_same_payment(
-    wired: Settings, resources: Resources, endpoint: str
+    wired: Settings, resources: Resources, backend: Backend
 ) -> None:
     headers = {"Idempotency-Key": "lost-reply-1"}
-    async with HttpFaults(endpoint, drop_first_put(wired.table_name)) as proxy:
+    async with HttpFaults(backend.dynamodb, drop_first_put(wired.table_name)) as proxy:
         async with client_for(wired.replace(dynamodb_endpoint_url=proxy.url)) as api:
             first = await api.post("/payments", json=BODY, headers=headers)
             again = await api.post("/payments", json=BODY, headers=headers)
@@ -95,7 +96,7 @@ async def test_a_lost_reply_with_an_idempotency_key_replays_the_same_payment(
 
 
 async def test_a_failed_idempotency_completion_does_not_hide_the_payment(
-    wired: Settings, resources: Resources, endpoint: str, logs
+    wired: Settings, resources: Resources, backend: Backend, logs
 ) -> None:
     table = wired.idempotency_table_name.encode()
 
@@ -103,7 +104,7 @@ async def test_a_failed_idempotency_completion_does_not_hide_the_payment(
         completing = dynamodb_operation(request) == "UpdateItem" and table in request
         return Fault.REFUSE if completing else Fault.PASS
 
-    async with HttpFaults(endpoint, refuse_completion) as proxy:
+    async with HttpFaults(backend.dynamodb, refuse_completion) as proxy:
         async with client_for(wired.replace(dynamodb_endpoint_url=proxy.url)) as api:
             response = await api.post("/payments", json=BODY, headers={"Idempotency-Key": "k1"})
             created = await response.json()
@@ -196,7 +197,7 @@ async def test_fuzzed_requests_never_get_a_5xx(  # noqa: PLR0917 - hypothesis pa
 
 async def test_sns_and_sqs_trouble_is_degraded_not_unready(wired: Settings) -> None:
     sns_down = wired.replace(
-        aws_endpoint_url="http://127.0.0.1:9", dynamodb_endpoint_url=wired.aws_endpoint_url
+        aws_endpoint_url="http://127.0.0.1:9", dynamodb_endpoint_url=wired.dynamodb_endpoint_url
     )
     async with client_for(sns_down) as api:
         ready = await api.get("/readyz")
@@ -256,14 +257,13 @@ async def test_readiness_is_cached_and_single_flight() -> None:
 
 
 async def test_a_full_publish_backlog_stores_and_counts(
-    wired: Settings, resources: Resources, endpoint: str
+    wired: Settings, resources: Resources, backend: Backend
 ) -> None:
     """SNS holds every call unanswered: payments are still stored, the backlog stays bounded,
     and what did not fit is counted (and left to the reconciler)."""
-    async with HttpFaults(endpoint, lambda _: Fault.HOLD) as blackhole:
+    async with HttpFaults(backend.aws, lambda _: Fault.HOLD) as blackhole:
         stalled = wired.replace(
             aws_endpoint_url=blackhole.url,
-            dynamodb_endpoint_url=endpoint,
             publish_max_pending=5,
             # Long enough for DynamoDB on a loaded machine; SNS never answers within it.
             aws_timeout_seconds=4.0,
@@ -306,11 +306,10 @@ async def test_slow_headers_and_idle_connections_are_closed() -> None:
         writer.close()
 
 
-async def test_a_handler_past_its_deadline_is_a_503(wired: Settings, endpoint: str) -> None:
-    async with HttpFaults(endpoint, lambda _: Fault.HOLD) as blackhole:
+async def test_a_handler_past_its_deadline_is_a_503(wired: Settings, backend: Backend) -> None:
+    async with HttpFaults(backend.aws, lambda _: Fault.HOLD) as blackhole:
         slow = wired.replace(
             aws_endpoint_url=blackhole.url,
-            dynamodb_endpoint_url=endpoint,
             http_request_timeout_seconds=0.5,
             aws_timeout_seconds=5.0,
         )

@@ -32,6 +32,7 @@ from paysys.core.currencies import ISO_4217
 from paysys.core.domain import fingerprint, new_payment_id, parse_new_payment, utcnow
 from paysys.runtime.resources import Resources
 
+from ..backends import Backend
 from ..conftest import KeyedApi, fresh_settings, make_app, serving
 
 SPEC: dict[str, Any] = json.loads(
@@ -126,11 +127,11 @@ def _valid_new_payment(body: Any) -> bool:
 
 
 @pytest.fixture
-def settings(endpoint: str) -> Settings:
+def settings(backend: Backend) -> Settings:
     """Patient AWS timeouts: on a loaded machine a slow emulator must not turn into the 503s
     the fuzz test counts as server errors (the outage test below sets its own)."""
     return fresh_settings(
-        endpoint, aws_timeout_seconds=10.0, aws_max_attempts=3, dynamodb_retry_seconds=8.0
+        backend, aws_timeout_seconds=10.0, aws_max_attempts=3, dynamodb_retry_seconds=8.0
     )
 
 

@@ -100,16 +100,9 @@ async def test_stats_and_a_page_read_the_same_items_at_300_and_3000(
     assert reads[3000][1] <= budget
 
 
-async def test_provision_migrates_the_first_layout(endpoint: str) -> None:
+async def test_provision_migrates_the_first_layout(settings: Settings) -> None:
     """A table as the first paysys made it (one status-created_at index, items without the
     merchant or the new keys): provision adds the indexes, backfills, drops the old index."""
-    settings = Settings(aws_endpoint_url=endpoint).replace(
-        table_name=f"old-{uuid.uuid4().hex[:8]}",
-        idempotency_table_name=f"old-idem-{uuid.uuid4().hex[:8]}",
-        topic_name=f"old-{uuid.uuid4().hex[:8]}",
-        queue_name=f"old-{uuid.uuid4().hex[:8]}",
-        dlq_name=f"old-dlq-{uuid.uuid4().hex[:8]}",
-    )
     async with open_clients(settings) as clients:
         d = clients.dynamodb
         await d.send_request(

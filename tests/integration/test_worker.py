@@ -17,6 +17,7 @@ from paysys.runtime.resources import Resources
 from paysys.runtime.roles import worker_options
 from paysys.worker.worker import Worker
 
+from ..backends import Backend
 from ..conftest import fresh_resources, until
 from ..fakes import CountingQueue, HeldPayments
 
@@ -79,10 +80,10 @@ async def test_duplicate_delivery_is_acknowledged_once_approved(
 
 
 async def test_malformed_message_never_stops_the_loop_and_ends_in_the_dlq(
-    endpoint: str, logs
+    backend: Backend, logs
 ) -> None:
     async with fresh_resources(
-        endpoint, visibility_timeout_seconds=1, max_receive_count=2
+        backend, visibility_timeout_seconds=1, max_receive_count=2
     ) as resources:
         settings = resources.clients.settings
         sqs, url = resources.clients.sqs, resources.queue.queue_url
@@ -164,8 +165,8 @@ async def test_in_flight_never_exceeds_the_semaphore(
     assert stats.batches >= 6  # 30 messages in batches of at most 5
 
 
-async def test_long_work_keeps_its_message_invisible(endpoint: str) -> None:
-    async with fresh_resources(endpoint, visibility_timeout_seconds=1) as resources:
+async def test_long_work_keeps_its_message_invisible(backend: Backend) -> None:
+    async with fresh_resources(backend, visibility_timeout_seconds=1) as resources:
         payment = await create(resources, "slow")
         slow = dataclasses.replace(
             resources.service, payments=HeldPayments(resources.payments, delay=2.5)

@@ -10,14 +10,15 @@ from paysys.core.domain import PaymentCreated, utcnow
 from paysys.runtime.roles import worker_options
 from paysys.worker.worker import Worker
 
+from ..backends import Backend
 from ..conftest import fresh_resources
 from ..processes import role_env
 from ..processes import run_paysys as run_cli
 
 
-async def test_poison_messages_are_listed_with_a_reason_and_redriven(endpoint: str) -> None:
+async def test_poison_messages_are_listed_with_a_reason_and_redriven(backend: Backend) -> None:
     async with fresh_resources(
-        endpoint, visibility_timeout_seconds=1, max_receive_count=1
+        backend, visibility_timeout_seconds=1, max_receive_count=1
     ) as resources:
         settings, queue, dlq = resources.clients.settings, resources.queue, resources.dlq
         await resources.clients.sqs.send_message(QueueUrl=queue.queue_url, MessageBody="garbage")

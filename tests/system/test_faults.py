@@ -27,6 +27,7 @@ from paysys.devtools.worker_log import parse_worker_log
 from paysys.runtime.provision import Provisioned, provision
 from paysys.runtime.resources import Clients, open_clients
 
+from ..backends import Backend
 from ..conftest import fresh_settings
 from ..faults import FaultProxy
 from ..processes import RoleProcess, role_env, start_role, stop_role
@@ -127,8 +128,8 @@ async def system_for(settings: Settings) -> AsyncIterator[System]:
 
 
 @pytest.fixture
-async def system(endpoint: str) -> AsyncIterator[System]:
-    async with system_for(fresh_settings(endpoint, visibility_timeout_seconds=3)) as running:
+async def system(backend: Backend) -> AsyncIterator[System]:
+    async with system_for(fresh_settings(backend, visibility_timeout_seconds=3)) as running:
         yield running
 
 
@@ -172,17 +173,17 @@ async def test_sigterm_during_load_drains_and_loses_nothing(system: System) -> N
     await system.audit(ids)
 
 
-async def test_sns_outage_window_is_healed_by_the_reconciler(endpoint: str) -> None:
+async def test_sns_outage_window_is_healed_by_the_reconciler(backend: Backend) -> None:
     """Three workers, each with a reconciler; the API cannot reach SNS for a window. Every
     payment ends Approved, and none is republished twice within a reconcile window."""
     window = 2
-    async with FaultProxy(endpoint) as proxy:
+    async with FaultProxy(backend.aws) as proxy:
         # The API reaches SNS through the proxy; DynamoDB and the workers go direct.
         settings = fresh_settings(
-            endpoint, reconcile_after_seconds=window, reconcile_interval_seconds=0.5
+            backend, reconcile_after_seconds=window, reconcile_interval_seconds=0.5
         )
         async with system_for(settings) as system:
-            await system.start_api(aws_endpoint_url=proxy.url, dynamodb_endpoint_url=endpoint)
+            await system.start_api(aws_endpoint_url=proxy.url)
             for _ in range(3):
                 await system.start_worker()
             before = await system.post_many(10, concurrency=4)
@@ -211,14 +212,19 @@ async def test_sns_outage_window_is_healed_by_the_reconciler(endpoint: str) -> N
         assert all(gap >= window * 0.9 for gap in gaps), (payment_id, gaps)
 
 
-async def test_worker_survives_the_backend_going_away(endpoint: str) -> None:
-    async with FaultProxy(endpoint) as proxy:
+async def test_worker_survives_the_backend_going_away(backend: Backend) -> None:
+    async with FaultProxy(backend.aws) as proxy:
         # A receive whose response the outage swallowed hides its messages until the
         # visibility timeout: keep it short so the test shows recovery, not the wait.
-        settings = fresh_settings(endpoint, visibility_timeout_seconds=3)
+        settings = fresh_settings(backend, visibility_timeout_seconds=3)
         async with system_for(settings) as system:
             await system.start_api()
-            worker = await system.start_worker(aws_endpoint_url=proxy.url)
+            # SQS through the proxy (on moto DynamoDB too: one endpoint serves both).
+            same = backend.dynamodb == backend.aws
+            worker = await system.start_worker(
+                aws_endpoint_url=proxy.url,
+                dynamodb_endpoint_url=proxy.url if same else backend.dynamodb,
+            )
             first = await system.post_many(20, concurrency=4)
             await system.wait_approved(20)
             proxy.down()

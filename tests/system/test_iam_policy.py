@@ -27,6 +27,7 @@ from paysys.errors import ConfigError
 from paysys.runtime.iam import actions, allows, arn, iam_action, policy, uncovered
 from paysys.runtime.resources import open_resources
 
+from ..backends import Backend
 from ..conftest import fresh_settings, wait_for_status
 from ..processes import role_env, run_paysys, start_role
 
@@ -116,8 +117,8 @@ async def _drive_the_api(base: str, key: str) -> list[str]:
     return ids
 
 
-async def test_every_recorded_call_is_in_its_roles_policy(endpoint: str, tmp_path: Path) -> None:
-    settings = fresh_settings(endpoint, reconcile_after_seconds=0, reconcile_interval_seconds=0.5)
+async def test_every_recorded_call_is_in_its_roles_policy(backend: Backend, tmp_path: Path) -> None:
+    settings = fresh_settings(backend, reconcile_after_seconds=0, reconcile_interval_seconds=0.5)
     logs = {name: tmp_path / f"{name}.calls" for name in ("provision", "api", "worker", "dlq")}
     env = role_env(settings)
 

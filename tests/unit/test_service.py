@@ -24,13 +24,14 @@ from paysys.errors import (
 )
 
 from ..fakes import FakeSystem, Outage
+from ..traces import TRACEPARENT, continuing
 
 NEW = NewPayment(amount=Decimal("12.50"), currency="BRL", description="coffee")
-TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 async def test_create_stores_pending_then_publishes(fakes: FakeSystem) -> None:
-    accepted = await fakes.service().create(NEW, "corr-1", traceparent=TRACEPARENT)
+    with continuing(TRACEPARENT):  # the request's trace context, which the event carries
+        accepted = await fakes.service().create(NEW, "corr-1")
     assert not accepted.replayed
     stored = await fakes.payments.get(accepted.payment_id)
     assert accepted.body == stored.to_json()

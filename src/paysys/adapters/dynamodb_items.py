@@ -14,6 +14,7 @@ from aiodynamo.errors import AIODynamoError, ConditionalCheckFailed, ItemNotFoun
 from aiodynamo.models import BatchGetRequest, RetryTimeout
 from aiohttp import ClientError as HttpClientError
 
+from paysys import tracing
 from paysys.core import keys
 from paysys.core.domain import DEFAULT_MERCHANT, Payment, PaymentStatus, format_time, parse_time
 from paysys.errors import BackendUnavailable
@@ -70,15 +71,18 @@ class Layout:
 
 @asynccontextmanager
 async def dynamo_translated(operation: str) -> AsyncIterator[None]:
-    """Vendor errors → ``BackendUnavailable``; domain outcomes are handled by the caller."""
-    try:
-        yield
-    except (ConditionalCheckFailed, ItemNotFound):
-        raise
-    except TableNotFound as exc:
-        raise BackendUnavailable(f"DynamoDB {operation}: table not found") from exc
-    except (AIODynamoError, RetryTimeout, HttpClientError, TimeoutError) as exc:
-        raise BackendUnavailable(f"DynamoDB {operation} failed: {type(exc).__name__}") from exc
+    """Vendor errors → ``BackendUnavailable``; domain outcomes are handled by the caller.
+    The call's CLIENT span: a domain outcome does not mark it failed."""
+    outcomes = (ConditionalCheckFailed, ItemNotFound)
+    with tracing.client_span("DynamoDB", operation, expected=outcomes):
+        try:
+            yield
+        except outcomes:
+            raise
+        except TableNotFound as exc:
+            raise BackendUnavailable(f"DynamoDB {operation}: table not found") from exc
+        except (AIODynamoError, RetryTimeout, HttpClientError, TimeoutError) as exc:
+            raise BackendUnavailable(f"DynamoDB {operation} failed: {type(exc).__name__}") from exc
 
 
 def to_item(payment: Payment, layout: Layout) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from paysys import tracing
 from paysys.adapters.aws import translated
 from paysys.core.domain import EVENT_TYPE, PaymentCreated
 from paysys.errors import BackendUnavailable
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
     from types_aiobotocore_sns.type_defs import MessageAttributeValueTypeDef
 
 SNS_BATCH_LIMIT = 10
+# An entry waiting for a batch: the request entry, its waiter, the publisher's trace context.
+_Pending = tuple[dict[str, Any], asyncio.Future[str], tracing.TraceContext]
 
 
 @dataclass(slots=True)
@@ -31,34 +34,35 @@ class SnsPublisher:
     max_pending: int = 1000
     shed: int = 0
     failed: int = 0
-    _pending: list[tuple[dict[str, Any], asyncio.Future[str]]] = field(default_factory=list)
+    _pending: list[_Pending] = field(default_factory=list)
     _calls: int = 0
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
-    async def publish(
-        self, event: PaymentCreated, correlation_id: str, traceparent: str | None = None
-    ) -> str:
-        attributes: dict[str, MessageAttributeValueTypeDef] = {
-            "event_type": {"DataType": "String", "StringValue": EVENT_TYPE},
-            "correlation_id": {"DataType": "String", "StringValue": correlation_id},
-        }
-        if traceparent:
-            attributes["traceparent"] = {"DataType": "String", "StringValue": traceparent}
-        if len(self._pending) >= self.max_pending:
-            self.shed += 1
-            raise BackendUnavailable(
-                f"SNS publish backlog full ({len(self._pending)} events waiting)"
-            )
-        done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._pending.append(
-            ({"Message": event.to_message(), "MessageAttributes": attributes}, done)
-        )
-        self._pump()
-        try:
-            return await done
-        except BackendUnavailable:
-            self.failed += 1
-            raise
+    async def publish(self, event: PaymentCreated, correlation_id: str) -> str:
+        """Queue the event and wait for its batch's answer, inside its PRODUCER span. The
+        event carries that span's context (``traceparent``, ``tracestate``), captured here:
+        the batch call runs in another task, outside the caller's context."""
+        with tracing.producer_span(f"publish {EVENT_TYPE}", self.topic_arn):
+            attributes: dict[str, MessageAttributeValueTypeDef] = {
+                "event_type": {"DataType": "String", "StringValue": EVENT_TYPE},
+                "correlation_id": {"DataType": "String", "StringValue": correlation_id},
+            }
+            for name, value in tracing.carrier().items():
+                attributes[name] = {"DataType": "String", "StringValue": value}
+            if len(self._pending) >= self.max_pending:
+                self.shed += 1
+                raise BackendUnavailable(
+                    f"SNS publish backlog full ({len(self._pending)} events waiting)"
+                )
+            done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            entry = {"Message": event.to_message(), "MessageAttributes": attributes}
+            self._pending.append((entry, done, tracing.capture()))
+            self._pump()
+            try:
+                return await done
+            except BackendUnavailable:
+                self.failed += 1
+                raise
 
     def _pump(self) -> None:
         while self._pending and self._calls < self.max_calls:
@@ -69,10 +73,12 @@ class SnsPublisher:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _send(self, batch: list[tuple[dict[str, Any], asyncio.Future[str]]]) -> None:
+    async def _send(self, batch: list[_Pending]) -> None:
+        """One PublishBatch: its span continues the first entry's trace, linked to the rest."""
         try:
-            entries: list[Any] = [{"Id": str(i), **e} for i, (e, _) in enumerate(batch)]
-            async with translated("SNS", "PublishBatch"):
+            entries: list[Any] = [{"Id": str(i), **e} for i, (e, _, _) in enumerate(batch)]
+            contexts = [c for _, _, c in batch]
+            async with translated("SNS", "PublishBatch", parent=contexts[0], linked=contexts[1:]):
                 response = await self.client.publish_batch(
                     TopicArn=self.topic_arn, PublishBatchRequestEntries=entries
                 )
@@ -85,11 +91,11 @@ class SnsPublisher:
                 if not fut.done():
                     fut.set_exception(BackendUnavailable(f"SNS Publish failed: {failed['Code']}"))
         except Exception as exc:  # noqa: BLE001 - handed to every waiter
-            for _, fut in batch:
+            for _, fut, _ in batch:
                 if not fut.done():
                     fut.set_exception(exc)
         finally:
-            for _, fut in batch:  # cancelled mid-call, or an entry the answer did not name
+            for _, fut, _ in batch:  # cancelled mid-call, or an entry the answer did not name
                 if not fut.done():
                     fut.set_exception(BackendUnavailable("SNS PublishBatch was interrupted"))
             self._calls -= 1

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import structlog
 
+from paysys import tracing
 from paysys.adapters.aws import translated
 from paysys.core.ports import QueueMessage
 
@@ -41,9 +43,15 @@ class SqsQueue:
         }
         if visibility_seconds is not None:
             request["VisibilityTimeout"] = visibility_seconds
-        async with translated("SQS", "ReceiveMessage"):
+        began_ns = time.time_ns()
+        # Recorded per message delivered, in its own trace: an idle long poll is no one's.
+        async with translated("SQS", "ReceiveMessage", traced=False):
             response = await self.client.receive_message(**request)
-        return [queue_message(m) for m in response.get("Messages", [])]
+        messages = [queue_message(m) for m in response.get("Messages", [])]
+        if messages and tracing.recording():
+            delivered = [(m.attributes, m.sent_at_ms) for m in messages]
+            tracing.received("SQS", "ReceiveMessage", delivered, began_ns)
+        return messages
 
     async def send(self, messages: Sequence[QueueMessage]) -> list[QueueMessage]:
         sent: list[QueueMessage] = []

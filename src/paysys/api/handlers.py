@@ -23,7 +23,6 @@ from paysys.api.keys import (
     SERVICE,
     SETTINGS,
     STATUS,
-    TRACEPARENT,
 )
 from paysys.core.domain import DEFAULT_MERCHANT, PaymentStatus, parse_new_payment
 from paysys.errors import (
@@ -66,7 +65,6 @@ async def create_payment(request: web.Request) -> web.Response:
         new,
         request[REQUEST_ID],
         _idempotency_key(request),
-        request.get(TRACEPARENT),
         merchant_id=merchant_of(request),
     )
     headers = {"Location": f"/payments/{accepted.body['id']}"}

@@ -25,7 +25,6 @@ METRICS = web.AppKey("metrics", ApiMetrics)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 
 REQUEST_ID = web.RequestKey("request_id", str)
-TRACEPARENT = web.RequestKey("traceparent", str)
 API_KEY_ID = web.RequestKey("api_key_id", str)
 MERCHANT = web.RequestKey("merchant_id", str)  # set by auth; absent in open mode (default)
 DEADLINE = web.RequestKey("deadline", asyncio.Timeout)

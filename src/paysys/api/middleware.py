@@ -1,5 +1,5 @@
-"""Every request passes, in order: ``context`` (correlation id, traceparent, one log line and
-the metrics), ``errors`` (the paysys error tree and aiohttp's own 4xx mapped to a status and a
+"""Every request passes, in order: ``context`` (correlation id, the trace span, one log line
+and the metrics), ``errors`` (the paysys error tree and aiohttp's own 4xx mapped to a status and a
 JSON body, once), ``deadline`` (the handler's time bound) and ``auth`` (API keys). Handlers
 never catch errors."""
 
@@ -14,6 +14,7 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from paysys import tracing
 from paysys.api.keys import (
     API_KEY_ID,
     API_KEYS,
@@ -22,7 +23,6 @@ from paysys.api.keys import (
     METRICS,
     REQUEST_ID,
     SETTINGS,
-    TRACEPARENT,
 )
 from paysys.errors import PaysysError, RequestTimedOut, Unauthorized
 
@@ -30,7 +30,6 @@ log = structlog.get_logger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
-_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 _QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/"})
 
@@ -40,29 +39,32 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
     supplied = request.headers.get(REQUEST_ID_HEADER, "")
     request_id = supplied if _REQUEST_ID.match(supplied) else str(uuid.uuid4())
     request[REQUEST_ID] = request_id
-    context: dict[str, str] = {"correlation_id": request_id}
-    traceparent = request.headers.get("traceparent", "")
-    if _TRACEPARENT.match(traceparent):
-        request[TRACEPARENT] = context["traceparent"] = traceparent
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource else "unmatched"  # bounded label values
     started = time.perf_counter()
-    with structlog.contextvars.bound_contextvars(**context):
-        response = await handler(request)
-        elapsed = time.perf_counter() - started
-        response.headers[REQUEST_ID_HEADER] = request_id
-        resource = request.match_info.route.resource
-        route = resource.canonical if resource else "unmatched"  # bounded label values
-        metrics = request.app[METRICS]
-        metrics.requests.labels(route, request.method, str(response.status)).inc()
-        metrics.latency.labels(route).observe(elapsed)
-        if route not in _QUIET_ROUTES:
-            log.info(
-                "http.request",
-                method=request.method,
-                route=route,
-                status=response.status,
-                duration_ms=round(elapsed * 1000, 2),
-            )
-        structlog.contextvars.unbind_contextvars("payment_id", "replayed")
+    # The request's span continues the caller's trace (W3C traceparent); when tracing is off
+    # it stands for the caller's context, which the published event then carries on.
+    with tracing.server_span(request.method, route, request.headers) as span:
+        context: dict[str, str] = {"correlation_id": request_id}
+        if traceparent := tracing.traceparent():
+            context["traceparent"] = traceparent
+        with structlog.contextvars.bound_contextvars(**context):
+            response = await handler(request)
+            elapsed = time.perf_counter() - started
+            response.headers[REQUEST_ID_HEADER] = request_id
+            tracing.http_status(span, response.status)
+            metrics = request.app[METRICS]
+            metrics.requests.labels(route, request.method, str(response.status)).inc()
+            metrics.latency.labels(route).observe(elapsed)
+            if route not in _QUIET_ROUTES:
+                log.info(
+                    "http.request",
+                    method=request.method,
+                    route=route,
+                    status=response.status,
+                    duration_ms=round(elapsed * 1000, 2),
+                )
+            structlog.contextvars.unbind_contextvars("payment_id", "replayed")
     return response
 
 

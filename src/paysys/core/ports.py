@@ -86,10 +86,9 @@ class LeaseStore(Protocol):
 
 
 class EventPublisher(Protocol):
-    async def publish(
-        self, event: PaymentCreated, correlation_id: str, traceparent: str | None = None
-    ) -> str:
-        """Publish the event; return the broker's message id."""
+    async def publish(self, event: PaymentCreated, correlation_id: str) -> str:
+        """Publish the event; return the broker's message id. The event carries the current
+        trace context (the adapter injects it: the core knows no tracing)."""
 
     async def ping(self) -> None: ...
 

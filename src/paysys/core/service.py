@@ -54,7 +54,6 @@ class PaymentService:
         new: NewPayment,
         correlation_id: str,
         idempotency_key: str | None = None,
-        traceparent: str | None = None,
         merchant_id: str = DEFAULT_MERCHANT,
     ) -> Accepted:
         """Store the payment ``Pending`` (the commit point), then publish ``PaymentCreated``.
@@ -69,7 +68,7 @@ class PaymentService:
             payment = Payment.create(
                 new, self.clock(), correlation_id=correlation_id, merchant_id=merchant_id
             )
-            return Accepted(await self._store_and_publish(payment, False, traceparent))
+            return Accepted(await self._store_and_publish(payment, False))
         # Keys are scoped per merchant: two merchants never collide or read each other's answers.
         idempotency_key = f"{merchant_id}:{idempotency_key}"
         claim = await self.idempotency.claim(
@@ -87,7 +86,7 @@ class PaymentService:
         )
         try:
             resumed = claim.state is ClaimState.RESUMED
-            body = await self._store_and_publish(payment, resumed, traceparent)
+            body = await self._store_and_publish(payment, resumed)
         except BackendUnavailable:
             await self._release(idempotency_key)
             raise
@@ -105,15 +104,11 @@ class PaymentService:
         except BackendUnavailable as exc:  # the lease then simply runs out
             log.warning("idempotency.release_failed", error=str(exc))
 
-    async def _store_and_publish(
-        self, payment: Payment, resumed: bool, traceparent: str | None
-    ) -> dict[str, Any]:
+    async def _store_and_publish(self, payment: Payment, resumed: bool) -> dict[str, Any]:
         structlog.contextvars.bind_contextvars(payment_id=payment.id)
         payment = await self._store(payment, resumed)
         try:
-            await self.events.publish(
-                PaymentCreated.of(payment), payment.correlation_id, traceparent
-            )
+            await self.events.publish(PaymentCreated.of(payment), payment.correlation_id)
         except BackendUnavailable as exc:
             log.warning("payment.publish_deferred", error=str(exc))
         return payment.to_json()

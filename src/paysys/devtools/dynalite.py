@@ -17,7 +17,7 @@ from pathlib import Path
 import structlog
 
 from paysys.devtools.emulator import local_server
-from paysys.devtools.procs import LOOPBACK, free_port
+from paysys.devtools.procs import LOOPBACK, free_port, run_to_end
 from paysys.errors import BackendUnavailable
 
 log = structlog.get_logger(__name__)
@@ -38,15 +38,10 @@ async def ensure_installed(directory: Path) -> Path:
         raise BackendUnavailable("--backend fast needs Node.js and npm on PATH (for dynalite)")
     await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
     log.info("dynalite.installing", directory=str(directory))
-    process = await asyncio.create_subprocess_exec(
-        *[npm, "install", "--prefix", str(directory), "--no-audit", "--no-fund", "dynalite"],
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await process.communicate()
-    if process.returncode != 0 or not cli.exists():
-        tail = output.decode(errors="replace")[-2000:]
-        raise BackendUnavailable(f"npm install dynalite failed ({process.returncode}): {tail}")
+    argv = [npm, "install", "--prefix", str(directory), "--no-audit", "--no-fund", "dynalite"]
+    output = await run_to_end(argv, timeout_seconds=600)
+    if not cli.exists():
+        raise BackendUnavailable(f"npm install dynalite installed no {cli}: {output[-2000:]}")
     return cli
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
 
 import structlog
 
@@ -30,13 +31,29 @@ async def moto_server(port: int = 0, *, ready_seconds: float = 30.0) -> AsyncIte
 
 @contextlib.asynccontextmanager
 async def local_server(
-    name: str, argv: list[str], ready_url: str, ready_seconds: float
+    name: str,
+    argv: list[str],
+    ready_url: str,
+    ready_seconds: float,
+    *,
+    env: Mapping[str, str] | None = None,
+    log_path: Path | None = None,
+    accept: Callable[[bytes], bool] | None = None,
 ) -> AsyncIterator[Child]:
-    """Run a loopback server process for the block: wait until ``ready_url`` answers, stop
-    it (SIGTERM, then SIGKILL) on exit."""
+    """Run a loopback server process for the block: wait until ``ready_url`` answers (with
+    a body ``accept`` likes), stop it (SIGTERM, then SIGKILL) on exit."""
     # Its own session: a terminal's Ctrl-C reaches only us, and we stop the server after
     # the API and worker have drained.
-    child = await start_ready(name, argv, ready_url, ready_seconds, new_session=True)
+    child = await start_ready(
+        name,
+        argv,
+        ready_url,
+        ready_seconds,
+        env=env,
+        log_path=log_path,
+        new_session=True,
+        accept=accept,
+    )
     log.info("server.started", server=name, url=ready_url, pid=child.pid)
     try:
         yield child

@@ -109,6 +109,29 @@ async def start(
     return Child(name, process, log_path)
 
 
+async def run_to_end(argv: Sequence[str], *, timeout_seconds: float = 60.0) -> str:
+    """Run ``argv`` to its end (an install step, a probe): its output (stdout and stderr).
+    Raises ``BackendUnavailable``, with the output's tail, when it fails or overruns."""
+    process = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        preexec_fn=_die_with_parent(),
+    )
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), timeout_seconds)
+    except TimeoutError:
+        await stop(process, grace_seconds=2.0)
+        raise BackendUnavailable(f"{argv[0]} took over {timeout_seconds:g}s") from None
+    text = output.decode(errors="replace")
+    if process.returncode != 0:
+        raise BackendUnavailable(
+            f"{' '.join(argv[:4])} failed ({process.returncode}): {text[-2000:]}"
+        )
+    return text
+
+
 async def start_ready(
     name: str,
     argv: Sequence[str],
@@ -118,19 +141,27 @@ async def start_ready(
     env: Mapping[str, str] | None = None,
     log_path: Path | None = None,
     new_session: bool = False,
+    accept: Callable[[bytes], bool] | None = None,
 ) -> Child:
     """:func:`start`, then :func:`wait_ready`; a child that never gets ready is stopped."""
     child = await start(name, argv, env=env, log_path=log_path, new_session=new_session)
     try:
-        await wait_ready(ready_url, ready_seconds, child)
+        await wait_ready(ready_url, ready_seconds, child, accept=accept)
     except BaseException:
         await stop(child)
         raise
     return child
 
 
-async def wait_ready(url: str, ready_seconds: float = 30.0, child: Child | None = None) -> None:
-    """Poll ``url`` until it answers 200; fail early if ``child`` exits, with its log's tail."""
+async def wait_ready(
+    url: str,
+    ready_seconds: float = 30.0,
+    child: Child | None = None,
+    *,
+    accept: Callable[[bytes], bool] | None = None,
+) -> None:
+    """Poll ``url`` until it answers 200 (with a body ``accept`` likes, when given); fail
+    early if ``child`` exits, with its log's tail."""
     deadline = time.monotonic() + ready_seconds
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
         while time.monotonic() < deadline:
@@ -139,7 +170,7 @@ async def wait_ready(url: str, ready_seconds: float = 30.0, child: Child | None 
                 raise BackendUnavailable(f"{child.name} exited with code {code}{_tail(child)}")
             try:
                 async with http.get(url) as response:
-                    if response.status == 200:
+                    if response.status == 200 and (accept is None or accept(await response.read())):
                         return
             except (aiohttp.ClientError, TimeoutError):
                 pass

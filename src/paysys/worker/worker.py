@@ -20,7 +20,8 @@ from typing import Protocol
 
 import structlog
 
-from paysys.core.domain import PaymentCreated
+from paysys import tracing
+from paysys.core.domain import EVENT_TYPE, PaymentCreated
 from paysys.core.ports import MessageQueue, QueueMessage
 from paysys.core.service import Approval, PaymentService
 from paysys.errors import BackendUnavailable, MalformedMessage, PaymentNotFound
@@ -228,10 +229,13 @@ class Worker:
     async def _process(self, message: QueueMessage) -> bool:
         """Handle one message; True when it may be deleted. Never raises."""
         started = time.perf_counter()
-        with structlog.contextvars.bound_contextvars(
-            message_id=message.message_id,
-            correlation_id=message.correlation_id,
-            traceparent=message.traceparent,
+        with (
+            tracing.consumer_span(f"process {EVENT_TYPE}", message.attributes, message.message_id),
+            structlog.contextvars.bound_contextvars(
+                message_id=message.message_id,
+                correlation_id=message.correlation_id,
+                traceparent=message.traceparent,
+            ),
         ):
             outcome, acked, error = await self._approve(message)
             fields: dict[str, object] = {

@@ -27,6 +27,7 @@ class BenchOptions:
     settle_seconds: float = 30.0
     progress: bool = False
     log_dir: str | None = None
+    otlp_sink: bool = False
 
     def guard_seconds(self, count: int) -> float:
         """How long a phase may take before it is given up (a hang guard, not a target)."""
@@ -70,6 +71,7 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     add("--max-depth", type=_positive, default=100, help="most messages the feeder lets wait")
     add("--settle-seconds", type=float, default=30.0, help="wait for stragglers (default 30)")
     add("--log-dir", help="keep the processes' logs here (default: a temporary directory)")
+    add("--otlp-sink", action="store_true", help="trace the roles, exporting to a local sink")
     add("--json", action="store_true", help="print one JSON object as the last stdout line")
     return parser
 
@@ -91,6 +93,7 @@ def bench_options(args: argparse.Namespace, *, progress: bool) -> BenchOptions:
         settle_seconds=args.settle_seconds,
         progress=progress,
         log_dir=args.log_dir,
+        otlp_sink=args.otlp_sink,
     )
 
 

@@ -48,6 +48,7 @@ from paysys.devtools.bench.procs import (
 )
 from paysys.devtools.bench.raw import raw_pipeline, raw_worker
 from paysys.devtools.bench.report import per_1k, percentile, ratio
+from paysys.devtools.otlp_sink import otlp_sink
 from paysys.devtools.worker_log import read_worker_logs
 from paysys.runtime.provision import provision
 from paysys.runtime.resources import open_clients
@@ -62,6 +63,9 @@ async def run_bench(options: BenchOptions, environ: Mapping[str, str]) -> dict[s
     log_dir.mkdir(parents=True)
     names = Names(Settings.from_env(environ), options, suffix)
     async with AsyncExitStack() as stack:
+        sink = await stack.enter_async_context(otlp_sink()) if options.otlp_sink else None
+        if sink is not None:  # the roles trace, exporting to the sink (OTLP/HTTP)
+            environ = {**environ, "OTEL_EXPORTER_OTLP_ENDPOINT": sink.url}
         direct = await stack.enter_async_context(
             start_backend(options.backend, options.endpoint, options.dynamodb_endpoint)
         )
@@ -80,13 +84,16 @@ async def run_bench(options: BenchOptions, environ: Mapping[str, str]) -> dict[s
             raw=await provision(raw_harness),
         )
         try:
-            return await _phases(bench)
+            result = await _phases(bench)
         finally:
             await stop_roles(bench.workers)
             log.info("bench.logs", directory=str(log_dir))
             if options.backend == "endpoint":  # the emulators we start die with their data
                 await remove(harness, bench.paysys)
                 await remove(raw_harness, bench.raw)
+        if sink is not None:
+            result["otlp"] = sink.summary()
+        return result
 
 
 async def _phases(bench: Bench) -> dict[str, Any]:

@@ -23,20 +23,21 @@ import structlog
 from paysys.devtools.dynalite import dynalite_server
 from paysys.devtools.emulator import moto_server
 from paysys.devtools.latency_proxy import latency_proxy
+from paysys.devtools.localstack import localstack_with_moto
 from paysys.devtools.procs import LOOPBACK, Child, free_port, start_ready, stop
 from paysys.devtools.worker_log import read_worker_logs as read_worker_logs  # noqa: PLC0414 - tests/test_bench.py imports it from here
 from paysys.errors import BackendUnavailable
 
 log = structlog.get_logger(__name__)
 
-Backend = Literal["moto", "split", "fast", "endpoint"]
-BACKENDS: tuple[Backend, ...] = ("moto", "split", "fast", "endpoint")
+Backend = Literal["moto", "split", "fast", "localstack", "endpoint"]
+BACKENDS: tuple[Backend, ...] = ("moto", "split", "fast", "localstack", "endpoint")
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 @dataclass(frozen=True, slots=True)
 class Endpoints:
-    aws: str  # SNS and SQS (they must share one moto process)
+    aws: str  # SNS and SQS (they must share one emulator process)
     dynamodb: str
 
 
@@ -50,6 +51,9 @@ async def start_backend(
             if not endpoint:
                 raise BackendUnavailable("--backend endpoint needs --endpoint URL")
             yield Endpoints(endpoint, dynamodb_endpoint or endpoint)
+            return
+        if backend == "localstack":  # LocalStack's own SNS and SQS, DynamoDB on moto
+            yield Endpoints(*await stack.enter_async_context(localstack_with_moto()))
             return
         aws = await stack.enter_async_context(moto_server())
         if backend == "moto":
@@ -102,10 +106,11 @@ def command_line(pid: int) -> str:
         return ""
 
 
+_EMULATORS = ("moto.server", "dynalite", "localstack.runtime.main")
+
+
 def emulator_pids() -> list[int]:
-    return [
-        p for p in child_pids() if "moto.server" in command_line(p) or "dynalite" in command_line(p)
-    ]
+    return [p for p in child_pids() if any(e in command_line(p) for e in _EMULATORS)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,7 @@ validate() {
 
 checkov_scan() {
   cp Dockerfile "$rendered/Dockerfile"
+  cp deploy/aws/paysys.yaml "$rendered/paysys.cfn.yaml"
   checkov --config-file deploy/checkov.yaml --directory "$rendered" || return 1
   printf '    skipped (reasons in deploy/checkov.yaml): %s\n' \
     "$(grep -oE '^  - CKV[A-Z0-9_]+' deploy/checkov.yaml | sed 's/  - //' | paste -sd, -)"
@@ -70,7 +71,10 @@ check "hadolint Dockerfile" hadolint Dockerfile
 check "shellcheck deploy/scripts/*.sh scripts/*.sh" \
   shellcheck --external-sources deploy/scripts/*.sh scripts/*.sh
 check "yamllint --strict" yamllint --strict .yamllint deploy
-check "checkov (rendered manifests + Dockerfile; skips: deploy/checkov.yaml)" checkov_scan
+check "cfn-lint deploy/aws/paysys.yaml (all regions' specs; ignores: none)" \
+  cfn-lint --regions ALL_REGIONS -- deploy/aws/paysys.yaml
+check "checkov (rendered manifests + Dockerfile + CloudFormation template; skips: deploy/checkov.yaml)" \
+  checkov_scan
 check "promtool check rules + test rules (deploy/prometheus)" bash deploy/scripts/check-alerts.sh
 check "pytest tests/system/test_deploy.py test_deploy_scripts.py test_alert_metrics.py" \
   env CHECK_DEPLOY=1 "${PYTEST:-.venv/bin/pytest}" -q tests/system/test_deploy.py \

@@ -8,6 +8,7 @@ paysys dlq list | redrive             show dead letters (and why) / move them ba
 paysys keygen                         a new API key and the hash for PAYSYS_API_KEYS
 paysys iam-policy --role R            the least-privilege IAM policy of api, worker or provision
 paysys capacity [--rate R]            per-partition writes/s at R payments/s, against the limits
+paysys infra cloudformation           the CloudFormation template of every AWS resource (YAML)
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from paysys.runtime.capacity import render as render_capacity
 from paysys.runtime.dlq import list_dead_letters, redrive
 from paysys.runtime.eventloop import loop_factory
 from paysys.runtime.iam import ROLES, policy
+from paysys.runtime.infra.cloudformation import render as render_cloudformation
 from paysys.runtime.provision import provision
 from paysys.runtime.resources import open_clients, open_resources
 from paysys.runtime.roles import run_api, run_worker
@@ -41,7 +43,18 @@ from paysys.runtime.telemetry import role_tracing, traces_exporter
 
 log = structlog.get_logger(__name__)
 
-COMMANDS = ("serve", "provision", "local", "config", "dlq", "keygen", "iam-policy", "capacity")
+COMMANDS = (
+    "serve",
+    "provision",
+    "local",
+    "config",
+    "dlq",
+    "keygen",
+    "iam-policy",
+    "capacity",
+    "infra",
+)
+ACTIONS = {"dlq": ("list", "redrive"), "infra": ("cloudformation",)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
         "command", nargs="?", default="serve", choices=COMMANDS, help="default: serve --role"
     )
     parser.add_argument(
-        "action", nargs="?", choices=("list", "redrive"), help="dlq: list or redrive"
+        "action",
+        nargs="?",
+        choices=[a for actions in ACTIONS.values() for a in actions],
+        help="dlq: list or redrive; infra: cloudformation",
     )
     parser.add_argument(
         "--rate", type=float, default=10_000.0, help="capacity: payments per second (10000)"
@@ -103,6 +119,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     if args.command == "capacity":
         sys.stdout.write(render_capacity(settings, args.rate))
         return 0
+    if args.command == "infra":
+        return _infra(args.action, settings)
     if args.command == "iam-policy":
         if args.role is None:
             sys.stderr.write("paysys: choose: iam-policy --role api | worker | provision\n")
@@ -112,7 +130,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     if args.command == "serve" and args.role not in ("api", "worker"):
         sys.stderr.write("paysys: choose a role: --role api | --role worker\n")
         return 2
-    if args.command == "dlq" and args.action is None:
+    if args.command == "dlq" and args.action not in ACTIONS["dlq"]:
         sys.stderr.write("paysys: choose: dlq list | dlq redrive\n")
         return 2
     configure_logging(settings.log_format, settings.log_level)
@@ -132,6 +150,14 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except PaysysError as exc:
         log.error("paysys.failed", error=str(exc), code=exc.code)
         return 1
+    return 0
+
+
+def _infra(action: str | None, settings: Settings) -> int:
+    if action not in ACTIONS["infra"]:
+        sys.stderr.write("paysys: choose: infra cloudformation\n")
+        return 2
+    sys.stdout.write(render_cloudformation(settings))
     return 0
 
 

@@ -33,6 +33,9 @@ async def test_provision_creates_everything(clients: Clients, provisioned: Provi
     assert redrive["deadLetterTargetArn"] == provisioned.dlq_arn
     assert int(redrive["maxReceiveCount"]) == settings.max_receive_count
     assert attrs["VisibilityTimeout"] == str(settings.visibility_timeout_seconds)
+    assert attrs["SqsManagedSseEnabled"] == "true"  # as the resource model and the stack say
+    topic = await clients.sns.get_topic_attributes(TopicArn=provisioned.topic_arn)
+    assert topic["Attributes"]["KmsMasterKeyId"] == "alias/aws/sns"
     [statement] = json.loads(attrs["Policy"])["Statement"]
     assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == provisioned.topic_arn
 

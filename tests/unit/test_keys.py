@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from paysys.config import Settings
 from paysys.core import keys
-from paysys.runtime.capacity import WRITE_LIMIT, rows, sample_ids
+from paysys.runtime.capacity import WRITE_LIMIT, per_million, per_million_markdown, rows, sample_ids
 
 IDS = sample_ids(100_000)
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
@@ -36,6 +37,23 @@ def test_the_hottest_key_value_gets_at_most_two_shares(index: str, shards: int, 
 def test_capacity_at_ten_thousand_per_second_stays_under_the_partition_limit() -> None:
     for row in rows(Settings(), IDS):
         assert row.hottest_per_second(10_000) <= WRITE_LIMIT, row
+
+
+def test_requests_per_million_payments_follow_the_writes_of_the_capacity_rows() -> None:
+    by_kind = {r.kind: r for r in per_million(Settings())}
+    assert list(by_kind) == ["writes", "reads", "publishes", "receives", "deletes"]
+    assert by_kind["writes"].low == sum(row.writes_per_payment for row in rows(Settings(), IDS))
+    assert by_kind["receives"].low == 1 / Settings().worker_batch_size
+
+
+def test_the_readme_prices_what_per_million_computes() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = per_million_markdown(Settings())
+    header = table.splitlines()[0]
+    assert header in readme, "README: add the table `per_million_markdown()` prints"
+    start = readme.index(header)
+    end = readme.index("\n\n", start)
+    assert readme[start : end + 1] == table
 
 
 def test_a_shard_is_stable_across_processes_and_versions() -> None:

@@ -1,6 +1,7 @@
 """``paysys capacity --rate R``: for R payments/s, the writes and reads per second that land on
 the hottest partition key value of the table, of each index and of the counter items, and the
-SNS/SQS calls per second, against DynamoDB's per-partition limits.
+SNS/SQS calls per second, against DynamoDB's per-partition limits; and the AWS requests of a
+payment by kind (``per_million``, also the README's pricing table).
 
 The spread is not assumed: it is measured by running a sample of payments (all from ONE
 merchant, the worst case) through the same key functions the adapter uses
@@ -22,7 +23,7 @@ from paysys.core import keys
 WRITE_LIMIT = 1000  # write units per second per partition (and so per partition key value)
 READ_LIMIT = 3000
 SAMPLE = 100_000
-SNS_BATCH = SQS_BATCH = 10
+SNS_BATCH = 10  # PublishBatch entries
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +99,81 @@ def render(settings: Settings, rate: float) -> str:
         " per key value, each counter item is its own key value)",
         f"GET /payments?limit=20: about {20 + 2 * settings.list_shards} index keys + 20 items",
         "",
-        f"SNS PublishBatch: {rate / SNS_BATCH:,.0f} calls/s with full batches, up to {rate:,.0f}",
-        f"SQS ReceiveMessage: {rate / SQS_BATCH:,.0f} calls/s with full batches (more when "
-        "idle: long polls); DeleteMessageBatch the same",
-        f"DynamoDB writes/s in all (create + approve + counters, index writes included): "
-        f"{rate * (1 + 1 + 2 + 2 + 1):,.0f}",
+        "AWS requests by kind (at best: full batches; at most: batches of one, Idempotency-Keys):",
     ]
+    for r in per_million(settings):
+        lines.append(
+            f"  {r.kind:9} {rate * r.low:>9,.0f} to {rate * r.high:>9,.0f}/s; per million "
+            f"payments {r.low * 1e6:>9,.0f} to {r.high * 1e6:>9,.0f}  {r.calls}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Requests:
+    """One kind of AWS request per payment: ``low`` at best (full batches), ``high`` at most
+    (batches of one, as in a quiet system; every create with an Idempotency-Key)."""
+
+    kind: str
+    calls: str
+    low: float
+    high: float
+    note: str
+
+
+def per_million(settings: Settings) -> list[Requests]:
+    """The AWS requests of one payment's life (create, publish, deliver, approve), by kind."""
+    writes = sum(row.writes_per_payment for row in rows(settings, sample_ids(1_000)))
+    batch = settings.worker_batch_size
+    return [
+        Requests(
+            "writes",
+            "DynamoDB write request units (items under 1 KB)",
+            writes,
+            writes + 2,
+            "item, index and counter writes; at most: every request with an Idempotency-Key "
+            "(+2: claim, complete)",
+        ),
+        Requests(
+            "reads",
+            "DynamoDB read request units",
+            0,
+            0,
+            "none on the way; a client's GET of a payment: 1, "
+            f"an uncached /stats: {settings.counter_shards}",
+        ),
+        Requests(
+            "publishes",
+            f"SNS PublishBatch (up to {SNS_BATCH} events)",
+            1 / SNS_BATCH,
+            1,
+            "one event per payment, delivered to the queue once; at most: batches of one",
+        ),
+        Requests(
+            "receives",
+            f"SQS ReceiveMessage (up to {batch} messages)",
+            1 / batch,
+            1,
+            "at most: batches of one; idle long polls come on top, by time, not by payment",
+        ),
+        Requests(
+            "deletes",
+            f"SQS DeleteMessageBatch (up to {batch})",
+            1 / batch,
+            1,
+            "after the approval is stored; at most: batches of one",
+        ),
+    ]
+
+
+def per_million_markdown(settings: Settings) -> str:
+    """The README's table of AWS requests per million payments."""
+    lines = [
+        "| Kind | AWS request | Per million payments | At most | Notes |",
+        "|---|---|---|---|---|",
+    ]
+    lines.extend(
+        f"| {r.kind} | {r.calls} | {r.low * 1e6:,.0f} | {r.high * 1e6:,.0f} | {r.note} |"
+        for r in per_million(settings)
+    )
     return "\n".join(lines) + "\n"

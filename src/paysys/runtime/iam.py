@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, Literal
@@ -143,15 +143,18 @@ def actions(role: Role) -> frozenset[str]:
     return frozenset(a for grant in GRANTS[role] for a in grant.actions)
 
 
-def policy(role: Role, settings: Settings) -> dict[str, Any]:
+def policy(
+    role: Role, settings: Settings, arns: Mapping[Target, Any] | None = None
+) -> dict[str, Any]:
     """The role's IAM policy document for the configured region, account and names: one
-    statement per resource, its actions sorted."""
+    statement per resource, its actions sorted. ``arns``: each target's ARN as something else
+    spells it (the CloudFormation template's references) instead of the settings' ARNs."""
     actions_on: dict[Target, set[str]] = defaultdict(set)
     for grant in GRANTS[role]:
         if grant.unless is None or getattr(settings, grant.unless) is None:
             for target in grant.targets:
                 actions_on[target].update(grant.actions)
-    arns = _resource_arns(settings)
+    arns = _resource_arns(settings) if arns is None else arns
     return {
         "Version": "2012-10-17",
         "Statement": [

@@ -1,12 +1,12 @@
 """Idempotent provisioning of the table, topic, queue, DLQ, queue policy and subscription.
 
-The one source of truth for our AWS resources: the embedded mode, the tests, the LocalStack
+What it creates is read from the resource model (``paysys.runtime.infra.model``), which the
+CloudFormation template is rendered from too. The embedded mode, the tests, the LocalStack
 compose file and the Kubernetes Job all run this. Running it twice changes nothing.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import structlog
@@ -24,8 +24,8 @@ from aiodynamo.models import (
 
 from paysys.adapters.aws import translated
 from paysys.adapters.dynamodb import DynamoPayments
-from paysys.adapters.dynamodb_items import INDEXES, IndexSpec, dynamo_translated
-from paysys.adapters.idempotency import TTL_ATTRIBUTE
+from paysys.adapters.dynamodb_items import IndexSpec, dynamo_translated
+from paysys.runtime.infra.model import Queue, Table, describe, queue_attributes
 from paysys.runtime.migrate import migrate_table
 from paysys.runtime.resources import Clients, layout
 
@@ -47,38 +47,32 @@ class Provisioned:
 
 async def provision(clients: Clients) -> Provisioned:
     settings = clients.settings
+    infra = describe(settings)
     created: list[str] = []
-    if await _ensure_table(
-        clients,
-        settings.table_name,
-        KeySchema(KeySpec("id", KeyType.string)),
-        gsis=[_gsi(spec) for spec in INDEXES],
-    ):
+    if await _ensure_table(clients, infra.payments):
         created.append("table")
     else:  # made by an earlier paysys, maybe with an earlier layout
         payments = DynamoPayments(clients.dynamodb, settings.table_name, layout(settings))
         created += await migrate_table(payments)
-    if await _ensure_table(
-        clients, settings.idempotency_table_name, KeySchema(KeySpec("key", KeyType.string))
-    ):
+    if await _ensure_table(clients, infra.idempotency):
         created.append("idempotency_table")
-    await _ensure_ttl(clients, settings.idempotency_table_name)
+    for table in infra.tables:
+        if table.ttl_attribute is not None:
+            await _ensure_ttl(clients, table.name, table.ttl_attribute)
     async with translated("SNS", "CreateTopic"):
-        topic_arn = (await clients.sns.create_topic(Name=settings.topic_name))["TopicArn"]
-    dlq_url, dlq_arn = await _ensure_queue(clients, settings.dlq_name, created)
-    queue_url, queue_arn = await _ensure_queue(clients, settings.queue_name, created)
+        topic = infra.topic
+        response = await clients.sns.create_topic(Name=topic.name, Attributes=topic.attributes())
+        topic_arn = response["TopicArn"]
+    dlq_url, dlq_arn = await _ensure_queue(clients, infra.dlq, created)
+    queue_url, queue_arn = await _ensure_queue(clients, infra.queue, created)
     async with translated("SQS", "SetQueueAttributes"):
         await clients.sqs.set_queue_attributes(
             QueueUrl=queue_url,
-            Attributes={
-                "VisibilityTimeout": str(settings.visibility_timeout_seconds),
-                "RedrivePolicy": json.dumps(
-                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": settings.max_receive_count}
-                ),
-                "Policy": json.dumps(_queue_policy(queue_arn, topic_arn)),
-            },
+            Attributes=queue_attributes(infra.queue, dlq_arn, topic_arn, queue_arn),
         )
-    subscription_arn = await _ensure_subscription(clients, topic_arn, queue_arn, created)
+    subscription_arn = await _ensure_subscription(
+        clients, topic_arn, queue_arn, infra.subscription.raw_message_delivery, created
+    )
     result = Provisioned(
         table=settings.table_name,
         idempotency_table=settings.idempotency_table_name,
@@ -94,22 +88,17 @@ async def provision(clients: Clients) -> Provisioned:
     return result
 
 
-async def _ensure_table(
-    clients: Clients,
-    name: str,
-    keys: KeySchema,
-    gsis: list[GlobalSecondaryIndex] | None = None,
-) -> bool:
+async def _ensure_table(clients: Clients, table: Table) -> bool:
     """Create an on-demand table unless it exists; True when this call created it."""
     async with dynamo_translated("CreateTable"):
-        if await clients.dynamodb.table_exists(name):
+        if await clients.dynamodb.table_exists(table.name):
             return False
         try:
             await clients.dynamodb.create_table(
-                name,
+                table.name,
                 PayPerRequest(),
-                keys,
-                gsis=gsis,
+                KeySchema(KeySpec(table.hash_key, KeyType.string)),
+                gsis=[_gsi(spec) for spec in table.indexes] or None,
                 wait_for_active=RetryConfig.default_wait_config(),
             )
         except ResourceInUse:  # created concurrently by another provisioner
@@ -126,30 +115,34 @@ def _gsi(spec: IndexSpec) -> GlobalSecondaryIndex:
     )
 
 
-async def _ensure_ttl(clients: Clients, table: str) -> None:
+async def _ensure_ttl(clients: Clients, table: str, attribute: str) -> None:
     async with dynamo_translated("UpdateTimeToLive"):
         try:
             ttl = await clients.dynamodb.describe_time_to_live(table)
-            if ttl.attribute != TTL_ATTRIBUTE:
-                await clients.dynamodb.enable_time_to_live(table, TTL_ATTRIBUTE)
+            if ttl.attribute != attribute:
+                await clients.dynamodb.enable_time_to_live(table, attribute)
         except UnknownOperation:  # dynalite: keys then live until deleted by hand
             log.warning("provision.ttl_unsupported", table=table)
 
 
-async def _ensure_queue(clients: Clients, name: str, created: list[str]) -> tuple[str, str]:
+async def _ensure_queue(clients: Clients, queue: Queue, created: list[str]) -> tuple[str, str]:
     async with translated("SQS", "GetQueueUrl"):
         try:
-            url = (await clients.sqs.get_queue_url(QueueName=name))["QueueUrl"]
+            url = (await clients.sqs.get_queue_url(QueueName=queue.name))["QueueUrl"]
         except clients.sqs.exceptions.QueueDoesNotExist:
-            url = (await clients.sqs.create_queue(QueueName=name))["QueueUrl"]
-            created.append(f"queue:{name}")
+            response = await clients.sqs.create_queue(
+                QueueName=queue.name, Attributes=queue.create_attributes()
+            )
+            url = response["QueueUrl"]
+            created.append(f"queue:{queue.name}")
         attrs = await clients.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
     return url, attrs["Attributes"]["QueueArn"]
 
 
 async def _ensure_subscription(
-    clients: Clients, topic_arn: str, queue_arn: str, created: list[str]
+    clients: Clients, topic_arn: str, queue_arn: str, raw: bool, created: list[str]
 ) -> str:
+    raw_delivery = "true" if raw else "false"
     async with translated("SNS", "Subscribe"):
         paginator = clients.sns.get_paginator("list_subscriptions_by_topic")
         async for page in paginator.paginate(TopicArn=topic_arn):
@@ -159,32 +152,15 @@ async def _ensure_subscription(
                     await clients.sns.set_subscription_attributes(
                         SubscriptionArn=arn,
                         AttributeName="RawMessageDelivery",
-                        AttributeValue="true",
+                        AttributeValue=raw_delivery,
                     )
                     return arn
         response = await clients.sns.subscribe(
             TopicArn=topic_arn,
             Protocol="sqs",
             Endpoint=queue_arn,
-            Attributes={"RawMessageDelivery": "true"},
+            Attributes={"RawMessageDelivery": raw_delivery},
             ReturnSubscriptionArn=True,
         )
     created.append("subscription")
     return response["SubscriptionArn"]
-
-
-def _queue_policy(queue_arn: str, topic_arn: str) -> dict[str, object]:
-    """Let (only) our topic send to the queue; real AWS enforces this, moto does not."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "AllowPaysysTopic",
-                "Effect": "Allow",
-                "Principal": {"Service": "sns.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": queue_arn,
-                "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
-            }
-        ],
-    }

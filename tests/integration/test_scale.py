@@ -16,7 +16,7 @@ from aiodynamo.http.types import Request, Response
 from aiodynamo.models import BatchWriteRequest
 
 from paysys.adapters.dynamodb import DynamoPayments
-from paysys.adapters.dynamodb_items import INDEXES, LEGACY_STATUS_INDEX, to_item
+from paysys.adapters.dynamodb_items import INDEXES, LEGACY_STATUS_INDEX, Layout, to_item
 from paysys.config import Settings
 from paysys.core import keys
 from paysys.core.domain import NewPayment, Payment, PaymentStatus, format_time, utcnow
@@ -176,3 +176,22 @@ async def test_provision_migrates_the_first_layout(settings: Settings) -> None:
 class _NoQueue:
     async def depth(self) -> tuple[int, int]:
         return (0, 0)
+
+
+async def test_the_first_month_is_the_oldest_whatever_the_order(
+    settings: Settings, resources: Resources
+) -> None:
+    """One counter shard, payments arriving out of month order (a backfill, or two pods'
+    clocks across a month's end): the listing's floor is still the oldest month."""
+    one_shard = DynamoPayments(
+        resources.clients.dynamodb, settings.table_name, Layout(counter_shards=1)
+    )
+    merchant = f"m-{uuid.uuid4().hex[:6]}"
+    new = NewPayment(Decimal("1.00"), "BRL", "")
+    now = utcnow()
+    for days in (0, 70, 35):
+        when = now - timedelta(days=days)
+        await one_shard.add(Payment.create(new, when, correlation_id="c", merchant_id=merchant))
+    counts = await one_shard.counts(merchant)
+    assert counts.first_month == keys.month_of(now - timedelta(days=70))
+    assert counts.by_status[PaymentStatus.PENDING] == 3

@@ -15,6 +15,7 @@ that the call which made a transition updates right after it, with an atomic ``A
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -170,13 +171,31 @@ class DynamoPayments:
         update = F("kind").set("counter") & F("merchant_id").set(payment.merchant_id)
         for status, delta in deltas.items():
             update = update & F(counter_field(status)).add(delta)
+        month = keys.month_of(payment.created_at)
         if first:
-            update = update & F("first_month").set_if_not_exists(keys.month_of(payment.created_at))
+            update = update & F("first_month").set_if_not_exists(month)
         try:
             async with dynamo_translated("UpdateItem"):
-                await self.client.update_item(self.table, {"id": counter}, update)
+                item = await self.client.update_item(
+                    self.table, {"id": counter}, update, return_values=ReturnValues.all_new
+                )
+            if first and item is not None and str(item.get("first_month", month)) > month:
+                await self._lower_first_month(counter, month)
         except BackendUnavailable as exc:
             log.warning("payment.count_failed", payment_id=payment.id, error=str(exc))
+
+    async def _lower_first_month(self, counter: str, month: str) -> None:
+        """A payment older than the shard's first month (the migration's backfill, or two
+        pods' clocks across a month's end): keep the minimum, so listing reaches it. Rare:
+        payments normally arrive in time order, and this needs no write then."""
+        with contextlib.suppress(ConditionalCheckFailed):  # lowered further meanwhile
+            async with dynamo_translated("UpdateItem"):
+                await self.client.update_item(
+                    self.table,
+                    {"id": counter},
+                    F("first_month").set(month),
+                    condition=F("first_month").gt(month),
+                )
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -12,7 +11,7 @@ from typing import Any
 from paysys.adapters.dynamodb_items import Layout
 from paysys.adapters.dynamodb_list import FILTER_BUDGET, MAX_MONTHS_PER_PAGE
 from paysys.core import keys
-from paysys.core.domain import Payment, PaymentStatus, format_time
+from paysys.core.domain import Payment, PaymentStatus, check_transition, format_time
 from paysys.core.ports import Claim, ClaimState, Counts, Due, ListPage, ListPosition
 from paysys.errors import IdempotencyConflict, IdempotencyKeyReused, PaymentNotFound
 
@@ -46,16 +45,17 @@ class FakePayments:
         except KeyError:
             raise PaymentNotFound(payment_id) from None
 
-    async def approve(self, payment_id: str, now: datetime) -> bool:
+    async def transition(
+        self, payment_id: str, to: PaymentStatus, now: datetime, reason: str | None = None
+    ) -> bool:
+        check_transition(PaymentStatus.PENDING, to, reason)
         current = await self.get(payment_id)
-        if current.status is PaymentStatus.APPROVED:
+        if current.status.final:
             return False
-        self._items[payment_id] = dataclasses.replace(
-            current, status=PaymentStatus.APPROVED, approved_at=now, updated_at=now
-        )
+        self._items[payment_id] = current.moved_to(to, now, reason)
         self._due.pop(payment_id, None)
         self._counts[current.merchant_id, PaymentStatus.PENDING] -= 1
-        self._counts[current.merchant_id, PaymentStatus.APPROVED] += 1
+        self._counts[current.merchant_id, to] += 1
         return True
 
     async def due(self, shard: int, now: datetime, limit: int) -> list[Due]:

@@ -36,7 +36,13 @@ from paysys.adapters.dynamodb_items import (
 )
 from paysys.adapters.dynamodb_list import read_page
 from paysys.core import keys
-from paysys.core.domain import Payment, PaymentStatus, format_time, parse_time
+from paysys.core.domain import (
+    Payment,
+    PaymentStatus,
+    check_transition,
+    format_time,
+    parse_time,
+)
 from paysys.core.ports import Counts, Due, ListPage, ListPosition
 from paysys.errors import BackendUnavailable, PaymentNotFound
 
@@ -70,15 +76,21 @@ class DynamoPayments:
             raise PaymentNotFound(payment_id) from None
         return from_item(item)
 
-    async def approve(self, payment_id: str, now: datetime) -> bool:
+    async def transition(
+        self, payment_id: str, to: PaymentStatus, now: datetime, reason: str | None = None
+    ) -> bool:
+        check_transition(PaymentStatus.PENDING, to, reason)
         stamp = format_time(now)
         update = (
-            F("status").set(PaymentStatus.APPROVED.value)
-            & F("approved_at").set(stamp)
+            F("status").set(to.value)
             & F("updated_at").set(stamp)
             & F("pending_shard").remove()
             & F("due_at").remove()
         )
+        if to is PaymentStatus.APPROVED:
+            update = update & F("approved_at").set(stamp)
+        if reason is not None:
+            update = update & F("decline_reason").set(reason)
         try:
             async with dynamo_translated("UpdateItem"):
                 item = await self.client.update_item(
@@ -89,17 +101,16 @@ class DynamoPayments:
                     return_values=ReturnValues.all_new,
                 )
         except ConditionalCheckFailed:
-            # Either already approved (a duplicate delivery) or no such payment.
+            # Already final (a duplicate delivery, or another transition won), or no such
+            # payment: ``get`` raises PaymentNotFound then.
             current = await self.get(payment_id)
-            if current.status is PaymentStatus.APPROVED:
+            if current.status.final:
                 return False
             raise BackendUnavailable(
-                f"payment {payment_id} is {current.status}, cannot approve"
+                f"payment {payment_id} is {current.status}, cannot move it to {to}"
             ) from None
         if item is not None:
-            await self._count(
-                from_item(item), {PaymentStatus.PENDING: -1, PaymentStatus.APPROVED: 1}
-            )
+            await self._count(from_item(item), {PaymentStatus.PENDING: -1, to: 1})
         return True
 
     async def due(self, shard: int, now: datetime, limit: int) -> list[Due]:
@@ -131,7 +142,7 @@ class DynamoPayments:
                     return_values=ReturnValues.all_new,
                 )
         except ConditionalCheckFailed:
-            return None  # approved meanwhile, or another worker claimed it first
+            return None  # final meanwhile, or another worker claimed it first
         return from_item(item) if item else None
 
     async def page(

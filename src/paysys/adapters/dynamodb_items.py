@@ -101,6 +101,8 @@ def to_item(payment: Payment, layout: Layout) -> dict[str, Any]:
         item["description"] = payment.description
     if payment.approved_at is not None:
         item["approved_at"] = format_time(payment.approved_at)
+    if payment.decline_reason is not None:
+        item["decline_reason"] = payment.decline_reason
     if payment.status is PaymentStatus.PENDING:
         item["pending_shard"] = keys.pending_shard(payment.id, layout.pending_shards)
         item["due_at"] = format_time(payment.created_at + layout.reconcile_after)
@@ -120,6 +122,7 @@ def from_item(item: dict[str, Any]) -> Payment:
         updated_at=parse_time(item["updated_at"]),
         approved_at=parse_time(approved_at) if approved_at else None,
         correlation_id=item.get("correlation_id", ""),
+        decline_reason=item.get("decline_reason"),
     )
 
 

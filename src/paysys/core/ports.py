@@ -48,10 +48,14 @@ class PaymentRepository(Protocol):
     async def get(self, payment_id: str) -> Payment:
         """Return the payment or raise ``PaymentNotFound``."""
 
-    async def approve(self, payment_id: str, now: datetime) -> bool:
-        """Move ``Pending → Approved`` atomically (leaving the pending index, counted). True if
-        this call approved it, False if it was already approved; ``PaymentNotFound`` if there
-        is no such payment."""
+    async def transition(
+        self, payment_id: str, to: PaymentStatus, now: datetime, reason: str | None = None
+    ) -> bool:
+        """Move ``Pending → to`` (a final state; ``reason`` only with ``Declined``) in one
+        conditional write (condition: status is Pending) that leaves the pending index, then
+        count it. True if this call moved it; False if it was already final (any final state:
+        a duplicate delivery, or a race that another transition won); ``PaymentNotFound`` if
+        there is no such payment."""
 
     async def due(self, shard: int, now: datetime, limit: int) -> list[Due]:
         """Payments of one pending-index shard whose ``due_at`` is before ``now``, earliest

@@ -1,4 +1,4 @@
-"""Use cases: create and read payments, approve one from its event, republish stragglers."""
+"""Use cases: create and read payments, approve one from its event, cancel one."""
 
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ from paysys.core.domain import (
     NewPayment,
     Payment,
     PaymentCreated,
+    PaymentStatus,
     fingerprint,
     new_payment_id,
     utcnow,
 )
 from paysys.core.ports import ClaimState, EventPublisher, IdempotencyStore, PaymentRepository
-from paysys.errors import BackendUnavailable, PaymentNotFound
+from paysys.errors import BackendUnavailable, PaymentFinal, PaymentNotFound
 
 log = structlog.get_logger(__name__)
 
@@ -153,7 +154,20 @@ class PaymentService:
         return payment
 
     async def approve(self, event: PaymentCreated) -> Approval:
-        """Idempotent: a second delivery of the same event is a ``DUPLICATE``."""
-        if await self.payments.approve(event.payment_id, self.clock()):
+        """Idempotent: a delivery of an event whose payment is already final (approved, or
+        canceled meanwhile) is a ``DUPLICATE``, acknowledged."""
+        if await self.payments.transition(event.payment_id, PaymentStatus.APPROVED, self.clock()):
             return Approval.APPROVED
         return Approval.DUPLICATE
+
+    async def cancel(self, payment_id: str, merchant_id: str | None = None) -> Payment:
+        """``Pending → Canceled``: the canceled payment; ``PaymentFinal`` (409) when it was
+        already final, ``PaymentNotFound`` also for another merchant's payment."""
+        payment = await self.get(payment_id, merchant_id)
+        now = self.clock()
+        if not payment.status.final:
+            if await self.payments.transition(payment_id, PaymentStatus.CANCELED, now):
+                log.info("payment.canceled")
+                return payment.moved_to(PaymentStatus.CANCELED, now)
+            payment = await self.payments.get(payment_id)  # another transition won the race
+        raise PaymentFinal(payment_id, payment.status.value)

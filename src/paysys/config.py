@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, Union
 
+from paysys.core.rules import load_rules
 from paysys.errors import ConfigError
 
 PREFIX = "PAYSYS_"
@@ -124,6 +125,9 @@ class Settings:
     worker_batch_size: int = _setting(10, "Messages per receive (1-10).")
     worker_wait_seconds: int = _setting(5, "Long-poll wait (0-20 s); stop waits for it to end.")
     visibility_timeout_seconds: int = _setting(30, "SQS visibility timeout set on the queue.")
+    rules: str = _setting(
+        "", "Worker decision rules: JSON text or a JSON file's path; empty: none."
+    )
     worker_host: str = _setting("127.0.0.1", "Worker health port bind.")
     worker_port: int = _setting(8081, "Worker /healthz and /readyz port; 0 disables it.")
     # --- reconciler (runs inside the worker) ----------------------------------------------
@@ -182,6 +186,7 @@ class Settings:
         problems = [message for broken, message in self._rules() if broken]
         if problems:
             raise ConfigError("; ".join(f"{PREFIX}{p}" for p in problems))
+        load_rules(self.rules)  # ConfigError naming each problem of PAYSYS_RULES
 
     def _rules(self) -> list[tuple[bool, str]]:
         """(broken?, what must hold) for every rule that ties values together."""

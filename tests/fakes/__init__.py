@@ -20,7 +20,7 @@ from paysys.core.service import PaymentService
 from paysys.runtime.resources import layout
 
 from .clock import START, FakeClock
-from .dynamodb import FakeIdempotency, FakeLeases, FakePayments
+from .dynamodb import FakeIdempotency, FakeLeases, FakePayments, FakeVelocity
 from .sns import FakeTopic
 from .sqs import FakeQueue
 from .wrappers import CountingQueue, HeldPayments, Outage
@@ -35,6 +35,7 @@ __all__ = [
     "FakeQueue",
     "FakeSystem",
     "FakeTopic",
+    "FakeVelocity",
     "HeldPayments",
     "Outage",
 ]
@@ -51,6 +52,7 @@ class FakeSystem:
     payments: FakePayments = field(default_factory=FakePayments)
     idempotency: FakeIdempotency = field(default_factory=FakeIdempotency)
     leases: FakeLeases = field(default_factory=FakeLeases)
+    velocity: FakeVelocity = field(default_factory=FakeVelocity)
     dlq: FakeQueue = field(init=False)
     queue: FakeQueue = field(init=False)
     topic: FakeTopic = field(init=False)
@@ -85,6 +87,7 @@ class FakeSystem:
             "events": self.topic,
             "idempotency": self.idempotency,
             "clock": self.clock.now,
+            "velocity": self.velocity,
         }
         return PaymentService(**(wired | ports))
 

@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from paysys.adapters.dynamodb_items import Layout
@@ -13,6 +14,7 @@ from paysys.adapters.dynamodb_list import FILTER_BUDGET, MAX_MONTHS_PER_PAGE
 from paysys.core import keys
 from paysys.core.domain import Payment, PaymentStatus, check_transition, format_time
 from paysys.core.ports import Claim, ClaimState, Counts, Due, ListPage, ListPosition
+from paysys.core.rules import VelocityWindow
 from paysys.errors import IdempotencyConflict, IdempotencyKeyReused, PaymentNotFound
 
 
@@ -115,6 +117,25 @@ class FakePayments:
 
     async def ping(self) -> None:
         pass
+
+
+class FakeVelocity:
+    """VelocityStore: the same conditional take as the DynamoDB item (no await between the
+    check and the add, so concurrent tasks behave as concurrent conditional writes)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.amounts: dict[tuple[str, str], Decimal] = {}
+
+    async def take(self, window: VelocityWindow) -> bool:
+        taken = self.amounts.get((window.key, window.currency), Decimal(0))
+        if window.max_count is not None and self.counts[window.key] >= window.max_count:
+            return False
+        if window.max_amount is not None and taken + window.amount > window.max_amount:
+            return False
+        self.counts[window.key] += 1
+        self.amounts[window.key, window.currency] = taken + window.amount
+        return True
 
 
 class FakeLeases:

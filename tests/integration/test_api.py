@@ -67,7 +67,7 @@ async def test_cancel_a_pending_payment_then_it_stays_canceled(
     error = (await again.json())["error"]
     assert (error["code"], error["status"]) == ("payment_final", "Canceled")
     # The worker's late delivery of the creation event is acknowledged, changes nothing.
-    approval = await resources.service.approve(
+    approval = await resources.service.decide(
         PaymentCreated.of(await resources.payments.get(created["id"]))
     )
     assert approval is Approval.DUPLICATE
@@ -80,7 +80,7 @@ async def test_cancel_of_an_approved_payment_is_409_with_its_status(
     api: TestClient[Any, Any], resources: Resources
 ) -> None:
     created = await (await api.post("/payments", json={"amount": "3.00", "currency": "EUR"})).json()
-    await resources.service.approve(PaymentCreated.of(await resources.payments.get(created["id"])))
+    await resources.service.decide(PaymentCreated.of(await resources.payments.get(created["id"])))
     response = await api.post(f"/payments/{created['id']}/cancel")
     assert response.status == 409
     assert (await response.json())["error"]["status"] == "Approved"

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from paysys.core.domain import Payment, PaymentCreated, PaymentStatus
+from paysys.core.rules import VelocityWindow
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,12 @@ class PaymentRepository(Protocol):
 
     async def ping(self) -> None:
         """Raise ``BackendUnavailable`` unless the table answers."""
+
+
+class VelocityStore(Protocol):
+    async def take(self, window: VelocityWindow) -> bool:
+        """Add one payment (and its amount) to the window's counter unless that passes its
+        limits, atomically for every worker; True if taken, False if the limit is reached."""
 
 
 class LeaseStore(Protocol):

@@ -1,10 +1,10 @@
-"""Use cases: create and read payments, approve one from its event, cancel one."""
+"""Use cases: create and read payments, decide one from its event (rules), cancel one."""
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -20,14 +20,22 @@ from paysys.core.domain import (
     new_payment_id,
     utcnow,
 )
-from paysys.core.ports import ClaimState, EventPublisher, IdempotencyStore, PaymentRepository
-from paysys.errors import BackendUnavailable, PaymentFinal, PaymentNotFound
+from paysys.core.ports import (
+    ClaimState,
+    EventPublisher,
+    IdempotencyStore,
+    PaymentRepository,
+    VelocityStore,
+)
+from paysys.core.rules import DeclineReason, Rules, decide
+from paysys.errors import BackendUnavailable, ConfigError, PaymentFinal, PaymentNotFound
 
 log = structlog.get_logger(__name__)
 
 
 class Approval(enum.StrEnum):
     APPROVED = "approved"
+    DECLINED = "declined"
     DUPLICATE = "duplicate"
 
 
@@ -49,6 +57,8 @@ class PaymentService:
     events: EventPublisher
     idempotency: IdempotencyStore
     clock: Callable[[], datetime] = utcnow
+    rules: Rules = field(default_factory=Rules)
+    velocity: VelocityStore | None = None  # needed when ``rules`` have a velocity limit
 
     async def create(
         self,
@@ -153,12 +163,28 @@ class PaymentService:
             raise PaymentNotFound(payment_id)
         return payment
 
-    async def approve(self, event: PaymentCreated) -> Approval:
-        """Idempotent: a delivery of an event whose payment is already final (approved, or
-        canceled meanwhile) is a ``DUPLICATE``, acknowledged."""
-        if await self.payments.transition(event.payment_id, PaymentStatus.APPROVED, self.clock()):
-            return Approval.APPROVED
-        return Approval.DUPLICATE
+    async def decide(self, event: PaymentCreated) -> Approval:
+        """Apply the rules and move the payment ``Pending → Approved | Declined``. Idempotent:
+        a delivery of an event whose payment is already final (decided before, or canceled
+        meanwhile) is a ``DUPLICATE``, acknowledged."""
+        now = self.clock()
+        decision = decide(self.rules, event, now)
+        reason = decision.reason
+        if reason is None and decision.velocity is not None:
+            # Spend the merchant's budget only on a payment still to decide.
+            if (await self.payments.get(event.payment_id)).status.final:
+                return Approval.DUPLICATE
+            if self.velocity is None:
+                raise ConfigError("velocity rules need a VelocityStore")
+            if not await self.velocity.take(decision.velocity):
+                reason = DeclineReason.VELOCITY_LIMIT
+        to = PaymentStatus.APPROVED if reason is None else PaymentStatus.DECLINED
+        if not await self.payments.transition(event.payment_id, to, now, reason):
+            return Approval.DUPLICATE
+        if reason is not None:
+            log.info("payment.declined", decline_reason=reason.value)
+            return Approval.DECLINED
+        return Approval.APPROVED
 
     async def cancel(self, payment_id: str, merchant_id: str | None = None) -> Payment:
         """``Pending → Canceled``: the canceled payment; ``PaymentFinal`` (409) when it was

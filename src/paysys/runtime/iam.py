@@ -112,7 +112,10 @@ GRANTS: dict[Role, tuple[Grant, ...]] = {
         Grant(("dynamodb:DescribeTable", "dynamodb:CreateTable"), (T.TABLE, T.IDEMPOTENCY_TABLE)),
         # migrating a table of an earlier layout: indexes, backfill (scan, update, count)
         Grant(("dynamodb:UpdateTable", "dynamodb:Scan", "dynamodb:UpdateItem"), (T.TABLE,)),
-        Grant(("dynamodb:DescribeTimeToLive", "dynamodb:UpdateTimeToLive"), (T.IDEMPOTENCY_TABLE,)),
+        Grant(
+            ("dynamodb:DescribeTimeToLive", "dynamodb:UpdateTimeToLive"),
+            (T.TABLE, T.IDEMPOTENCY_TABLE),  # the velocity counters' and the keys' TTL
+        ),
         Grant(("sns:CreateTopic", "sns:ListSubscriptionsByTopic", "sns:Subscribe"), (T.TOPIC,)),
         Grant(("sns:SetSubscriptionAttributes",), (T.ANY,)),
         Grant(("sqs:GetQueueUrl", "sqs:CreateQueue", "sqs:GetQueueAttributes"), (T.QUEUE, T.DLQ)),

@@ -63,6 +63,7 @@ async def provision(clients: Clients) -> Provisioned:
     ):
         created.append("idempotency_table")
     await _ensure_ttl(clients, settings.idempotency_table_name)
+    await _ensure_ttl(clients, settings.table_name)  # the velocity counters expire
     async with translated("SNS", "CreateTopic"):
         topic_arn = (await clients.sns.create_topic(Name=settings.topic_name))["TopicArn"]
     dlq_url, dlq_arn = await _ensure_queue(clients, settings.dlq_name, created)

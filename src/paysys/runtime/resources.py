@@ -29,8 +29,10 @@ from paysys.adapters.dynamodb_items import Layout
 from paysys.adapters.idempotency import DynamoIdempotency
 from paysys.adapters.sns import SnsPublisher
 from paysys.adapters.sqs import SqsQueue
+from paysys.adapters.velocity import DynamoVelocity
 from paysys.config import Settings
 from paysys.core.queries import StatusReader
+from paysys.core.rules import load_rules
 from paysys.core.service import PaymentService
 from paysys.errors import BackendUnavailable
 
@@ -127,7 +129,13 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             events=events,
             queue=queue,
             dlq=dlq,
-            service=PaymentService(payments, events, idempotency),
+            service=PaymentService(
+                payments,
+                events,
+                idempotency,
+                rules=load_rules(settings.rules),
+                velocity=DynamoVelocity(clients.dynamodb, settings.table_name),
+            ),
             status=StatusReader(payments, queue, dlq, settings.stats_cache_seconds),
             leases=DynamoLeases(clients.dynamodb, settings.table_name),
         )

@@ -103,7 +103,7 @@ class System:
         assert await self.statuses() == Counter({"Approved": len(ids)})
         approvals = Counter[str]()
         for log in self.worker_logs:
-            approvals.update(parse_worker_log(log.splitlines()).approvals)
+            approvals.update(parse_worker_log(log.splitlines()).finals)
         assert max(approvals.values()) == 1, "a payment was approved twice"
         if killed:
             assert set(approvals) <= set(ids)

@@ -70,6 +70,7 @@ class Settings:
     )
     topic_name: str = _setting("paysys-payment-events", "SNS topic name.")
     topic_arn: str | None = _setting(None, "SNS topic ARN; unset: looked up by topic name.")
+    outcomes_topic_name: str = _setting("paysys-payment-outcomes", "SNS topic of outcome events.")
     queue_name: str = _setting("paysys-payment-created", "SQS queue name.")
     queue_url: str | None = _setting(None, "SQS queue URL; unset: looked up by queue name.")
     dlq_name: str = _setting("paysys-payment-created-dlq", "Dead-letter queue name.")

@@ -203,3 +203,32 @@ async def test_counts_follow_the_transitions_per_merchant(ports: Ports) -> None:
 
 async def test_ping_answers(ports: Ports) -> None:
     await ports.payments.ping()
+
+
+async def all_outbox(ports: Ports, now: datetime) -> list[Due]:
+    shards = ports.settings.pending_shards
+    return [d for n in range(shards) for d in await ports.payments.outbox(n, now, 100)]
+
+
+async def test_a_transition_enters_the_outbox_until_cleared(ports: Ports) -> None:
+    made = [payment(minutes=m) for m in (0, 1)]
+    for p in made:
+        await ports.payments.add(p)
+        await ports.payments.transition(p.id, PaymentStatus.CANCELED, T0)
+    window = timedelta(seconds=ports.settings.reconcile_after_seconds)
+    assert await all_outbox(ports, T0) == []  # not due before the window
+    later = T0 + window + timedelta(seconds=1)
+    due = await all_outbox(ports, later)
+    assert sorted(d.payment_id for d in due) == sorted(p.id for p in made)
+
+    claimed = await ports.payments.claim_outbox(due[0], later + window)
+    assert claimed is not None
+    assert claimed.status is PaymentStatus.CANCELED
+    assert await ports.payments.claim_outbox(due[0], later + window) is None  # moved already
+    await ports.payments.clear_outbox(due[1].payment_id)
+    assert await all_outbox(ports, later) == []
+    assert [d.payment_id for d in await all_outbox(ports, later + 2 * window)] == [
+        due[0].payment_id
+    ]
+    with pytest.raises(PaymentNotFound):
+        await ports.payments.clear_outbox(str(uuid.uuid4()))

@@ -56,6 +56,8 @@ class FakeSystem:
     dlq: FakeQueue = field(init=False)
     queue: FakeQueue = field(init=False)
     topic: FakeTopic = field(init=False)
+    outcomes_queue: FakeQueue = field(init=False)  # a subscriber of the outcomes topic
+    outcomes: FakeTopic = field(init=False)
 
     @classmethod
     def like(cls, settings: Settings, clock: FakeClock | None = None) -> FakeSystem:
@@ -79,6 +81,8 @@ class FakeSystem:
             dlq=self.dlq,
         )
         self.topic = FakeTopic(self.queue)
+        self.outcomes_queue = FakeQueue(self.clock)
+        self.outcomes = FakeTopic(self.outcomes_queue)
 
     def service(self, **ports: Any) -> PaymentService:
         """The service over these fakes; ``ports`` replaces some (e.g. with an ``Outage``)."""
@@ -88,6 +92,7 @@ class FakeSystem:
             "idempotency": self.idempotency,
             "clock": self.clock.now,
             "velocity": self.velocity,
+            "outcomes": self.outcomes,
         }
         return PaymentService(**(wired | ports))
 

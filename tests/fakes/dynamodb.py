@@ -26,6 +26,7 @@ class FakePayments:
         self.layout = layout or Layout()
         self._items: dict[str, Payment] = {}
         self._due: dict[str, datetime] = {}  # present while not final
+        self._outbox: dict[str, datetime] = {}  # final, outcome not known to be published
         self._counts: Counter[tuple[str, PaymentStatus]] = Counter()
         self._first_month: dict[str, str] = {}
 
@@ -56,6 +57,7 @@ class FakePayments:
             return False
         self._items[payment_id] = current.moved_to(to, now, reason)
         self._due.pop(payment_id, None)
+        self._outbox[payment_id] = now + self.layout.reconcile_after
         self._counts[current.merchant_id, PaymentStatus.PENDING] -= 1
         self._counts[current.merchant_id, to] += 1
         return True
@@ -73,6 +75,24 @@ class FakePayments:
             return None
         self._due[due.payment_id] = next_due
         return self._items[due.payment_id]
+
+    async def outbox(self, shard: int, now: datetime, limit: int) -> list[Due]:
+        mine = [
+            Due(pid, at, self._items[pid].created_at)
+            for pid, at in self._outbox.items()
+            if at < now and keys.shard_of(pid, self.layout.pending_shards) == shard
+        ]
+        return sorted(mine, key=lambda d: d.due_at)[:limit]
+
+    async def claim_outbox(self, due: Due, next_due: datetime) -> Payment | None:
+        if self._outbox.get(due.payment_id) != due.due_at:
+            return None
+        self._outbox[due.payment_id] = next_due
+        return self._items[due.payment_id]
+
+    async def clear_outbox(self, payment_id: str) -> None:
+        await self.get(payment_id)
+        self._outbox.pop(payment_id, None)
 
     async def page(
         self,

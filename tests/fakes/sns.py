@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from paysys.core.domain import EVENT_TYPE, PaymentCreated
+from paysys.core.ports import Event
 from paysys.errors import BackendUnavailable
 
 from .sqs import FakeQueue
@@ -15,12 +16,16 @@ class FakeTopic:
 
     def __init__(self, *subscribers: FakeQueue) -> None:
         self.subscribers = list(subscribers)
-        self.published: list[PaymentCreated] = []
+        self.published: list[Any] = []
 
     async def publish(
-        self, event: PaymentCreated, correlation_id: str, traceparent: str | None = None
+        self, event: Event, correlation_id: str, traceparent: str | None = None
     ) -> str:
-        attributes = {"event_type": EVENT_TYPE, "correlation_id": correlation_id}
+        attributes = {
+            "event_type": event.event_type,
+            "merchant_id": event.merchant_id,
+            "correlation_id": correlation_id,
+        }
         if traceparent:
             attributes["traceparent"] = traceparent
         if not all(attributes.values()):  # SNS refuses an empty attribute value

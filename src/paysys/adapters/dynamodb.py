@@ -26,6 +26,7 @@ from aiodynamo.expressions import F, HashKey, RangeKey
 from aiodynamo.models import ReturnValues, Select
 
 from paysys.adapters.dynamodb_items import (
+    OUTBOX_INDEX,
     PENDING_INDEX,
     Layout,
     batch_get,
@@ -86,6 +87,9 @@ class DynamoPayments:
             & F("updated_at").set(stamp)
             & F("pending_shard").remove()
             & F("due_at").remove()
+            # In the outbox until its outcome event is published (``clear_outbox``).
+            & F("outbox_shard").set(keys.outbox_shard(payment_id, self.layout.pending_shards))
+            & F("outbox_at").set(format_time(now + self.layout.reconcile_after))
         )
         if to is PaymentStatus.APPROVED:
             update = update & F("approved_at").set(stamp)
@@ -144,6 +148,49 @@ class DynamoPayments:
         except ConditionalCheckFailed:
             return None  # final meanwhile, or another worker claimed it first
         return from_item(item) if item else None
+
+    async def outbox(self, shard: int, now: datetime, limit: int) -> list[Due]:
+        condition = HashKey("outbox_shard", f"{keys.OUTBOX_PREFIX}{shard}") & RangeKey(
+            "outbox_at"
+        ).lt(format_time(now))
+        async with dynamo_translated("Query"):
+            page = await self.client.query_single_page(
+                self.table,
+                condition,
+                index=OUTBOX_INDEX,
+                limit=limit,
+                select=Select.all_projected_attributes,
+            )
+        return [
+            Due(i["id"], parse_time(i["outbox_at"]), parse_time(i["created_at"]))
+            for i in page.items
+        ]
+
+    async def claim_outbox(self, due: Due, next_due: datetime) -> Payment | None:
+        try:
+            async with dynamo_translated("UpdateItem"):
+                item = await self.client.update_item(
+                    self.table,
+                    {"id": due.payment_id},
+                    F("outbox_at").set(format_time(next_due)),
+                    condition=F("outbox_at").equals(format_time(due.due_at)),
+                    return_values=ReturnValues.all_new,
+                )
+        except ConditionalCheckFailed:
+            return None  # published and cleared meanwhile, or claimed by another worker
+        return from_item(item) if item else None
+
+    async def clear_outbox(self, payment_id: str) -> None:
+        try:
+            async with dynamo_translated("UpdateItem"):
+                await self.client.update_item(
+                    self.table,
+                    {"id": payment_id},
+                    F("outbox_shard").remove() & F("outbox_at").remove(),
+                    condition=F("id").exists(),  # never create an item
+                )
+        except ConditionalCheckFailed:
+            raise PaymentNotFound(payment_id) from None
 
     async def page(
         self,

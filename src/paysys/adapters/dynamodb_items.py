@@ -20,6 +20,8 @@ from paysys.errors import BackendUnavailable
 
 # The sparse index the reconciler reads: only payments not yet final carry its keys.
 PENDING_INDEX = "pending-due"
+# The sparse outbox index: final payments whose outcome event may not be published yet.
+OUTBOX_INDEX = "outbox-due"
 # Newest first per merchant: time-bucketed, sharded; keys only (a page is then read by id).
 LIST_INDEX = "merchant-created"
 # The index of the first layout (hash: status, two values): removed by `paysys provision`.
@@ -55,6 +57,7 @@ class IndexSpec:
 INDEXES = (
     IndexSpec(PENDING_INDEX, "pending_shard", "due_at", "INCLUDE", ("created_at",)),
     IndexSpec(LIST_INDEX, "list_pk", "list_sk", "KEYS_ONLY"),
+    IndexSpec(OUTBOX_INDEX, "outbox_shard", "outbox_at", "INCLUDE", ("created_at",)),
 )
 
 

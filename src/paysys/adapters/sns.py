@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from paysys.adapters.aws import translated
-from paysys.core.domain import EVENT_TYPE, PaymentCreated
+from paysys.core.ports import Event
 from paysys.errors import BackendUnavailable
 
 if TYPE_CHECKING:
@@ -36,10 +36,11 @@ class SnsPublisher:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def publish(
-        self, event: PaymentCreated, correlation_id: str, traceparent: str | None = None
+        self, event: Event, correlation_id: str, traceparent: str | None = None
     ) -> str:
         attributes: dict[str, MessageAttributeValueTypeDef] = {
-            "event_type": {"DataType": "String", "StringValue": EVENT_TYPE},
+            "event_type": {"DataType": "String", "StringValue": event.event_type},
+            "merchant_id": {"DataType": "String", "StringValue": event.merchant_id},
             "correlation_id": {"DataType": "String", "StringValue": correlation_id},
         }
         if traceparent:

@@ -96,7 +96,9 @@ async def get_payment(request: web.Request) -> web.Response:
 
 async def cancel_payment(request: web.Request) -> web.Response:
     """202 with the payment canceled; 409 ``payment_final`` (with its status) if it is final."""
-    payment = await request.app[SERVICE].cancel(_payment_id(request), merchant_of(request))
+    payment = await request.app[SERVICE].cancel(
+        _payment_id(request), merchant_of(request), request.get(TRACEPARENT)
+    )
     return web.json_response(payment.to_json(), status=202)
 
 

@@ -147,6 +147,10 @@ class PaymentCreated:
     created_at: datetime
     merchant_id: str = DEFAULT_MERCHANT
 
+    @property
+    def event_type(self) -> str:
+        return EVENT_TYPE
+
     @classmethod
     def of(cls, payment: Payment) -> PaymentCreated:
         return cls(

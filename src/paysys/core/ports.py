@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from paysys.core.domain import Payment, PaymentCreated, PaymentStatus
+from paysys.core.domain import Payment, PaymentStatus
 from paysys.core.rules import VelocityWindow
 
 
@@ -66,6 +66,17 @@ class PaymentRepository(Protocol):
         """Move ``due`` to ``next_due`` if nobody did since it was read (a conditional write)
         and it is still not final; the payment if this call claimed it, else None."""
 
+    async def outbox(self, shard: int, now: datetime, limit: int) -> list[Due]:
+        """Final payments of one outbox shard whose outcome event may not be published yet
+        (marked by the transition, ``due_at`` = when to look), earliest first."""
+
+    async def claim_outbox(self, due: Due, next_due: datetime) -> Payment | None:
+        """Move the outbox mark to ``next_due`` if nobody did since it was read; the payment
+        if this call claimed it (then publish its outcome), else None."""
+
+    async def clear_outbox(self, payment_id: str) -> None:
+        """Its outcome event was published: leave the outbox index."""
+
     async def page(
         self,
         merchant_id: str,
@@ -96,11 +107,24 @@ class LeaseStore(Protocol):
         """Hold ``name`` for ``seconds`` unless another owner holds it (a conditional write)."""
 
 
+class Event(Protocol):
+    """What a publisher sends: ``PaymentCreated`` or a ``PaymentOutcome``."""
+
+    @property
+    def event_type(self) -> str: ...
+
+    @property
+    def merchant_id(self) -> str: ...
+
+    def to_message(self) -> str: ...
+
+
 class EventPublisher(Protocol):
     async def publish(
-        self, event: PaymentCreated, correlation_id: str, traceparent: str | None = None
+        self, event: Event, correlation_id: str, traceparent: str | None = None
     ) -> str:
-        """Publish the event; return the broker's message id."""
+        """Publish the event with attributes ``event_type``, ``merchant_id``,
+        ``correlation_id`` (and ``traceparent``); return the broker's message id."""
 
     async def ping(self) -> None: ...
 

@@ -20,6 +20,7 @@ from paysys.core.domain import (
     new_payment_id,
     utcnow,
 )
+from paysys.core.outcomes import PaymentOutcome
 from paysys.core.ports import (
     ClaimState,
     EventPublisher,
@@ -59,6 +60,7 @@ class PaymentService:
     clock: Callable[[], datetime] = utcnow
     rules: Rules = field(default_factory=Rules)
     velocity: VelocityStore | None = None  # needed when ``rules`` have a velocity limit
+    outcomes: EventPublisher | None = None  # the outcomes topic; None: events stay in the outbox
 
     async def create(
         self,
@@ -163,7 +165,9 @@ class PaymentService:
             raise PaymentNotFound(payment_id)
         return payment
 
-    async def decide(self, event: PaymentCreated) -> Approval:
+    async def decide(
+        self, event: PaymentCreated, correlation_id: str = "", traceparent: str | None = None
+    ) -> Approval:
         """Apply the rules and move the payment ``Pending → Approved | Declined``. Idempotent:
         a delivery of an event whose payment is already final (decided before, or canceled
         meanwhile) is a ``DUPLICATE``, acknowledged."""
@@ -181,12 +185,19 @@ class PaymentService:
         to = PaymentStatus.APPROVED if reason is None else PaymentStatus.DECLINED
         if not await self.payments.transition(event.payment_id, to, now, reason):
             return Approval.DUPLICATE
+        outcome = PaymentOutcome(
+            event.payment_id, event.merchant_id, event.amount, event.currency,
+            to, reason, event.created_at, now,
+        )  # fmt: skip
+        await self.announce(outcome, correlation_id or event.payment_id, traceparent)
         if reason is not None:
             log.info("payment.declined", decline_reason=reason.value)
             return Approval.DECLINED
         return Approval.APPROVED
 
-    async def cancel(self, payment_id: str, merchant_id: str | None = None) -> Payment:
+    async def cancel(
+        self, payment_id: str, merchant_id: str | None = None, traceparent: str | None = None
+    ) -> Payment:
         """``Pending → Canceled``: the canceled payment; ``PaymentFinal`` (409) when it was
         already final, ``PaymentNotFound`` also for another merchant's payment."""
         payment = await self.get(payment_id, merchant_id)
@@ -194,6 +205,25 @@ class PaymentService:
         if not payment.status.final:
             if await self.payments.transition(payment_id, PaymentStatus.CANCELED, now):
                 log.info("payment.canceled")
-                return payment.moved_to(PaymentStatus.CANCELED, now)
+                canceled = payment.moved_to(PaymentStatus.CANCELED, now)
+                await self.announce(
+                    PaymentOutcome.of(canceled), canceled.correlation_id or payment_id, traceparent
+                )
+                return canceled
             payment = await self.payments.get(payment_id)  # another transition won the race
         raise PaymentFinal(payment_id, payment.status.value)
+
+    async def announce(
+        self, outcome: PaymentOutcome, correlation_id: str, traceparent: str | None = None
+    ) -> bool:
+        """Publish the outcome event, then take the payment out of the outbox. A failure
+        leaves it there for the reconciler (at least once: never lost, maybe twice)."""
+        if self.outcomes is None:
+            return False
+        try:
+            await self.outcomes.publish(outcome, correlation_id, traceparent)
+            await self.payments.clear_outbox(outcome.payment_id)
+        except BackendUnavailable as exc:
+            log.warning("outcome.publish_deferred", payment_id=outcome.payment_id, error=str(exc))
+            return False
+        return True

@@ -30,6 +30,7 @@ class Target(enum.Enum):
     TABLE_INDEXES = "TableIndexes"
     IDEMPOTENCY_TABLE = "IdempotencyTable"
     TOPIC = "Topic"
+    OUTCOMES_TOPIC = "OutcomesTopic"
     QUEUE = "Queue"
     DLQ = "Dlq"
     ANY = "Any"  # actions IAM cannot scope to a resource
@@ -75,6 +76,7 @@ GRANTS: dict[Role, tuple[Grant, ...]] = {
         ),
         # PublishBatch; /readyz
         Grant(("sns:Publish", "sns:GetTopicAttributes"), (T.TOPIC,)),
+        Grant(("sns:Publish",), (T.OUTCOMES_TOPIC,)),  # PaymentCanceled
         # /stats queue depths; /readyz
         Grant(("sqs:GetQueueAttributes",), (T.QUEUE, T.DLQ)),
     ),
@@ -106,6 +108,7 @@ GRANTS: dict[Role, tuple[Grant, ...]] = {
         # /readyz shows SNS as optional
         Grant(("dynamodb:Query",), (T.TABLE_INDEXES,)),
         Grant(("sns:Publish", "sns:GetTopicAttributes"), (T.TOPIC,)),
+        Grant(("sns:Publish",), (T.OUTCOMES_TOPIC,)),  # outcome events, the outbox
     ),
     # `paysys provision`, and the operator's `paysys dlq list | redrive`.
     "provision": (
@@ -117,6 +120,7 @@ GRANTS: dict[Role, tuple[Grant, ...]] = {
             (T.TABLE, T.IDEMPOTENCY_TABLE),  # the velocity counters' and the keys' TTL
         ),
         Grant(("sns:CreateTopic", "sns:ListSubscriptionsByTopic", "sns:Subscribe"), (T.TOPIC,)),
+        Grant(("sns:CreateTopic",), (T.OUTCOMES_TOPIC,)),
         Grant(("sns:SetSubscriptionAttributes",), (T.ANY,)),
         Grant(("sqs:GetQueueUrl", "sqs:CreateQueue", "sqs:GetQueueAttributes"), (T.QUEUE, T.DLQ)),
         Grant(("sqs:SetQueueAttributes",), (T.QUEUE,)),  # visibility, redrive, topic's policy
@@ -190,6 +194,11 @@ def _resource_arns(settings: Settings) -> dict[Target, str]:
         T.TABLE_INDEXES: arn(s, "dynamodb", f"table/{s.table_name}/index/*"),
         T.IDEMPOTENCY_TABLE: arn(s, "dynamodb", f"table/{s.idempotency_table_name}"),
         T.TOPIC: s.topic_arn or arn(s, "sns", s.topic_name),
+        T.OUTCOMES_TOPIC: (
+            f"{s.topic_arn.rpartition(':')[0]}:{s.outcomes_topic_name}"
+            if s.topic_arn
+            else arn(s, "sns", s.outcomes_topic_name)
+        ),
         T.QUEUE: _queue_arn(s, s.queue_name, s.queue_url),
         T.DLQ: _queue_arn(s, s.dlq_name, s.dlq_url),
         T.ANY: "*",

@@ -66,6 +66,7 @@ async def provision(clients: Clients) -> Provisioned:
     await _ensure_ttl(clients, settings.table_name)  # the velocity counters expire
     async with translated("SNS", "CreateTopic"):
         topic_arn = (await clients.sns.create_topic(Name=settings.topic_name))["TopicArn"]
+        await clients.sns.create_topic(Name=settings.outcomes_topic_name)
     dlq_url, dlq_arn = await _ensure_queue(clients, settings.dlq_name, created)
     queue_url, queue_arn = await _ensure_queue(clients, settings.queue_name, created)
     async with translated("SQS", "SetQueueAttributes"):

@@ -59,6 +59,7 @@ class Resources:
     clients: Clients
     payments: DynamoPayments
     events: SnsPublisher
+    outcomes: SnsPublisher  # the outcomes topic
     queue: SqsQueue
     dlq: SqsQueue
     service: PaymentService
@@ -115,6 +116,9 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         dlq_url = settings.dlq_url or await find_queue_url(clients.sqs, settings.dlq_name)
         payments = DynamoPayments(clients.dynamodb, settings.table_name, layout(settings))
         events = SnsPublisher(clients.sns, topic_arn, max_pending=settings.publish_max_pending)
+        # Same account and region as the events topic: no second lookup.
+        outcomes_arn = f"{topic_arn.rpartition(':')[0]}:{settings.outcomes_topic_name}"
+        outcomes = SnsPublisher(clients.sns, outcomes_arn, max_pending=settings.publish_max_pending)
         idempotency = DynamoIdempotency(
             clients.dynamodb,
             settings.idempotency_table_name,
@@ -127,6 +131,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             clients=clients,
             payments=payments,
             events=events,
+            outcomes=outcomes,
             queue=queue,
             dlq=dlq,
             service=PaymentService(
@@ -135,6 +140,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
                 idempotency,
                 rules=load_rules(settings.rules),
                 velocity=DynamoVelocity(clients.dynamodb, settings.table_name),
+                outcomes=outcomes,
             ),
             status=StatusReader(payments, queue, dlq, settings.stats_cache_seconds),
             leases=DynamoLeases(clients.dynamodb, settings.table_name),

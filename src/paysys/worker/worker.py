@@ -254,7 +254,9 @@ class Worker:
             return "malformed", False, str(exc)
         structlog.contextvars.bind_contextvars(payment_id=event.payment_id)
         try:
-            approval = await self._service.decide(event)
+            approval = await self._service.decide(
+                event, message.correlation_id or "", message.traceparent
+            )
         except PaymentNotFound as exc:
             self.stats.failed += 1
             return "unknown_payment", False, str(exc)
@@ -285,14 +287,8 @@ class Worker:
             log.warning("worker.drain_timeout", cancelled_batches=len(still_running))
 
 
+_SUMMARY = ("received", "approved", "declined", "duplicates", "failed", "malformed", "released")
+
+
 def _summary(stats: WorkerStats) -> dict[str, int]:
-    return {
-        "received": stats.received,
-        "approved": stats.approved,
-        "declined": stats.declined,
-        "duplicates": stats.duplicates,
-        "failed": stats.failed,
-        "malformed": stats.malformed,
-        "released": stats.released,
-        "deleted": stats.deleted,
-    }
+    return {name: getattr(stats, name) for name in (*_SUMMARY, "deleted")}

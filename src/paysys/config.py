@@ -39,6 +39,7 @@ class Settings:
     dynamodb_endpoint_url: str | None = _setting(
         None, "DynamoDB endpoint override; unset: PAYSYS_AWS_ENDPOINT_URL."
     )
+    sns_endpoint_url: str | None = _setting(None, "SNS endpoint override; unset: the AWS one.")
     aws_region: str = _setting("us-east-1", "AWS region.")
     aws_access_key_id: str | None = _setting(
         None, "Static access key; unset uses the default chain (env, IRSA, IMDS)."

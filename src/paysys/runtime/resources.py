@@ -97,7 +97,9 @@ async def open_clients(settings: Settings) -> AsyncIterator[Clients]:
             retries={"mode": "standard", "total_max_attempts": settings.aws_max_attempts},
         )
         sns = await stack.enter_async_context(
-            session.create_client("sns", config=config, **_botocore_kwargs(settings))
+            session.create_client(
+                "sns", config=config, **_botocore_kwargs(settings, settings.sns_endpoint_url)
+            )
         )
         sqs = await stack.enter_async_context(
             session.create_client("sqs", config=config, **_botocore_kwargs(settings))
@@ -195,10 +197,10 @@ def _dynamo_credentials(settings: Settings) -> Credentials:
     return StaticCredentials(Key(id=static[0], secret=static[1]))
 
 
-def _botocore_kwargs(settings: Settings) -> dict[str, Any]:
+def _botocore_kwargs(settings: Settings, endpoint: str | None = None) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"region_name": settings.aws_region}
-    if settings.aws_endpoint_url:
-        kwargs["endpoint_url"] = settings.aws_endpoint_url
+    if endpoint or settings.aws_endpoint_url:
+        kwargs["endpoint_url"] = endpoint or settings.aws_endpoint_url
     static = settings.static_credentials
     if static is not None:
         kwargs["aws_access_key_id"], kwargs["aws_secret_access_key"] = static

@@ -15,6 +15,7 @@ import aiohttp
 import jsonschema
 
 from paysys.adapters.sqs import SqsQueue
+from paysys.devtools.worker_log import parse_worker_log
 from paysys.runtime.resources import Clients
 
 from ..conftest import fresh_settings
@@ -122,3 +123,44 @@ async def test_one_outcome_per_payment_even_after_an_sns_outage(endpoint: str) -
     assert all(stored[i]["decline_reason"] == "currency_not_allowed" for i in before[1::2])
     assert '"outcome.publish_deferred"' in "".join(system.worker_logs)
     assert '"outcome.republished"' in "".join(system.worker_logs)
+
+
+async def test_cancel_racing_approval_ends_in_one_final_state_the_events_agree(
+    endpoint: str,
+) -> None:
+    settings = fresh_settings(endpoint, reconcile_after_seconds=2, reconcile_interval_seconds=0.5)
+    async with system_for(settings) as system:
+        outcomes = await subscriber(
+            system.clients, settings.outcomes_topic_name, f"{settings.queue_name}-sub"
+        )
+        await system.start_api()
+        for _ in range(2):
+            await system.start_worker()
+        async with aiohttp.ClientSession() as http:
+
+            async def post_and_cancel(i: int) -> tuple[str, int]:
+                payment_id = await post(system, http, "BRL")
+                await asyncio.sleep(0.01 * (i % 5))  # some before, some after the worker
+                async with http.post(f"{system.base}/payments/{payment_id}/cancel") as r:
+                    assert r.status in {202, 409}
+                    return payment_id, r.status
+
+            answers = dict(await asyncio.gather(*(post_and_cancel(i) for i in range(40))))
+            await system.wait_final(len(answers))
+            messages = await collect(outcomes, set(answers))
+            stored = {}
+            for payment_id in answers:
+                async with http.get(f"{system.base}/payments/{payment_id}") as response:
+                    stored[payment_id] = (await response.json())["status"]
+        for worker in list(system.workers):
+            assert await system.stop_worker(worker) == 0
+    for payment_id, status in answers.items():  # the API's answer is the stored truth
+        assert stored[payment_id] == ("Canceled" if status == 202 else "Approved")
+    types = {(json.loads(m.body)["payment_id"], json.loads(m.body)["type"]) for m in messages}
+    assert types == {(i, TYPES[s]) for i, s in stored.items()}  # one kind per payment, agreeing
+    assert set(Counter(stored.values())) <= {"Canceled", "Approved"}
+    finals = Counter[str]()
+    for log in system.worker_logs:
+        finals.update(parse_worker_log(log.splitlines()).finals)
+    assert all(n == 1 for n in finals.values())
+    assert not set(finals) & {i for i, s in stored.items() if s == "Canceled"}

@@ -5,6 +5,7 @@ paysys provision                      create table/topic/queues/subscription, id
 paysys local                          embedded emulator + provision + API + worker
 paysys config [--markdown]            every setting, its value, source and default
 paysys dlq list | redrive             show dead letters (and why) / move them back
+paysys events tail [--type T] [--merchant M]   print outcome events as they arrive
 paysys keygen                         a new API key and the hash for PAYSYS_API_KEYS
 paysys iam-policy --role R            the least-privilege IAM policy of api, worker or provision
 paysys capacity [--rate R]            per-partition writes/s at R payments/s, against the limits
@@ -28,6 +29,7 @@ from paysys.api.auth import decide_auth, new_key
 from paysys.config import Settings
 from paysys.config_docs import markdown_table, render_config
 from paysys.core.domain import MERCHANT_ID
+from paysys.core.outcomes import OUTCOME_TYPES
 from paysys.errors import PaysysError
 from paysys.logging import configure_logging
 from paysys.runtime.capacity import render as render_capacity
@@ -37,10 +39,13 @@ from paysys.runtime.iam import ROLES, policy
 from paysys.runtime.provision import provision
 from paysys.runtime.resources import open_clients, open_resources
 from paysys.runtime.roles import run_api, run_worker
+from paysys.runtime.tail import tail
 
 log = structlog.get_logger(__name__)
 
-COMMANDS = ("serve", "provision", "local", "config", "dlq", "keygen", "iam-policy", "capacity")
+COMMANDS = (
+    "serve", "provision", "local", "config", "dlq", "events", "keygen", "iam-policy", "capacity",
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,13 +54,20 @@ def build_parser() -> argparse.ArgumentParser:
         "command", nargs="?", default="serve", choices=COMMANDS, help="default: serve --role"
     )
     parser.add_argument(
-        "action", nargs="?", choices=("list", "redrive"), help="dlq: list or redrive"
+        "action",
+        nargs="?",
+        choices=("list", "redrive", "tail"),
+        help="dlq list|redrive, events tail",
     )
+    parser.add_argument(
+        "--type", action="append", default=[], choices=sorted(OUTCOME_TYPES.values()),
+        help="events tail: only this event type (repeatable)",
+    )  # fmt: skip
     parser.add_argument(
         "--rate", type=float, default=10_000.0, help="capacity: payments per second (10000)"
     )
     parser.add_argument(
-        "--merchant", type=_merchant, help="keygen: the merchant the key belongs to"
+        "--merchant", type=_merchant, help="keygen: the key's merchant; events tail: a filter"
     )
     parser.add_argument(
         "--role", choices=ROLES, help="the role to serve (api, worker) or its iam-policy"
@@ -110,6 +122,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     if args.command == "serve" and args.role not in ("api", "worker"):
         sys.stderr.write("paysys: choose a role: --role api | --role worker\n")
         return 2
+    if args.command == "events" and args.action != "tail":
+        sys.stderr.write("paysys: choose: events tail [--type T] [--merchant M]\n")
+        return 2
     if args.command == "dlq" and args.action is None:
         sys.stderr.write("paysys: choose: dlq list | dlq redrive\n")
         return 2
@@ -118,6 +133,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         "provision": _provision,
         "local": _local,
         "dlq": _dlq_list if args.action == "list" else _dlq_redrive,
+        "events": _tail_command(args.type, args.merchant),
         "serve": _serve_api if args.role == "api" else _serve_worker,
     }[args.command]
     try:
@@ -144,6 +160,19 @@ async def _until_signalled(command: Command, settings: Settings) -> None:
 def _on_signal(sig: signal.Signals, stop: asyncio.Event) -> None:
     log.info("signal.received", signal=sig.name)
     stop.set()
+
+
+def _tail_command(types: list[str], merchant: str | None) -> Command:
+    async def events_tail(settings: Settings, stop: asyncio.Event) -> None:
+        async with open_clients(settings) as clients:
+            await tail(clients, stop, types, merchant, _print_line)
+
+    return events_tail
+
+
+def _print_line(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 async def _provision(settings: Settings, _: asyncio.Event) -> None:

@@ -31,6 +31,7 @@ class Target(enum.Enum):
     IDEMPOTENCY_TABLE = "IdempotencyTable"
     TOPIC = "Topic"
     OUTCOMES_TOPIC = "OutcomesTopic"
+    TAIL_QUEUES = "TailQueues"  # `paysys events tail`'s temporary queues
     QUEUE = "Queue"
     DLQ = "Dlq"
     ANY = "Any"  # actions IAM cannot scope to a resource
@@ -121,6 +122,20 @@ GRANTS: dict[Role, tuple[Grant, ...]] = {
         ),
         Grant(("sns:CreateTopic", "sns:ListSubscriptionsByTopic", "sns:Subscribe"), (T.TOPIC,)),
         Grant(("sns:CreateTopic",), (T.OUTCOMES_TOPIC,)),
+        # `paysys events tail`: a temporary queue subscribed with a filter, removed on exit
+        Grant(("sns:Subscribe",), (T.OUTCOMES_TOPIC,)),
+        Grant(("sns:Unsubscribe",), (T.ANY,)),
+        Grant(
+            (
+                "sqs:CreateQueue",
+                "sqs:GetQueueAttributes",
+                "sqs:SetQueueAttributes",
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:DeleteQueue",
+            ),
+            (T.TAIL_QUEUES,),
+        ),
         Grant(("sns:SetSubscriptionAttributes",), (T.ANY,)),
         Grant(("sqs:GetQueueUrl", "sqs:CreateQueue", "sqs:GetQueueAttributes"), (T.QUEUE, T.DLQ)),
         Grant(("sqs:SetQueueAttributes",), (T.QUEUE,)),  # visibility, redrive, topic's policy
@@ -201,6 +216,7 @@ def _resource_arns(settings: Settings) -> dict[Target, str]:
         ),
         T.QUEUE: _queue_arn(s, s.queue_name, s.queue_url),
         T.DLQ: _queue_arn(s, s.dlq_name, s.dlq_url),
+        T.TAIL_QUEUES: arn(s, "sqs", "paysys-tail-*"),
         T.ANY: "*",
     }
 

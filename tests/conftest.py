@@ -142,6 +142,7 @@ def fresh_settings(backend: Backend, **overrides: Any) -> Settings:
         table_name=f"payments-{suffix}",
         idempotency_table_name=f"idempotency-{suffix}",
         topic_name=f"events-{suffix}",
+        outcomes_topic_name=f"outcomes-{suffix}",
         queue_name=f"created-{suffix}",
         dlq_name=f"created-dlq-{suffix}",
         worker_wait_seconds=1,

@@ -22,6 +22,8 @@ _FORWARDED = (
     "table_name",
     "idempotency_table_name",
     "topic_name",
+    "outcomes_topic_name",
+    "rules",
     "queue_name",
     "dlq_name",
     "worker_wait_seconds",

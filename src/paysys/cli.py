@@ -5,6 +5,7 @@ paysys provision                      create table/topic/queues/subscription, id
 paysys local                          embedded emulator + provision + API + worker
 paysys config [--markdown]            every setting, its value, source and default
 paysys dlq list | redrive             show dead letters (and why) / move them back
+paysys events tail [--type T] [--merchant M]   print outcome events as they arrive
 paysys keygen                         a new API key and the hash for PAYSYS_API_KEYS
 paysys iam-policy --role R            the least-privilege IAM policy of api, worker or provision
 paysys capacity [--rate R]            per-partition writes/s at R payments/s, against the limits
@@ -29,6 +30,7 @@ from paysys.api.auth import decide_auth, new_key
 from paysys.config import Settings
 from paysys.config_docs import markdown_table, render_config
 from paysys.core.domain import MERCHANT_ID
+from paysys.core.outcomes import OUTCOME_TYPES
 from paysys.errors import PaysysError
 from paysys.logging import configure_logging
 from paysys.runtime.capacity import render as render_capacity
@@ -39,6 +41,7 @@ from paysys.runtime.infra.cloudformation import render as render_cloudformation
 from paysys.runtime.provision import provision
 from paysys.runtime.resources import open_clients, open_resources
 from paysys.runtime.roles import run_api, run_worker
+from paysys.runtime.tail import tail
 from paysys.runtime.telemetry import role_tracing, traces_exporter
 
 log = structlog.get_logger(__name__)
@@ -49,12 +52,13 @@ COMMANDS = (
     "local",
     "config",
     "dlq",
+    "events",
     "keygen",
     "iam-policy",
     "capacity",
     "infra",
 )
-ACTIONS = {"dlq": ("list", "redrive"), "infra": ("cloudformation",)}
+ACTIONS = {"dlq": ("list", "redrive"), "events": ("tail",), "infra": ("cloudformation",)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,13 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
         "action",
         nargs="?",
         choices=[a for actions in ACTIONS.values() for a in actions],
-        help="dlq: list or redrive; infra: cloudformation",
+        help="dlq: list or redrive; events: tail; infra: cloudformation",
     )
+    parser.add_argument(
+        "--type", action="append", default=[], choices=sorted(OUTCOME_TYPES.values()),
+        help="events tail: only this event type (repeatable)",
+    )  # fmt: skip
     parser.add_argument(
         "--rate", type=float, default=10_000.0, help="capacity: payments per second (10000)"
     )
     parser.add_argument(
-        "--merchant", type=_merchant, help="keygen: the merchant the key belongs to"
+        "--merchant", type=_merchant, help="keygen: the key's merchant; events tail: a filter"
     )
     parser.add_argument(
         "--role", choices=ROLES, help="the role to serve (api, worker) or its iam-policy"
@@ -87,6 +95,22 @@ def _merchant(text: str) -> str:
     if not MERCHANT_ID.fullmatch(text):
         raise argparse.ArgumentTypeError("1-63 of a-z, 0-9, _ and -, starting with a-z or 0-9")
     return text
+
+
+_CHOICES = {
+    "serve": "a role: --role api | --role worker",
+    "events": "events tail [--type T] [--merchant M]",
+    "dlq": "dlq list | dlq redrive",
+}
+
+
+def _missing_choice(args: argparse.Namespace) -> str | None:
+    """What to choose when the command needs a role or an action it was not given."""
+    if args.command == "serve":
+        return None if args.role in ("api", "worker") else _CHOICES["serve"]
+    if args.command in ("events", "dlq") and args.action not in ACTIONS[args.command]:
+        return _CHOICES[args.command]
+    return None
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:  # noqa: PLR0911
@@ -127,17 +151,15 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             return 2
         sys.stdout.write(json.dumps(policy(args.role, settings), indent=2) + "\n")
         return 0
-    if args.command == "serve" and args.role not in ("api", "worker"):
-        sys.stderr.write("paysys: choose a role: --role api | --role worker\n")
-        return 2
-    if args.command == "dlq" and args.action not in ACTIONS["dlq"]:
-        sys.stderr.write("paysys: choose: dlq list | dlq redrive\n")
+    if missing := _missing_choice(args):
+        sys.stderr.write(f"paysys: choose: {missing}\n")
         return 2
     configure_logging(settings.log_format, settings.log_level)
     command: Command = {
         "provision": _provision,
         "local": _local,
         "dlq": _dlq_list if args.action == "list" else _dlq_redrive,
+        "events": _tail_command(args.type, args.merchant),
         "serve": _serve_api if args.role == "api" else _serve_worker,
     }[args.command]
     traced = {"serve": args.role, "local": "local"}.get(args.command)
@@ -176,6 +198,19 @@ async def _until_signalled(command: Command, settings: Settings) -> None:
 def _on_signal(sig: signal.Signals, stop: asyncio.Event) -> None:
     log.info("signal.received", signal=sig.name)
     stop.set()
+
+
+def _tail_command(types: list[str], merchant: str | None) -> Command:
+    async def events_tail(settings: Settings, stop: asyncio.Event) -> None:
+        async with open_clients(settings) as clients:
+            await tail(clients, stop, types, merchant, _print_line)
+
+    return events_tail
+
+
+def _print_line(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 async def _provision(settings: Settings, _: asyncio.Event) -> None:

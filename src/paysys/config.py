@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, Union
 
+from paysys.core.rules import load_rules
 from paysys.errors import ConfigError
 
 PREFIX = "PAYSYS_"
@@ -38,6 +39,7 @@ class Settings:
     dynamodb_endpoint_url: str | None = _setting(
         None, "DynamoDB endpoint override; unset: PAYSYS_AWS_ENDPOINT_URL."
     )
+    sns_endpoint_url: str | None = _setting(None, "SNS endpoint override; unset: the AWS one.")
     aws_region: str = _setting("us-east-1", "AWS region.")
     aws_access_key_id: str | None = _setting(
         None, "Static access key; unset uses the default chain (env, IRSA, IMDS)."
@@ -69,6 +71,7 @@ class Settings:
     )
     topic_name: str = _setting("paysys-payment-events", "SNS topic name.")
     topic_arn: str | None = _setting(None, "SNS topic ARN; unset: looked up by topic name.")
+    outcomes_topic_name: str = _setting("paysys-payment-outcomes", "SNS topic of outcome events.")
     queue_name: str = _setting("paysys-payment-created", "SQS queue name.")
     queue_url: str | None = _setting(None, "SQS queue URL; unset: looked up by queue name.")
     dlq_name: str = _setting("paysys-payment-created-dlq", "Dead-letter queue name.")
@@ -124,6 +127,9 @@ class Settings:
     worker_batch_size: int = _setting(10, "Messages per receive (1-10).")
     worker_wait_seconds: int = _setting(5, "Long-poll wait (0-20 s); stop waits for it to end.")
     visibility_timeout_seconds: int = _setting(30, "SQS visibility timeout set on the queue.")
+    rules: str = _setting(
+        "", "Worker decision rules: JSON text or a JSON file's path; empty: none."
+    )
     worker_host: str = _setting("127.0.0.1", "Worker health port bind.")
     worker_port: int = _setting(8081, "Worker /healthz and /readyz port; 0 disables it.")
     # --- reconciler (runs inside the worker) ----------------------------------------------
@@ -182,6 +188,7 @@ class Settings:
         problems = [message for broken, message in self._rules() if broken]
         if problems:
             raise ConfigError("; ".join(f"{PREFIX}{p}" for p in problems))
+        load_rules(self.rules)  # ConfigError naming each problem of PAYSYS_RULES
 
     def _rules(self) -> list[tuple[bool, str]]:
         """(broken?, what must hold) for every rule that ties values together."""

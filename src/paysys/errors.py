@@ -98,6 +98,21 @@ class PaymentNotFound(NotFound):
         self.payment_id = payment_id
 
 
+class PaymentFinal(ClientError):
+    """The payment already reached a final state, which never changes (409 with the status)."""
+
+    status = 409
+    code = "payment_final"
+
+    def __init__(self, payment_id: str, current: str) -> None:
+        super().__init__(f"payment {payment_id} is already {current}")
+        self.payment_id = payment_id
+        self.current = current
+
+    def to_json(self) -> dict[str, object]:
+        return {"error": {"code": self.code, "message": str(self), "status": self.current}}
+
+
 class InvalidIdempotencyKey(ClientError):
     code = "invalid_idempotency_key"
 

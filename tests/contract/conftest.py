@@ -21,6 +21,7 @@ from paysys.core.ports import (
     MessageQueue,
     PaymentRepository,
     QueueMessage,
+    VelocityStore,
 )
 from paysys.runtime.resources import Resources
 
@@ -43,6 +44,7 @@ class Ports:
     dlq: MessageQueue
     settings: Settings
     clock: FakeClock | None  # None on the real side
+    velocity: VelocityStore
 
     @property
     def poll_seconds(self) -> int:
@@ -92,10 +94,19 @@ def ports(request: pytest.FixtureRequest) -> Ports:
             fakes.dlq,
             settings,
             fakes.clock,
+            fakes.velocity,
         )
     # Fresh, uniquely named tables, topic and queues on the emulator for this test.
     real: Resources = request.getfixturevalue("resources")
     idempotency: Any = real.service.idempotency
+    velocity: Any = real.service.velocity
     return Ports(
-        real.payments, idempotency, real.events, real.queue, real.dlq, real.clients.settings, None
+        real.payments,
+        idempotency,
+        real.events,
+        real.queue,
+        real.dlq,
+        real.clients.settings,
+        None,
+        velocity,
     )

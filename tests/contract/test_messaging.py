@@ -37,6 +37,7 @@ async def test_publish_delivers_the_raw_event_with_its_attributes(ports: Ports) 
     assert PaymentCreated.from_message(message.body) == EVENT
     assert message.attributes == {
         "event_type": EVENT_TYPE,
+        "merchant_id": EVENT.merchant_id,
         "correlation_id": "corr-1",
         "traceparent": TRACEPARENT,  # the current context (tracing off: the caller's)
         "tracestate": "vendor=opaque",
@@ -52,7 +53,7 @@ async def test_publish_without_trace_context_sends_no_traceparent(ports: Ports) 
     await ports.events.publish(EVENT, "corr-2")
     [message] = await ports.receive_eventually(ports.queue)
     assert message.traceparent is None
-    assert set(message.attributes) == {"event_type", "correlation_id"}
+    assert set(message.attributes) == {"event_type", "merchant_id", "correlation_id"}
 
 
 async def test_publish_with_an_empty_correlation_id_is_refused(ports: Ports) -> None:

@@ -15,6 +15,7 @@ from paysys.errors import PaymentNotFound
 
 from .conftest import Ports
 
+APPROVED = PaymentStatus.APPROVED
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
 
@@ -48,20 +49,64 @@ async def test_approve_is_a_conditional_pending_to_approved(ports: Ports) -> Non
     stored = payment()
     await ports.payments.add(stored)
     when = T0 + timedelta(seconds=3)
-    assert await ports.payments.approve(stored.id, when) is True
+    assert await ports.payments.transition(stored.id, APPROVED, when) is True
     approved = await ports.payments.get(stored.id)
-    assert approved.status is PaymentStatus.APPROVED
+    assert approved.status is APPROVED
     assert (approved.approved_at, approved.updated_at) == (when, when)
     assert approved.created_at == stored.created_at
+    assert approved.decline_reason is None
 
     # A duplicate delivery: no second approval, the first one's time is kept.
-    assert await ports.payments.approve(stored.id, when + timedelta(seconds=5)) is False
+    assert (
+        await ports.payments.transition(stored.id, APPROVED, when + timedelta(seconds=5)) is False
+    )
     assert await ports.payments.get(stored.id) == approved
 
 
-async def test_approve_of_an_unknown_id_is_payment_not_found(ports: Ports) -> None:
+@pytest.mark.parametrize(
+    ("to", "reason"),
+    [(APPROVED, None), (PaymentStatus.DECLINED, "velocity_limit"), (PaymentStatus.CANCELED, None)],
+)
+async def test_every_transition_leaves_pending_once_and_a_final_state_never_changes(
+    ports: Ports, to: PaymentStatus, reason: str | None
+) -> None:
+    merchant = f"m-{uuid.uuid4().hex[:8]}"
+    stored = of(merchant, 0)
+    await ports.payments.add(stored)
+    when = T0 + timedelta(seconds=1)
+    assert await ports.payments.transition(stored.id, to, when, reason) is True
+    final = await ports.payments.get(stored.id)
+    assert final == stored.moved_to(to, when, reason)
+    assert final.to_json()["decline_reason"] == reason
+    for other, why in [
+        (APPROVED, None),
+        (PaymentStatus.DECLINED, "x"),
+        (PaymentStatus.CANCELED, None),
+    ]:
+        assert await ports.payments.transition(stored.id, other, when, why) is False
+    assert await ports.payments.get(stored.id) == final
+    counts = (await ports.payments.counts(merchant)).by_status
+    assert counts == {s: int(s is to) for s in PaymentStatus}
+    window = timedelta(seconds=ports.settings.reconcile_after_seconds)
+    assert stored.id not in {d.payment_id for d in await all_due(ports, when + window * 2)}
+
+
+async def test_a_transition_of_an_unknown_id_is_payment_not_found(ports: Ports) -> None:
     with pytest.raises(PaymentNotFound):
-        await ports.payments.approve(str(uuid.uuid4()), T0)
+        await ports.payments.transition(str(uuid.uuid4()), APPROVED, T0)
+
+
+async def test_a_transition_outside_the_state_machine_is_refused(ports: Ports) -> None:
+    stored = payment()
+    await ports.payments.add(stored)
+    for to, reason in [
+        (PaymentStatus.PENDING, None),
+        (APPROVED, "why"),
+        (PaymentStatus.DECLINED, None),
+    ]:
+        with pytest.raises(ValueError, match=r"transition|decline_reason"):
+            await ports.payments.transition(stored.id, to, T0, reason)
+    assert await ports.payments.get(stored.id) == stored
 
 
 async def all_due(ports: Ports, now: datetime) -> list[Due]:
@@ -73,7 +118,7 @@ async def test_due_lists_pending_payments_past_their_window_once_claimed(ports: 
     made = [payment(minutes=m) for m in (0, 1, 2)]
     for p in made:
         await ports.payments.add(p)
-    await ports.payments.approve(made[1].id, T0)
+    await ports.payments.transition(made[1].id, APPROVED, T0)
     window = timedelta(seconds=ports.settings.reconcile_after_seconds)
 
     assert await all_due(ports, T0 + window) == []  # none is past its window yet
@@ -95,7 +140,7 @@ async def test_an_approved_payment_cannot_be_claimed(ports: Ports) -> None:
     await ports.payments.add(p)
     window = timedelta(seconds=ports.settings.reconcile_after_seconds)
     [due] = await all_due(ports, T0 + window + timedelta(seconds=1))
-    await ports.payments.approve(p.id, T0)
+    await ports.payments.transition(p.id, APPROVED, T0)
     assert await ports.payments.claim(due, T0 + timedelta(hours=1)) is None
 
 
@@ -131,7 +176,7 @@ async def test_a_page_filters_by_status(ports: Ports) -> None:
     for p in made:
         await ports.payments.add(p)
     for p in made[::2]:
-        await ports.payments.approve(p.id, T0)
+        await ports.payments.transition(p.id, APPROVED, T0)
     page = await ports.payments.page(
         merchant, ListPosition(keys.month_of(T0)), 10, keys.month_of(T0), PaymentStatus.APPROVED
     )
@@ -144,15 +189,46 @@ async def test_counts_follow_the_transitions_per_merchant(ports: Ports) -> None:
     made = [of(merchant, days) for days in (0, 40)]
     for p in made:
         await ports.payments.add(p)
-    await ports.payments.approve(made[0].id, T0)
-    await ports.payments.approve(made[0].id, T0)  # a duplicate delivery counts nothing
+    await ports.payments.transition(made[0].id, APPROVED, T0)
+    await ports.payments.transition(made[0].id, APPROVED, T0)  # a duplicate delivery counts nothing
     counts = await ports.payments.counts(merchant)
-    assert counts.by_status == {PaymentStatus.PENDING: 1, PaymentStatus.APPROVED: 1}
+    assert counts.by_status == {
+        s: int(s in (PaymentStatus.PENDING, APPROVED)) for s in PaymentStatus
+    }
     assert counts.first_month == keys.month_of(made[1].created_at)
     empty = await ports.payments.counts(f"nobody-{merchant}")
-    assert empty.by_status == {PaymentStatus.PENDING: 0, PaymentStatus.APPROVED: 0}
+    assert empty.by_status == dict.fromkeys(PaymentStatus, 0)
     assert empty.first_month is None
 
 
 async def test_ping_answers(ports: Ports) -> None:
     await ports.payments.ping()
+
+
+async def all_outbox(ports: Ports, now: datetime) -> list[Due]:
+    shards = ports.settings.pending_shards
+    return [d for n in range(shards) for d in await ports.payments.outbox(n, now, 100)]
+
+
+async def test_a_transition_enters_the_outbox_until_cleared(ports: Ports) -> None:
+    made = [payment(minutes=m) for m in (0, 1)]
+    for p in made:
+        await ports.payments.add(p)
+        await ports.payments.transition(p.id, PaymentStatus.CANCELED, T0)
+    window = timedelta(seconds=ports.settings.reconcile_after_seconds)
+    assert await all_outbox(ports, T0) == []  # not due before the window
+    later = T0 + window + timedelta(seconds=1)
+    due = await all_outbox(ports, later)
+    assert sorted(d.payment_id for d in due) == sorted(p.id for p in made)
+
+    claimed = await ports.payments.claim_outbox(due[0], later + window)
+    assert claimed is not None
+    assert claimed.status is PaymentStatus.CANCELED
+    assert await ports.payments.claim_outbox(due[0], later + window) is None  # moved already
+    await ports.payments.clear_outbox(due[1].payment_id)
+    assert await all_outbox(ports, later) == []
+    assert [d.payment_id for d in await all_outbox(ports, later + 2 * window)] == [
+        due[0].payment_id
+    ]
+    with pytest.raises(PaymentNotFound):
+        await ports.payments.clear_outbox(str(uuid.uuid4()))

@@ -20,7 +20,7 @@ from paysys.core.service import PaymentService
 from paysys.runtime.resources import layout
 
 from .clock import START, FakeClock
-from .dynamodb import FakeIdempotency, FakeLeases, FakePayments
+from .dynamodb import FakeIdempotency, FakeLeases, FakePayments, FakeVelocity
 from .sns import FakeTopic
 from .sqs import FakeQueue
 from .wrappers import CountingQueue, HeldPayments, Outage
@@ -35,6 +35,7 @@ __all__ = [
     "FakeQueue",
     "FakeSystem",
     "FakeTopic",
+    "FakeVelocity",
     "HeldPayments",
     "Outage",
 ]
@@ -51,9 +52,12 @@ class FakeSystem:
     payments: FakePayments = field(default_factory=FakePayments)
     idempotency: FakeIdempotency = field(default_factory=FakeIdempotency)
     leases: FakeLeases = field(default_factory=FakeLeases)
+    velocity: FakeVelocity = field(default_factory=FakeVelocity)
     dlq: FakeQueue = field(init=False)
     queue: FakeQueue = field(init=False)
     topic: FakeTopic = field(init=False)
+    outcomes_queue: FakeQueue = field(init=False)  # a subscriber of the outcomes topic
+    outcomes: FakeTopic = field(init=False)
 
     @classmethod
     def like(cls, settings: Settings, clock: FakeClock | None = None) -> FakeSystem:
@@ -77,6 +81,8 @@ class FakeSystem:
             dlq=self.dlq,
         )
         self.topic = FakeTopic(self.queue)
+        self.outcomes_queue = FakeQueue(self.clock)
+        self.outcomes = FakeTopic(self.outcomes_queue)
 
     def service(self, **ports: Any) -> PaymentService:
         """The service over these fakes; ``ports`` replaces some (e.g. with an ``Outage``)."""
@@ -85,6 +91,8 @@ class FakeSystem:
             "events": self.topic,
             "idempotency": self.idempotency,
             "clock": self.clock.now,
+            "velocity": self.velocity,
+            "outcomes": self.outcomes,
         }
         return PaymentService(**(wired | ports))
 

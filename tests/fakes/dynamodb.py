@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from paysys.adapters.dynamodb_items import Layout
 from paysys.adapters.dynamodb_list import FILTER_BUDGET, MAX_MONTHS_PER_PAGE
 from paysys.core import keys
-from paysys.core.domain import Payment, PaymentStatus, format_time
+from paysys.core.domain import Payment, PaymentStatus, check_transition, format_time
 from paysys.core.ports import Claim, ClaimState, Counts, Due, ListPage, ListPosition
+from paysys.core.rules import VelocityWindow
 from paysys.errors import IdempotencyConflict, IdempotencyKeyReused, PaymentNotFound
 
 
@@ -25,6 +26,7 @@ class FakePayments:
         self.layout = layout or Layout()
         self._items: dict[str, Payment] = {}
         self._due: dict[str, datetime] = {}  # present while not final
+        self._outbox: dict[str, datetime] = {}  # final, outcome not known to be published
         self._counts: Counter[tuple[str, PaymentStatus]] = Counter()
         self._first_month: dict[str, str] = {}
 
@@ -46,16 +48,18 @@ class FakePayments:
         except KeyError:
             raise PaymentNotFound(payment_id) from None
 
-    async def approve(self, payment_id: str, now: datetime) -> bool:
+    async def transition(
+        self, payment_id: str, to: PaymentStatus, now: datetime, reason: str | None = None
+    ) -> bool:
+        check_transition(PaymentStatus.PENDING, to, reason)
         current = await self.get(payment_id)
-        if current.status is PaymentStatus.APPROVED:
+        if current.status.final:
             return False
-        self._items[payment_id] = dataclasses.replace(
-            current, status=PaymentStatus.APPROVED, approved_at=now, updated_at=now
-        )
+        self._items[payment_id] = current.moved_to(to, now, reason)
         self._due.pop(payment_id, None)
+        self._outbox[payment_id] = now + self.layout.reconcile_after
         self._counts[current.merchant_id, PaymentStatus.PENDING] -= 1
-        self._counts[current.merchant_id, PaymentStatus.APPROVED] += 1
+        self._counts[current.merchant_id, to] += 1
         return True
 
     async def due(self, shard: int, now: datetime, limit: int) -> list[Due]:
@@ -71,6 +75,24 @@ class FakePayments:
             return None
         self._due[due.payment_id] = next_due
         return self._items[due.payment_id]
+
+    async def outbox(self, shard: int, now: datetime, limit: int) -> list[Due]:
+        mine = [
+            Due(pid, at, self._items[pid].created_at)
+            for pid, at in self._outbox.items()
+            if at < now and keys.shard_of(pid, self.layout.pending_shards) == shard
+        ]
+        return sorted(mine, key=lambda d: d.due_at)[:limit]
+
+    async def claim_outbox(self, due: Due, next_due: datetime) -> Payment | None:
+        if self._outbox.get(due.payment_id) != due.due_at:
+            return None
+        self._outbox[due.payment_id] = next_due
+        return self._items[due.payment_id]
+
+    async def clear_outbox(self, payment_id: str) -> None:
+        await self.get(payment_id)
+        self._outbox.pop(payment_id, None)
 
     async def page(
         self,
@@ -115,6 +137,25 @@ class FakePayments:
 
     async def ping(self) -> None:
         pass
+
+
+class FakeVelocity:
+    """VelocityStore: the same conditional take as the DynamoDB item (no await between the
+    check and the add, so concurrent tasks behave as concurrent conditional writes)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.amounts: dict[tuple[str, str], Decimal] = {}
+
+    async def take(self, window: VelocityWindow) -> bool:
+        taken = self.amounts.get((window.key, window.currency), Decimal(0))
+        if window.max_count is not None and self.counts[window.key] >= window.max_count:
+            return False
+        if window.max_amount is not None and taken + window.amount > window.max_amount:
+            return False
+        self.counts[window.key] += 1
+        self.amounts[window.key, window.currency] = taken + window.amount
+        return True
 
 
 class FakeLeases:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from paysys import tracing
-from paysys.core.domain import EVENT_TYPE, PaymentCreated
+from paysys.core.ports import Event
 from paysys.errors import BackendUnavailable
 
 from .sqs import FakeQueue
@@ -16,10 +17,14 @@ class FakeTopic:
 
     def __init__(self, *subscribers: FakeQueue) -> None:
         self.subscribers = list(subscribers)
-        self.published: list[PaymentCreated] = []
+        self.published: list[Any] = []
 
-    async def publish(self, event: PaymentCreated, correlation_id: str) -> str:
-        attributes = {"event_type": EVENT_TYPE, "correlation_id": correlation_id}
+    async def publish(self, event: Event, correlation_id: str) -> str:
+        attributes = {
+            "event_type": event.event_type,
+            "merchant_id": event.merchant_id,
+            "correlation_id": correlation_id,
+        }
         attributes.update(tracing.carrier())  # the current trace context, as SnsPublisher
         if not all(attributes.values()):  # SNS refuses an empty attribute value
             raise BackendUnavailable("SNS Publish failed: InvalidParameterValue")

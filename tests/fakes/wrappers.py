@@ -62,7 +62,7 @@ class CountingQueue:
 
 
 class HeldPayments:
-    """Wraps a repository: ``approve`` waits while ``held`` (and ``delay`` seconds more), and
+    """Wraps a repository: ``transition`` waits while ``held`` (and ``delay`` seconds more), and
     counts how many approvals run at once (``running``, ``peak``)."""
 
     def __init__(self, inner: Any, *, held: bool = False, delay: float = 0.0) -> None:
@@ -74,13 +74,13 @@ class HeldPayments:
         self.running = 0
         self.peak = 0
 
-    async def approve(self, payment_id: str, now: datetime) -> bool:
+    async def transition(self, payment_id: str, to: Any, now: datetime, reason: Any = None) -> bool:
         self.running += 1
         self.peak = max(self.peak, self.running)
         try:
             await self.released.wait()
             await asyncio.sleep(self.delay)
-            return bool(await self.inner.approve(payment_id, now))
+            return bool(await self.inner.transition(payment_id, to, now, reason))
         finally:
             self.running -= 1
 

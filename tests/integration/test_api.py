@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from paysys.core.domain import PaymentCreated
+from paysys.core.service import Approval
 from paysys.runtime.resources import Resources
 
 JSON = {"Content-Type": "application/json"}
@@ -46,6 +48,44 @@ async def test_create_then_read(api: TestClient[Any, Any], resources: Resources,
     assert line["correlation_id"] == "req-123"
     assert line["status"] == 202
     assert "duration_ms" in line
+
+
+async def test_cancel_a_pending_payment_then_it_stays_canceled(
+    api: TestClient[Any, Any], resources: Resources
+) -> None:
+    created = await (await api.post("/payments", json={"amount": "3.00", "currency": "EUR"})).json()
+    assert created["decline_reason"] is None
+    response = await api.post(f"/payments/{created['id']}/cancel")
+    assert response.status == 202
+    canceled = await response.json()
+    assert canceled["status"] == "Canceled"
+    assert (canceled["approved_at"], canceled["decline_reason"]) == (None, None)
+    assert await (await api.get(f"/payments/{created['id']}")).json() == canceled
+
+    again = await api.post(f"/payments/{created['id']}/cancel")  # final: never changes
+    assert again.status == 409
+    error = (await again.json())["error"]
+    assert (error["code"], error["status"]) == ("payment_final", "Canceled")
+    # The worker's late delivery of the creation event is acknowledged, changes nothing.
+    approval = await resources.service.decide(
+        PaymentCreated.of(await resources.payments.get(created["id"]))
+    )
+    assert approval is Approval.DUPLICATE
+    assert await (await api.get(f"/payments/{created['id']}")).json() == canceled
+    stats = await (await api.get("/stats")).json()
+    assert stats["payments"]["Canceled"] == 1
+
+
+async def test_cancel_of_an_approved_payment_is_409_with_its_status(
+    api: TestClient[Any, Any], resources: Resources
+) -> None:
+    created = await (await api.post("/payments", json={"amount": "3.00", "currency": "EUR"})).json()
+    await resources.service.decide(PaymentCreated.of(await resources.payments.get(created["id"])))
+    response = await api.post(f"/payments/{created['id']}/cancel")
+    assert response.status == 409
+    assert (await response.json())["error"]["status"] == "Approved"
+    assert (await api.post(f"/payments/{uuid.uuid4()}/cancel")).status == 404
+    assert (await api.post("/payments/not-a-uuid/cancel")).status == 404
 
 
 async def test_json_numbers_never_pass_through_float(api: TestClient[Any, Any]) -> None:

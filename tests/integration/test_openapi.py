@@ -47,6 +47,7 @@ SECURED = {
     ("/payments", "post"),
     ("/payments", "get"),
     ("/payments/{payment_id}", "get"),
+    ("/payments/{payment_id}/cancel", "post"),
     ("/stats", "get"),
 }
 
@@ -343,6 +344,7 @@ async def test_open_routes_conform_without_a_key(keyed: TestClient[Any, Any]) ->
         ("post", "/payments", "/payments"),
         ("get", "/payments", "/payments"),
         ("get", "/payments/{payment_id}", f"/payments/{uuid.uuid4()}"),
+        ("post", "/payments/{payment_id}/cancel", f"/payments/{uuid.uuid4()}/cancel"),
         ("get", "/stats", "/stats"),
     ],
 )
@@ -385,6 +387,7 @@ async def test_outage_answers_conform(down_api: TestClient[Any, Any]) -> None:
         ("post", "/payments", "/payments"),
         ("get", "/payments", "/payments"),
         ("get", "/payments/{payment_id}", f"/payments/{uuid.uuid4()}"),
+        ("post", "/payments/{payment_id}/cancel", f"/payments/{uuid.uuid4()}/cancel"),
         ("get", "/stats", "/stats"),
         ("get", "/readyz", "/readyz"),
     ]
@@ -426,6 +429,7 @@ async def test_every_documented_response_can_be_provoked(
     wrong_key = {"headers": {"Authorization": "Bearer wrong"}}
     held = {"headers": {"Idempotency-Key": "held"}}
     one, unknown = "/payments/{payment_id}", f"/payments/{uuid.uuid4()}"
+    cancel, to_cancel = "/payments/{payment_id}/cancel", f"/payments/{payment}/cancel"
     calls: list[tuple[TestClient[Any, Any], str, str, str, dict[str, Any]]] = [
         (keyed, "post", "/payments", "/payments", {"json": BODY}),
         (slow, "post", "/payments", "/payments", {"data": trickle(), "headers": as_json}),
@@ -444,6 +448,11 @@ async def test_every_documented_response_can_be_provoked(
         (keyed, "get", one, f"/payments/{payment}", wrong_key),
         (keyed, "get", one, unknown, {}),
         (down_api, "get", one, unknown, {}),
+        (keyed, "post", cancel, to_cancel, {}),
+        (keyed, "post", cancel, to_cancel, {}),  # now final: 409
+        (keyed, "post", cancel, to_cancel, wrong_key),
+        (keyed, "post", cancel, f"{unknown}/cancel", {}),
+        (down_api, "post", cancel, f"{unknown}/cancel", {}),
         (keyed, "get", "/stats", "/stats", {}),
         (keyed, "get", "/stats", "/stats", wrong_key),
         (down_api, "get", "/stats", "/stats", {}),

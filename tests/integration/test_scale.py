@@ -169,7 +169,10 @@ async def test_provision_migrates_the_first_layout(settings: Settings) -> None:
             listed += [p.id for p in page.payments]
         assert sorted(listed) == sorted(i["id"] for i in old_items)
         counts = await payments.counts("default")
-        assert counts.by_status == {PaymentStatus.PENDING: 8, PaymentStatus.APPROVED: 4}
+        assert counts.by_status == dict.fromkeys(PaymentStatus, 0) | {
+            PaymentStatus.PENDING: 8,
+            PaymentStatus.APPROVED: 4,
+        }
         assert counts.first_month == keys.month_of(now - timedelta(minutes=11))
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from paysys.config import Settings
 from paysys.core.domain import NewPayment, Payment, PaymentCreated, PaymentStatus
 from paysys.core.ports import MessageQueue
+from paysys.core.rules import load_rules
 from paysys.core.service import PaymentService
 from paysys.runtime.resources import Resources
 from paysys.runtime.roles import worker_options
@@ -178,3 +179,28 @@ async def test_long_work_keeps_its_message_invisible(backend: Backend) -> None:
         assert (stats.received, stats.approved, stats.duplicates) == (1, 1, 0)
         assert (await resources.service.get(payment.id)).status is PaymentStatus.APPROVED
         assert await resources.queue.depth() == (0, 0)
+
+
+async def test_rules_decline_with_a_reason_and_velocity_holds_across_workers(
+    settings: Settings, resources: Resources
+) -> None:
+    """Two workers (each its own service, as two processes) share the velocity counter."""
+    rules = load_rules(
+        '{"currencies": ["BRL"], "velocity": {"payments_per_minute": 4}, "deny_merchants": []}'
+    )
+    services = [dataclasses.replace(resources.service, rules=rules) for _ in range(2)]
+    while datetime.now(UTC).second > 45:  # noqa: ASYNC110  the run must fit in one clock minute
+        await asyncio.sleep(1)
+    euro = await resources.service.create(NewPayment(Decimal("1.00"), "EUR", ""), "c-eur")
+    made = [await create(resources, f"c-{i}") for i in range(10)]
+    workers = [make_worker(resources, settings, service=s, loops=2) for s in services]
+    stats = await asyncio.gather(*(w.run(burst=True) for w in workers))
+    assert sum(s.approved for s in stats) == 4  # within one minute: the limit, exactly
+    assert sum(s.declined for s in stats) == 7
+    stored = [await resources.service.get(p.id) for p in made]
+    reasons = sorted(str(p.decline_reason) for p in stored)
+    assert reasons == ["None"] * 4 + ["velocity_limit"] * 6
+    eur = await resources.service.get(euro.payment_id)
+    assert (eur.status, eur.decline_reason) == (PaymentStatus.DECLINED, "currency_not_allowed")
+    counts = (await resources.payments.counts("default")).by_status
+    assert (counts[PaymentStatus.APPROVED], counts[PaymentStatus.DECLINED]) == (4, 7)

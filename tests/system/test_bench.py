@@ -30,7 +30,10 @@ REQUIRED_KEYS = (
     "api_cpu_ms_per_1k",
     "worker_cpu_ms_per_1k",
     "lost",
-    "double_approved",
+    "double_final",
+    "final_approved",
+    "final_declined",
+    "final_canceled",
 )
 PAYMENTS = 150
 
@@ -59,14 +62,17 @@ def test_short_bench_is_correct(tmp_path: Path) -> None:
     assert result["backend"] == "moto"
     assert result["payments"] == PAYMENTS
     assert result["lost"] == 0
-    assert result["double_approved"] == 0
+    assert result["double_final"] == 0
+    # the default rules approve every payment (API phase and worker phase)
+    assert result["final_approved"] >= PAYMENTS
+    assert result["final_declined"] == result["final_canceled"] == 0
     assert result["api_errors"] == 0
-    # every approval in DynamoDB has its log line, so double_approved is really counted
-    assert result["approvals_unlogged"] == 0
-    assert result["approvals_logged"] >= 2 * PAYMENTS  # API phase + worker phase
+    # every decision in DynamoDB has its log line, so double_final is really counted
+    assert result["finals_unlogged"] == 0
+    assert result["finals_logged"] >= 2 * PAYMENTS  # API phase + worker phase
 
 
-def test_double_approvals_are_counted_from_worker_logs(tmp_path: Path) -> None:
+def test_double_finals_are_counted_from_worker_logs(tmp_path: Path) -> None:
     def line(payment_id: str, outcome: str) -> str:
         return json.dumps(
             {"event": "message.processed", "outcome": outcome, "payment_id": payment_id}
@@ -76,11 +82,11 @@ def test_double_approvals_are_counted_from_worker_logs(tmp_path: Path) -> None:
         "\n".join([line("a", "approved"), line("b", "approved"), "not json"]) + "\n"
     )
     (tmp_path / "w1.log").write_text(
-        "\n".join([line("a", "approved"), line("b", "duplicate"), line("c", "retry")]) + "\n"
+        "\n".join([line("a", "declined"), line("b", "duplicate"), line("c", "retry")]) + "\n"
     )
     logs = read_worker_logs([tmp_path / "w0.log", tmp_path / "w1.log"])
-    assert logs.approvals == {"a": 2, "b": 1}
-    assert sum(1 for n in logs.approvals.values() if n > 1) == 1
+    assert logs.finals == {"a": 2, "b": 1}  # "a": approved and declined: double final
+    assert sum(1 for n in logs.finals.values() if n > 1) == 1
     assert logs.duplicates == 1
     assert logs.failures == 1
 

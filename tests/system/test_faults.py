@@ -88,6 +88,11 @@ class System:
             while (await self.statuses())["Approved"] < count:  # noqa: ASYNC110 - polling AWS
                 await asyncio.sleep(0.2)
 
+    async def wait_final(self, count: int, guard_seconds: float = 60) -> None:
+        async with asyncio.timeout(guard_seconds):  # a hang guard, not a speed check
+            while (await self.statuses()).total() - (await self.statuses())["Pending"] < count:  # noqa: ASYNC110
+                await asyncio.sleep(0.2)
+
     async def wait_drained(self, guard_seconds: float = 30) -> None:
         async with asyncio.timeout(guard_seconds):  # a hang guard, not a speed check
             while await SqsQueue(self.clients.sqs, self.provisioned.queue_url).depth() != (0, 0):  # noqa: ASYNC110
@@ -104,7 +109,7 @@ class System:
         assert await self.statuses() == Counter({"Approved": len(ids)})
         approvals = Counter[str]()
         for log in self.worker_logs:
-            approvals.update(parse_worker_log(log.splitlines()).approvals)
+            approvals.update(parse_worker_log(log.splitlines()).finals)
         assert max(approvals.values()) == 1, "a payment was approved twice"
         if killed:
             assert set(approvals) <= set(ids)

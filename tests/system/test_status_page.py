@@ -213,6 +213,15 @@ async def test_a_new_payment_appears_and_turns_approved_live(
         )
         assert "12.50 BRL" in row
         assert "status page" in row
+
+        # A canceled payment shows as such, counted, without a reload.
+        other = (await (await api.post("/payments", json=BODY)).json())["id"]
+        assert (await api.post(f"/payments/{other}/cancel")).status == 202
+        await browser.wait_for(f"{_status_of(other)} === 'Canceled'", "it Canceled")
+        await browser.wait_for(
+            "document.getElementById('count-canceled').textContent === '1'", "1 canceled"
+        )
+        assert await browser.evaluate("window.performance.timeOrigin") == page_id
         if os.environ.get("PAYSYS_SCREENSHOTS"):
             await browser.screenshot(Path(os.environ["PAYSYS_SCREENSHOTS"]) / "status.png")
 

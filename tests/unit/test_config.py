@@ -78,7 +78,7 @@ def test_cli_refuses_bad_settings_and_missing_role(capsys: pytest.CaptureFixture
     assert main(["--role", "api"], {"PAYSYS_API_PORT": "eighty"}) == 2
     assert "PAYSYS_API_PORT='eighty'" in capsys.readouterr().err
     assert main([], {}) == 2
-    assert "choose a role" in capsys.readouterr().err
+    assert "choose: a role" in capsys.readouterr().err
 
 
 def test_python_dash_m_is_the_same_entrypoint() -> None:

@@ -143,4 +143,4 @@ def test_outputs_cover_what_the_eks_overlay_reads(stack: dict[str, Any]) -> None
         if line and not line.startswith("#")
     }
     assert wanted == {"ApiRoleArn", "WorkerRoleArn", "ProvisionRoleArn", "QueueUrl"}
-    assert wanted | {"TopicArn", "TableName"} == set(stack["Outputs"])
+    assert wanted | {"TopicArn", "OutcomesTopicArn", "TableName"} == set(stack["Outputs"])

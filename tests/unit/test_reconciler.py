@@ -36,7 +36,7 @@ async def test_republishes_only_payments_pending_past_the_window(fakes: FakeSyst
     done = await service.create(NEW, "done")
     fakes.clock.advance(AFTER + 1)
     fresh = await service.create(NEW, "fresh")
-    await service.approve(PaymentCreated.of(await service.get(done.payment_id)))
+    await service.decide(PaymentCreated.of(await service.get(done.payment_id)))
     await drained(fakes)
     published = len(fakes.topic.published)
 

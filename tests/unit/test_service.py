@@ -20,6 +20,7 @@ from paysys.errors import (
     BackendUnavailable,
     IdempotencyConflict,
     IdempotencyKeyReused,
+    PaymentFinal,
     PaymentNotFound,
 )
 
@@ -141,11 +142,49 @@ async def test_approve_once_then_duplicate(fakes: FakeSystem) -> None:
     accepted = await service.create(NEW, "c")
     event = PaymentCreated.of(await service.get(accepted.payment_id))
     fakes.clock.advance(2)
-    assert await service.approve(event) is Approval.APPROVED
+    assert await service.decide(event) is Approval.APPROVED
     fakes.clock.advance(2)
-    assert await service.approve(event) is Approval.DUPLICATE
+    assert await service.decide(event) is Approval.DUPLICATE
     approved = await service.get(accepted.payment_id)
     assert approved.approved_at == approved.created_at + timedelta(seconds=2)  # the first time
+
+
+async def test_cancel_moves_pending_to_canceled_once(fakes: FakeSystem) -> None:
+    service = fakes.service()
+    accepted = await service.create(NEW, "c", merchant_id="acme")
+    with pytest.raises(PaymentNotFound):  # another merchant's payment
+        await service.cancel(accepted.payment_id, "globex")
+    fakes.clock.advance(1)
+    canceled = await service.cancel(accepted.payment_id, "acme")
+    assert canceled == await fakes.payments.get(accepted.payment_id)
+    assert (canceled.status, canceled.updated_at) == (PaymentStatus.CANCELED, fakes.clock.now())
+    with pytest.raises(PaymentFinal) as final:
+        await service.cancel(accepted.payment_id, "acme")
+    assert final.value.to_json()["error"]["status"] == "Canceled"
+    event = PaymentCreated.of(canceled)
+    assert await service.decide(event) is Approval.DUPLICATE  # acknowledged, nothing changes
+    assert await fakes.payments.get(accepted.payment_id) == canceled
+
+
+async def test_cancel_that_loses_the_race_to_approval_is_409_approved(fakes: FakeSystem) -> None:
+    service = fakes.service()
+    accepted = await service.create(NEW, "c")
+    pending = await service.get(accepted.payment_id)
+
+    class ApprovedMeanwhile:  # the worker approves between the cancel's read and its write
+        def __getattr__(self, name: str) -> object:
+            return getattr(fakes.payments, name)
+
+        async def get(self, payment_id: str) -> Payment:
+            found = await fakes.payments.get(payment_id)
+            await fakes.payments.transition(payment_id, PaymentStatus.APPROVED, fakes.clock.now())
+            return found if found.status.final else pending
+
+    with pytest.raises(PaymentFinal) as final:
+        await fakes.service(payments=ApprovedMeanwhile()).cancel(accepted.payment_id)
+    assert final.value.current == "Approved"
+    counts = (await fakes.payments.counts(DEFAULT_MERCHANT)).by_status
+    assert (counts[PaymentStatus.APPROVED], counts[PaymentStatus.CANCELED]) == (1, 0)
 
 
 async def test_keys_and_reads_are_scoped_per_merchant(fakes: FakeSystem) -> None:

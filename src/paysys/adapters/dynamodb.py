@@ -27,6 +27,7 @@ from aiodynamo.expressions import F, HashKey, RangeKey
 from aiodynamo.models import ReturnValues, Select
 
 from paysys.adapters.dynamodb_items import (
+    OUTBOX_INDEX,
     PENDING_INDEX,
     Layout,
     batch_get,
@@ -37,7 +38,13 @@ from paysys.adapters.dynamodb_items import (
 )
 from paysys.adapters.dynamodb_list import read_page
 from paysys.core import keys
-from paysys.core.domain import Payment, PaymentStatus, format_time, parse_time
+from paysys.core.domain import (
+    Payment,
+    PaymentStatus,
+    check_transition,
+    format_time,
+    parse_time,
+)
 from paysys.core.ports import Counts, Due, ListPage, ListPosition
 from paysys.errors import BackendUnavailable, PaymentNotFound
 
@@ -71,15 +78,24 @@ class DynamoPayments:
             raise PaymentNotFound(payment_id) from None
         return from_item(item)
 
-    async def approve(self, payment_id: str, now: datetime) -> bool:
+    async def transition(
+        self, payment_id: str, to: PaymentStatus, now: datetime, reason: str | None = None
+    ) -> bool:
+        check_transition(PaymentStatus.PENDING, to, reason)
         stamp = format_time(now)
         update = (
-            F("status").set(PaymentStatus.APPROVED.value)
-            & F("approved_at").set(stamp)
+            F("status").set(to.value)
             & F("updated_at").set(stamp)
             & F("pending_shard").remove()
             & F("due_at").remove()
+            # In the outbox until its outcome event is published (``clear_outbox``).
+            & F("outbox_shard").set(keys.outbox_shard(payment_id, self.layout.pending_shards))
+            & F("outbox_at").set(format_time(now + self.layout.reconcile_after))
         )
+        if to is PaymentStatus.APPROVED:
+            update = update & F("approved_at").set(stamp)
+        if reason is not None:
+            update = update & F("decline_reason").set(reason)
         try:
             async with dynamo_translated("UpdateItem"):
                 item = await self.client.update_item(
@@ -90,17 +106,16 @@ class DynamoPayments:
                     return_values=ReturnValues.all_new,
                 )
         except ConditionalCheckFailed:
-            # Either already approved (a duplicate delivery) or no such payment.
+            # Already final (a duplicate delivery, or another transition won), or no such
+            # payment: ``get`` raises PaymentNotFound then.
             current = await self.get(payment_id)
-            if current.status is PaymentStatus.APPROVED:
+            if current.status.final:
                 return False
             raise BackendUnavailable(
-                f"payment {payment_id} is {current.status}, cannot approve"
+                f"payment {payment_id} is {current.status}, cannot move it to {to}"
             ) from None
         if item is not None:
-            await self._count(
-                from_item(item), {PaymentStatus.PENDING: -1, PaymentStatus.APPROVED: 1}
-            )
+            await self._count(from_item(item), {PaymentStatus.PENDING: -1, to: 1})
         return True
 
     async def due(self, shard: int, now: datetime, limit: int) -> list[Due]:
@@ -132,8 +147,51 @@ class DynamoPayments:
                     return_values=ReturnValues.all_new,
                 )
         except ConditionalCheckFailed:
-            return None  # approved meanwhile, or another worker claimed it first
+            return None  # final meanwhile, or another worker claimed it first
         return from_item(item) if item else None
+
+    async def outbox(self, shard: int, now: datetime, limit: int) -> list[Due]:
+        condition = HashKey("outbox_shard", f"{keys.OUTBOX_PREFIX}{shard}") & RangeKey(
+            "outbox_at"
+        ).lt(format_time(now))
+        async with dynamo_translated("Query"):
+            page = await self.client.query_single_page(
+                self.table,
+                condition,
+                index=OUTBOX_INDEX,
+                limit=limit,
+                select=Select.all_projected_attributes,
+            )
+        return [
+            Due(i["id"], parse_time(i["outbox_at"]), parse_time(i["created_at"]))
+            for i in page.items
+        ]
+
+    async def claim_outbox(self, due: Due, next_due: datetime) -> Payment | None:
+        try:
+            async with dynamo_translated("UpdateItem"):
+                item = await self.client.update_item(
+                    self.table,
+                    {"id": due.payment_id},
+                    F("outbox_at").set(format_time(next_due)),
+                    condition=F("outbox_at").equals(format_time(due.due_at)),
+                    return_values=ReturnValues.all_new,
+                )
+        except ConditionalCheckFailed:
+            return None  # published and cleared meanwhile, or claimed by another worker
+        return from_item(item) if item else None
+
+    async def clear_outbox(self, payment_id: str) -> None:
+        try:
+            async with dynamo_translated("UpdateItem"):
+                await self.client.update_item(
+                    self.table,
+                    {"id": payment_id},
+                    F("outbox_shard").remove() & F("outbox_at").remove(),
+                    condition=F("id").exists(),  # never create an item
+                )
+        except ConditionalCheckFailed:
+            raise PaymentNotFound(payment_id) from None
 
     async def page(
         self,

@@ -21,6 +21,8 @@ from paysys.errors import BackendUnavailable
 
 # The sparse index the reconciler reads: only payments not yet final carry its keys.
 PENDING_INDEX = "pending-due"
+# The sparse outbox index: final payments whose outcome event may not be published yet.
+OUTBOX_INDEX = "outbox-due"
 # Newest first per merchant: time-bucketed, sharded; keys only (a page is then read by id).
 LIST_INDEX = "merchant-created"
 # The index of the first layout (hash: status, two values): removed by `paysys provision`.
@@ -56,6 +58,7 @@ class IndexSpec:
 INDEXES = (
     IndexSpec(PENDING_INDEX, "pending_shard", "due_at", "INCLUDE", ("created_at",)),
     IndexSpec(LIST_INDEX, "list_pk", "list_sk", "KEYS_ONLY"),
+    IndexSpec(OUTBOX_INDEX, "outbox_shard", "outbox_at", "INCLUDE", ("created_at",)),
 )
 
 
@@ -105,6 +108,8 @@ def to_item(payment: Payment, layout: Layout) -> dict[str, Any]:
         item["description"] = payment.description
     if payment.approved_at is not None:
         item["approved_at"] = format_time(payment.approved_at)
+    if payment.decline_reason is not None:
+        item["decline_reason"] = payment.decline_reason
     if payment.status is PaymentStatus.PENDING:
         item["pending_shard"] = keys.pending_shard(payment.id, layout.pending_shards)
         item["due_at"] = format_time(payment.created_at + layout.reconcile_after)
@@ -124,6 +129,7 @@ def from_item(item: dict[str, Any]) -> Payment:
         updated_at=parse_time(item["updated_at"]),
         approved_at=parse_time(approved_at) if approved_at else None,
         correlation_id=item.get("correlation_id", ""),
+        decline_reason=item.get("decline_reason"),
     )
 
 

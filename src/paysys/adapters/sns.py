@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from paysys import tracing
 from paysys.adapters.aws import translated
-from paysys.core.domain import EVENT_TYPE, PaymentCreated
+from paysys.core.ports import Event
 from paysys.errors import BackendUnavailable
 
 if TYPE_CHECKING:
@@ -38,13 +38,14 @@ class SnsPublisher:
     _calls: int = 0
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
-    async def publish(self, event: PaymentCreated, correlation_id: str) -> str:
+    async def publish(self, event: Event, correlation_id: str) -> str:
         """Queue the event and wait for its batch's answer, inside its PRODUCER span. The
         event carries that span's context (``traceparent``, ``tracestate``), captured here:
         the batch call runs in another task, outside the caller's context."""
-        with tracing.producer_span(f"publish {EVENT_TYPE}", self.topic_arn):
+        with tracing.producer_span(f"publish {event.event_type}", self.topic_arn):
             attributes: dict[str, MessageAttributeValueTypeDef] = {
-                "event_type": {"DataType": "String", "StringValue": EVENT_TYPE},
+                "event_type": {"DataType": "String", "StringValue": event.event_type},
+                "merchant_id": {"DataType": "String", "StringValue": event.merchant_id},
                 "correlation_id": {"DataType": "String", "StringValue": correlation_id},
             }
             for name, value in tracing.carrier().items():

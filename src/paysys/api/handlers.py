@@ -45,6 +45,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/payments", create_payment)
     app.router.add_get("/payments", list_payments)
     app.router.add_get("/payments/{payment_id}", get_payment)
+    app.router.add_post("/payments/{payment_id}/cancel", cancel_payment)
     app.router.add_get("/stats", stats)
     app.router.add_get("/openapi.json", openapi)
     app.router.add_get("/docs", asset_route("docs.html"))
@@ -87,14 +88,25 @@ def _idempotency_key(request: web.Request) -> str | None:
 
 
 async def get_payment(request: web.Request) -> web.Response:
-    payment_id = request.match_info["payment_id"]
-    try:
-        payment_id = str(uuid.UUID(payment_id))
-    except ValueError:
-        raise PaymentNotFound(payment_id) from None
-    structlog.contextvars.bind_contextvars(payment_id=payment_id)
-    payment = await request.app[SERVICE].get(payment_id, merchant_of(request))
+    payment = await request.app[SERVICE].get(_payment_id(request), merchant_of(request))
     return web.json_response(payment.to_json())
+
+
+async def cancel_payment(request: web.Request) -> web.Response:
+    """202 with the payment canceled; 409 ``payment_final`` (with its status) if it is final."""
+    payment = await request.app[SERVICE].cancel(_payment_id(request), merchant_of(request))
+    return web.json_response(payment.to_json(), status=202)
+
+
+def _payment_id(request: web.Request) -> str:
+    """The path's payment id in canonical form (anything but a UUID is a 404)."""
+    raw = request.match_info["payment_id"]
+    try:
+        payment_id = str(uuid.UUID(raw))
+    except ValueError:
+        raise PaymentNotFound(raw) from None
+    structlog.contextvars.bind_contextvars(payment_id=payment_id)
+    return payment_id
 
 
 async def list_payments(request: web.Request) -> web.Response:

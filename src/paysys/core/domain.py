@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 import json
@@ -30,8 +31,16 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class PaymentStatus(enum.StrEnum):
+    """``Pending → Approved | Declined``, ``Pending → Canceled``; a final state never changes."""
+
     PENDING = "Pending"
     APPROVED = "Approved"
+    DECLINED = "Declined"
+    CANCELED = "Canceled"
+
+    @property
+    def final(self) -> bool:
+        return self is not PaymentStatus.PENDING
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +64,7 @@ class Payment:
     approved_at: datetime | None = None
     correlation_id: str = ""
     merchant_id: str = DEFAULT_MERCHANT
+    decline_reason: str | None = None
 
     @classmethod
     def create(
@@ -103,7 +113,28 @@ class Payment:
             "created_at": format_time(self.created_at),
             "updated_at": format_time(self.updated_at),
             "approved_at": format_time(self.approved_at) if self.approved_at else None,
+            "decline_reason": self.decline_reason,
         }
+
+    def moved_to(self, to: PaymentStatus, now: datetime, reason: str | None = None) -> Payment:
+        """This payment after ``Pending → to`` (what the store writes, conditionally)."""
+        check_transition(self.status, to, reason)
+        return dataclasses.replace(
+            self,
+            status=to,
+            updated_at=now,
+            approved_at=now if to is PaymentStatus.APPROVED else None,
+            decline_reason=reason,
+        )
+
+
+def check_transition(current: PaymentStatus, to: PaymentStatus, reason: str | None) -> None:
+    """Raise ``ValueError`` for a move the state machine does not have (a programming error:
+    a final state found at run time is a ``False`` from the store, not this)."""
+    if current is not PaymentStatus.PENDING or not to.final:
+        raise ValueError(f"no transition {current} → {to}")
+    if (reason is not None) != (to is PaymentStatus.DECLINED):
+        raise ValueError("a decline_reason goes with Declined, and only with it")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +146,10 @@ class PaymentCreated:
     currency: str
     created_at: datetime
     merchant_id: str = DEFAULT_MERCHANT
+
+    @property
+    def event_type(self) -> str:
+        return EVENT_TYPE
 
     @classmethod
     def of(cls, payment: Payment) -> PaymentCreated:

@@ -20,6 +20,7 @@ import hashlib
 from datetime import datetime
 
 PENDING_PREFIX = "p#"
+OUTBOX_PREFIX = "o#"
 COUNTER_PREFIX = "#count#"
 
 
@@ -31,6 +32,12 @@ def shard_of(key: str, shards: int) -> int:
 
 def pending_shard(payment_id: str, shards: int) -> str:
     return f"{PENDING_PREFIX}{shard_of(payment_id, shards)}"
+
+
+def outbox_shard(payment_id: str, shards: int) -> str:
+    """The sparse *outbox* index (same shard count as the pending one): final payments whose
+    outcome event is not known to be published."""
+    return f"{OUTBOX_PREFIX}{shard_of(payment_id, shards)}"
 
 
 def pending_shards(shards: int) -> list[str]:

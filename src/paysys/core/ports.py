@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from paysys.core.domain import Payment, PaymentCreated, PaymentStatus
+from paysys.core.domain import Payment, PaymentStatus
+from paysys.core.rules import VelocityWindow
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +49,14 @@ class PaymentRepository(Protocol):
     async def get(self, payment_id: str) -> Payment:
         """Return the payment or raise ``PaymentNotFound``."""
 
-    async def approve(self, payment_id: str, now: datetime) -> bool:
-        """Move ``Pending → Approved`` atomically (leaving the pending index, counted). True if
-        this call approved it, False if it was already approved; ``PaymentNotFound`` if there
-        is no such payment."""
+    async def transition(
+        self, payment_id: str, to: PaymentStatus, now: datetime, reason: str | None = None
+    ) -> bool:
+        """Move ``Pending → to`` (a final state; ``reason`` only with ``Declined``) in one
+        conditional write (condition: status is Pending) that leaves the pending index, then
+        count it. True if this call moved it; False if it was already final (any final state:
+        a duplicate delivery, or a race that another transition won); ``PaymentNotFound`` if
+        there is no such payment."""
 
     async def due(self, shard: int, now: datetime, limit: int) -> list[Due]:
         """Payments of one pending-index shard whose ``due_at`` is before ``now``, earliest
@@ -60,6 +65,17 @@ class PaymentRepository(Protocol):
     async def claim(self, due: Due, next_due: datetime) -> Payment | None:
         """Move ``due`` to ``next_due`` if nobody did since it was read (a conditional write)
         and it is still not final; the payment if this call claimed it, else None."""
+
+    async def outbox(self, shard: int, now: datetime, limit: int) -> list[Due]:
+        """Final payments of one outbox shard whose outcome event may not be published yet
+        (marked by the transition, ``due_at`` = when to look), earliest first."""
+
+    async def claim_outbox(self, due: Due, next_due: datetime) -> Payment | None:
+        """Move the outbox mark to ``next_due`` if nobody did since it was read; the payment
+        if this call claimed it (then publish its outcome), else None."""
+
+    async def clear_outbox(self, payment_id: str) -> None:
+        """Its outcome event was published: leave the outbox index."""
 
     async def page(
         self,
@@ -80,15 +96,34 @@ class PaymentRepository(Protocol):
         """Raise ``BackendUnavailable`` unless the table answers."""
 
 
+class VelocityStore(Protocol):
+    async def take(self, window: VelocityWindow) -> bool:
+        """Add one payment (and its amount) to the window's counter unless that passes its
+        limits, atomically for every worker; True if taken, False if the limit is reached."""
+
+
 class LeaseStore(Protocol):
     async def acquire(self, name: str, owner: str, now: datetime, seconds: float) -> bool:
         """Hold ``name`` for ``seconds`` unless another owner holds it (a conditional write)."""
 
 
+class Event(Protocol):
+    """What a publisher sends: ``PaymentCreated`` or a ``PaymentOutcome``."""
+
+    @property
+    def event_type(self) -> str: ...
+
+    @property
+    def merchant_id(self) -> str: ...
+
+    def to_message(self) -> str: ...
+
+
 class EventPublisher(Protocol):
-    async def publish(self, event: PaymentCreated, correlation_id: str) -> str:
-        """Publish the event; return the broker's message id. The event carries the current
-        trace context (the adapter injects it: the core knows no tracing)."""
+    async def publish(self, event: Event, correlation_id: str) -> str:
+        """Publish the event with attributes ``event_type``, ``merchant_id``,
+        ``correlation_id`` and the current trace context (the adapter injects it: the core
+        knows no tracing); return the broker's message id."""
 
     async def ping(self) -> None: ...
 

@@ -1,10 +1,10 @@
-"""Use cases: create and read payments, approve one from its event, republish stragglers."""
+"""Use cases: create and read payments, decide one from its event (rules), cancel one."""
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -15,18 +15,28 @@ from paysys.core.domain import (
     NewPayment,
     Payment,
     PaymentCreated,
+    PaymentStatus,
     fingerprint,
     new_payment_id,
     utcnow,
 )
-from paysys.core.ports import ClaimState, EventPublisher, IdempotencyStore, PaymentRepository
-from paysys.errors import BackendUnavailable, PaymentNotFound
+from paysys.core.outcomes import PaymentOutcome
+from paysys.core.ports import (
+    ClaimState,
+    EventPublisher,
+    IdempotencyStore,
+    PaymentRepository,
+    VelocityStore,
+)
+from paysys.core.rules import DeclineReason, Rules, decide
+from paysys.errors import BackendUnavailable, ConfigError, PaymentFinal, PaymentNotFound
 
 log = structlog.get_logger(__name__)
 
 
 class Approval(enum.StrEnum):
     APPROVED = "approved"
+    DECLINED = "declined"
     DUPLICATE = "duplicate"
 
 
@@ -48,6 +58,9 @@ class PaymentService:
     events: EventPublisher
     idempotency: IdempotencyStore
     clock: Callable[[], datetime] = utcnow
+    rules: Rules = field(default_factory=Rules)
+    velocity: VelocityStore | None = None  # needed when ``rules`` have a velocity limit
+    outcomes: EventPublisher | None = None  # the outcomes topic; None: events stay in the outbox
 
     async def create(
         self,
@@ -147,8 +160,59 @@ class PaymentService:
             raise PaymentNotFound(payment_id)
         return payment
 
-    async def approve(self, event: PaymentCreated) -> Approval:
-        """Idempotent: a second delivery of the same event is a ``DUPLICATE``."""
-        if await self.payments.approve(event.payment_id, self.clock()):
-            return Approval.APPROVED
-        return Approval.DUPLICATE
+    async def decide(self, event: PaymentCreated, correlation_id: str = "") -> Approval:
+        """Apply the rules and move the payment ``Pending → Approved | Declined``. Idempotent:
+        a delivery of an event whose payment is already final (decided before, or canceled
+        meanwhile) is a ``DUPLICATE``, acknowledged."""
+        now = self.clock()
+        decision = decide(self.rules, event, now)
+        reason = decision.reason
+        if reason is None and decision.velocity is not None:
+            # Spend the merchant's budget only on a payment still to decide.
+            if (await self.payments.get(event.payment_id)).status.final:
+                return Approval.DUPLICATE
+            if self.velocity is None:
+                raise ConfigError("velocity rules need a VelocityStore")
+            if not await self.velocity.take(decision.velocity):
+                reason = DeclineReason.VELOCITY_LIMIT
+        to = PaymentStatus.APPROVED if reason is None else PaymentStatus.DECLINED
+        if not await self.payments.transition(event.payment_id, to, now, reason):
+            return Approval.DUPLICATE
+        outcome = PaymentOutcome(
+            event.payment_id, event.merchant_id, event.amount, event.currency,
+            to, reason, event.created_at, now,
+        )  # fmt: skip
+        await self.announce(outcome, correlation_id or event.payment_id)
+        if reason is not None:
+            log.info("payment.declined", decline_reason=reason.value)
+            return Approval.DECLINED
+        return Approval.APPROVED
+
+    async def cancel(self, payment_id: str, merchant_id: str | None = None) -> Payment:
+        """``Pending → Canceled``: the canceled payment; ``PaymentFinal`` (409) when it was
+        already final, ``PaymentNotFound`` also for another merchant's payment."""
+        payment = await self.get(payment_id, merchant_id)
+        now = self.clock()
+        if not payment.status.final:
+            if await self.payments.transition(payment_id, PaymentStatus.CANCELED, now):
+                log.info("payment.canceled")
+                canceled = payment.moved_to(PaymentStatus.CANCELED, now)
+                await self.announce(
+                    PaymentOutcome.of(canceled), canceled.correlation_id or payment_id
+                )
+                return canceled
+            payment = await self.payments.get(payment_id)  # another transition won the race
+        raise PaymentFinal(payment_id, payment.status.value)
+
+    async def announce(self, outcome: PaymentOutcome, correlation_id: str) -> bool:
+        """Publish the outcome event, then take the payment out of the outbox. A failure
+        leaves it there for the reconciler (at least once: never lost, maybe twice)."""
+        if self.outcomes is None:
+            return False
+        try:
+            await self.outcomes.publish(outcome, correlation_id)
+            await self.payments.clear_outbox(outcome.payment_id)
+        except BackendUnavailable as exc:
+            log.warning("outcome.publish_deferred", payment_id=outcome.payment_id, error=str(exc))
+            return False
+        return True

@@ -16,7 +16,8 @@ from pathlib import Path
 
 @dataclass(frozen=True, slots=True)
 class WorkerLog:
-    approvals: Counter[str]  # payment id -> "message.processed" lines with outcome approved
+    # payment id -> "message.processed" lines that made it final (outcome approved or declined)
+    finals: Counter[str]
     duplicates: int
     failures: int
     warnings: int
@@ -25,7 +26,7 @@ class WorkerLog:
 def parse_worker_log(lines: Iterable[str]) -> WorkerLog:
     """Count the outcomes of ``message.processed`` lines (a line that is not JSON, such as
     one cut short by a SIGKILL, is skipped) and the warning or error lines."""
-    approvals: Counter[str] = Counter()
+    finals: Counter[str] = Counter()
     duplicates = failures = warnings = 0
     for line in lines:
         if '"level": "warning"' in line or '"level": "error"' in line:
@@ -35,13 +36,13 @@ def parse_worker_log(lines: Iterable[str]) -> WorkerLog:
         with contextlib.suppress(ValueError):
             entry = json.loads(line)
             outcome = entry.get("outcome")
-            if outcome == "approved":
-                approvals[str(entry.get("payment_id"))] += 1
+            if outcome in {"approved", "declined"}:
+                finals[str(entry.get("payment_id"))] += 1
             elif outcome == "duplicate":
                 duplicates += 1
             else:
                 failures += 1
-    return WorkerLog(approvals, duplicates, failures, warnings)
+    return WorkerLog(finals, duplicates, failures, warnings)
 
 
 def read_worker_logs(paths: Iterable[Path]) -> WorkerLog:

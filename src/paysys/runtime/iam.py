@@ -30,6 +30,8 @@ class Target(enum.Enum):
     TABLE_INDEXES = "TableIndexes"
     IDEMPOTENCY_TABLE = "IdempotencyTable"
     TOPIC = "Topic"
+    OUTCOMES_TOPIC = "OutcomesTopic"
+    TAIL_QUEUES = "TailQueues"  # `paysys events tail`'s temporary queues
     QUEUE = "Queue"
     DLQ = "Dlq"
     ANY = "Any"  # actions IAM cannot scope to a resource
@@ -75,6 +77,7 @@ GRANTS: dict[Role, tuple[Grant, ...]] = {
         ),
         # PublishBatch; /readyz
         Grant(("sns:Publish", "sns:GetTopicAttributes"), (T.TOPIC,)),
+        Grant(("sns:Publish",), (T.OUTCOMES_TOPIC,)),  # PaymentCanceled
         # /stats queue depths; /readyz
         Grant(("sqs:GetQueueAttributes",), (T.QUEUE, T.DLQ)),
     ),
@@ -106,14 +109,33 @@ GRANTS: dict[Role, tuple[Grant, ...]] = {
         # /readyz shows SNS as optional
         Grant(("dynamodb:Query",), (T.TABLE_INDEXES,)),
         Grant(("sns:Publish", "sns:GetTopicAttributes"), (T.TOPIC,)),
+        Grant(("sns:Publish",), (T.OUTCOMES_TOPIC,)),  # outcome events, the outbox
     ),
     # `paysys provision`, and the operator's `paysys dlq list | redrive`.
     "provision": (
         Grant(("dynamodb:DescribeTable", "dynamodb:CreateTable"), (T.TABLE, T.IDEMPOTENCY_TABLE)),
         # migrating a table of an earlier layout: indexes, backfill (scan, update, count)
         Grant(("dynamodb:UpdateTable", "dynamodb:Scan", "dynamodb:UpdateItem"), (T.TABLE,)),
-        Grant(("dynamodb:DescribeTimeToLive", "dynamodb:UpdateTimeToLive"), (T.IDEMPOTENCY_TABLE,)),
+        Grant(
+            ("dynamodb:DescribeTimeToLive", "dynamodb:UpdateTimeToLive"),
+            (T.TABLE, T.IDEMPOTENCY_TABLE),  # the velocity counters' and the keys' TTL
+        ),
         Grant(("sns:CreateTopic", "sns:ListSubscriptionsByTopic", "sns:Subscribe"), (T.TOPIC,)),
+        Grant(("sns:CreateTopic",), (T.OUTCOMES_TOPIC,)),
+        # `paysys events tail`: a temporary queue subscribed with a filter, removed on exit
+        Grant(("sns:Subscribe",), (T.OUTCOMES_TOPIC,)),
+        Grant(("sns:Unsubscribe",), (T.ANY,)),
+        Grant(
+            (
+                "sqs:CreateQueue",
+                "sqs:GetQueueAttributes",
+                "sqs:SetQueueAttributes",
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:DeleteQueue",
+            ),
+            (T.TAIL_QUEUES,),
+        ),
         Grant(("sns:SetSubscriptionAttributes",), (T.ANY,)),
         Grant(("sqs:GetQueueUrl", "sqs:CreateQueue", "sqs:GetQueueAttributes"), (T.QUEUE, T.DLQ)),
         Grant(("sqs:SetQueueAttributes",), (T.QUEUE,)),  # visibility, redrive, topic's policy
@@ -190,8 +212,14 @@ def _resource_arns(settings: Settings) -> dict[Target, str]:
         T.TABLE_INDEXES: arn(s, "dynamodb", f"table/{s.table_name}/index/*"),
         T.IDEMPOTENCY_TABLE: arn(s, "dynamodb", f"table/{s.idempotency_table_name}"),
         T.TOPIC: s.topic_arn or arn(s, "sns", s.topic_name),
+        T.OUTCOMES_TOPIC: (
+            f"{s.topic_arn.rpartition(':')[0]}:{s.outcomes_topic_name}"
+            if s.topic_arn
+            else arn(s, "sns", s.outcomes_topic_name)
+        ),
         T.QUEUE: _queue_arn(s, s.queue_name, s.queue_url),
         T.DLQ: _queue_arn(s, s.dlq_name, s.dlq_url),
+        T.TAIL_QUEUES: arn(s, "sqs", "paysys-tail-*"),
         T.ANY: "*",
     }
 

@@ -63,6 +63,8 @@ async def provision(clients: Clients) -> Provisioned:
         topic = infra.topic
         response = await clients.sns.create_topic(Name=topic.name, Attributes=topic.attributes())
         topic_arn = response["TopicArn"]
+        outcomes = infra.outcomes_topic
+        await clients.sns.create_topic(Name=outcomes.name, Attributes=outcomes.attributes())
     dlq_url, dlq_arn = await _ensure_queue(clients, infra.dlq, created)
     queue_url, queue_arn = await _ensure_queue(clients, infra.queue, created)
     async with translated("SQS", "SetQueueAttributes"):

@@ -29,8 +29,10 @@ from paysys.adapters.dynamodb_items import Layout
 from paysys.adapters.idempotency import DynamoIdempotency
 from paysys.adapters.sns import SnsPublisher
 from paysys.adapters.sqs import SqsQueue
+from paysys.adapters.velocity import DynamoVelocity
 from paysys.config import Settings
 from paysys.core.queries import StatusReader
+from paysys.core.rules import load_rules
 from paysys.core.service import PaymentService
 from paysys.errors import BackendUnavailable
 
@@ -57,6 +59,7 @@ class Resources:
     clients: Clients
     payments: DynamoPayments
     events: SnsPublisher
+    outcomes: SnsPublisher  # the outcomes topic
     queue: SqsQueue
     dlq: SqsQueue
     service: PaymentService
@@ -94,7 +97,9 @@ async def open_clients(settings: Settings) -> AsyncIterator[Clients]:
             retries={"mode": "standard", "total_max_attempts": settings.aws_max_attempts},
         )
         sns = await stack.enter_async_context(
-            session.create_client("sns", config=config, **_botocore_kwargs(settings))
+            session.create_client(
+                "sns", config=config, **_botocore_kwargs(settings, settings.sns_endpoint_url)
+            )
         )
         sqs = await stack.enter_async_context(
             session.create_client("sqs", config=config, **_botocore_kwargs(settings))
@@ -113,6 +118,9 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         dlq_url = settings.dlq_url or await find_queue_url(clients.sqs, settings.dlq_name)
         payments = DynamoPayments(clients.dynamodb, settings.table_name, layout(settings))
         events = SnsPublisher(clients.sns, topic_arn, max_pending=settings.publish_max_pending)
+        # Same account and region as the events topic: no second lookup.
+        outcomes_arn = f"{topic_arn.rpartition(':')[0]}:{settings.outcomes_topic_name}"
+        outcomes = SnsPublisher(clients.sns, outcomes_arn, max_pending=settings.publish_max_pending)
         idempotency = DynamoIdempotency(
             clients.dynamodb,
             settings.idempotency_table_name,
@@ -125,9 +133,17 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             clients=clients,
             payments=payments,
             events=events,
+            outcomes=outcomes,
             queue=queue,
             dlq=dlq,
-            service=PaymentService(payments, events, idempotency),
+            service=PaymentService(
+                payments,
+                events,
+                idempotency,
+                rules=load_rules(settings.rules),
+                velocity=DynamoVelocity(clients.dynamodb, settings.table_name),
+                outcomes=outcomes,
+            ),
             status=StatusReader(payments, queue, dlq, settings.stats_cache_seconds),
             leases=DynamoLeases(clients.dynamodb, settings.table_name),
         )
@@ -181,10 +197,10 @@ def _dynamo_credentials(settings: Settings) -> Credentials:
     return StaticCredentials(Key(id=static[0], secret=static[1]))
 
 
-def _botocore_kwargs(settings: Settings) -> dict[str, Any]:
+def _botocore_kwargs(settings: Settings, endpoint: str | None = None) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"region_name": settings.aws_region}
-    if settings.aws_endpoint_url:
-        kwargs["endpoint_url"] = settings.aws_endpoint_url
+    if endpoint or settings.aws_endpoint_url:
+        kwargs["endpoint_url"] = endpoint or settings.aws_endpoint_url
     static = settings.static_credentials
     if static is not None:
         kwargs["aws_access_key_id"], kwargs["aws_secret_access_key"] = static

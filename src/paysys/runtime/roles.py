@@ -116,7 +116,14 @@ def build_reconciler(settings: Settings, resources: Resources) -> Reconciler:
         max_backoff_seconds=settings.reconcile_max_backoff_seconds,
     )
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    return Reconciler(resources.payments, resources.leases, resources.events, options, owner=owner)
+    return Reconciler(
+        resources.payments,
+        resources.leases,
+        resources.events,
+        options,
+        owner=owner,
+        outcomes=resources.outcomes,
+    )
 
 
 async def watch_queues(

@@ -70,6 +70,7 @@ class _WorkerStatsCollector(Collector):
         for name, doc, value in (
             ("received", "Messages received.", stats.received),
             ("approved", "Payments approved.", stats.approved),
+            ("declined", "Payments declined by a rule.", stats.declined),
             ("duplicates", "Duplicate deliveries acknowledged.", stats.duplicates),
             ("failed", "Messages that failed and were left for redelivery.", stats.failed),
             ("malformed", "Messages whose body is not a PaymentCreated event.", stats.malformed),

@@ -13,6 +13,11 @@ payments that are due, oldest first:
 - the claimed ones are republished through the batching publisher;
 - between passes there is always a pause.
 Approval is idempotent, so an extra event only costs a duplicate delivery.
+
+The same pass, under the same shard lease, drains the sparse *outbox* index: final payments
+whose outcome event was not published after their transition (the outcomes topic failed, or
+the process died in between). Each is claimed the same way, its outcome published, and the
+mark cleared only then, so an outcome is never lost (a subscriber may see it twice).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from paysys.core.domain import Payment, PaymentCreated, utcnow
+from paysys.core.outcomes import PaymentOutcome
 from paysys.core.ports import Due, EventPublisher, LeaseStore, PaymentRepository
 from paysys.errors import BackendUnavailable
 
@@ -46,6 +52,7 @@ class ReconcilerOptions:
 class ReconcilerStats:
     passes: int = 0
     republished: int = 0
+    outcomes_published: int = 0
     failures: int = 0
     oldest_overdue_seconds: float = 0.0  # age of the oldest payment found due in the last pass
 
@@ -60,8 +67,10 @@ class Reconciler:
         *,
         owner: str,
         clock: Callable[[], datetime] = utcnow,
+        outcomes: EventPublisher | None = None,
     ) -> None:
         self._payments, self._leases, self._events = payments, leases, events
+        self._outcomes = outcomes
         self._options, self._owner, self._clock = options, owner, clock
         self.stats = ReconcilerStats()
 
@@ -96,6 +105,7 @@ class Reconciler:
             ):
                 continue
             count, seen = await self._shard(shard, now)
+            self.stats.outcomes_published += await self._outbox(shard, now)
             total += count
             oldest = seen if oldest is None or (seen and seen < oldest) else oldest
         self.stats.passes += 1
@@ -121,6 +131,35 @@ class Reconciler:
             total += len(mine)
             if len(due) < self._options.batch_size or not mine:
                 return total, oldest
+
+    async def _outbox(self, shard: int, now: datetime) -> int:
+        """Claim and publish the outcome events left in one outbox shard, a page at a time."""
+        if self._outcomes is None:
+            return 0
+        total = 0
+        while True:
+            due = await self._payments.outbox(shard, now, self._options.batch_size)
+            claimed = await asyncio.gather(
+                *(self._payments.claim_outbox(d, self._next(d, now)) for d in due)
+            )
+            mine = [p for p in claimed if p is not None]
+            published = await asyncio.gather(
+                *(self._publish_outcome(self._outcomes, p) for p in mine)
+            )
+            total += sum(published)
+            if len(due) < self._options.batch_size or not mine:
+                return total
+
+    async def _publish_outcome(self, outcomes: EventPublisher, payment: Payment) -> bool:
+        try:
+            await outcomes.publish(PaymentOutcome.of(payment), payment.correlation_id or payment.id)
+            await self._payments.clear_outbox(payment.id)
+        except BackendUnavailable as exc:  # claimed: it comes back at its next due time
+            self.stats.failures += 1
+            log.warning("reconciler.outcome_failed", payment_id=payment.id, error=str(exc))
+            return False
+        log.info("outcome.republished", payment_id=payment.id, status=payment.status.value)
+        return True
 
     def _next(self, due: Due, now: datetime) -> datetime:
         """Backoff: wait as long as the payment has been pending, within [window, cap]."""

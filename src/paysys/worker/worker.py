@@ -2,7 +2,7 @@
 
 Each loop reserves free slots of the semaphore, long-polls for at most that many messages
 and hands the batch to its own task, so receiving never waits for processing. A message is
-deleted (in batches) only after its payment is approved or found already approved; anything
+deleted (in batches) only after its payment is decided or found already final; anything
 that fails stays on the queue for SQS to redeliver and, after ``maxReceiveCount``, to move to
 the DLQ. ``stop()`` ends receiving without cancelling a long poll that is in flight, hands
 messages that arrive after it back to the queue, and waits a bounded time for running batches.
@@ -55,6 +55,7 @@ class _Unobserved:
 class WorkerStats:
     received: int = 0
     approved: int = 0
+    declined: int = 0
     duplicates: int = 0
     failed: int = 0
     malformed: int = 0
@@ -257,7 +258,7 @@ class Worker:
             return "malformed", False, str(exc)
         structlog.contextvars.bind_contextvars(payment_id=event.payment_id)
         try:
-            approval = await self._service.approve(event)
+            approval = await self._service.decide(event, message.correlation_id or "")
         except PaymentNotFound as exc:
             self.stats.failed += 1
             return "unknown_payment", False, str(exc)
@@ -270,6 +271,8 @@ class Worker:
             return "error", False, repr(exc)
         if approval is Approval.APPROVED:
             self.stats.approved += 1
+        elif approval is Approval.DECLINED:
+            self.stats.declined += 1
         else:
             self.stats.duplicates += 1
         return approval.value, True, None
@@ -286,13 +289,8 @@ class Worker:
             log.warning("worker.drain_timeout", cancelled_batches=len(still_running))
 
 
+_SUMMARY = ("received", "approved", "declined", "duplicates", "failed", "malformed", "released")
+
+
 def _summary(stats: WorkerStats) -> dict[str, int]:
-    return {
-        "received": stats.received,
-        "approved": stats.approved,
-        "duplicates": stats.duplicates,
-        "failed": stats.failed,
-        "malformed": stats.malformed,
-        "released": stats.released,
-        "deleted": stats.deleted,
-    }
+    return {name: getattr(stats, name) for name in (*_SUMMARY, "deleted")}

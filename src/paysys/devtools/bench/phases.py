@@ -207,13 +207,17 @@ async def _worker_phase(bench: Bench, count: int) -> dict[str, Any]:
 
 async def _correctness(bench: Bench) -> dict[str, Any]:
     items = await read_items(bench.harness, bench.paysys.table, bench.ids)
-    approved = {i for i, item in items.items() if item.get("status") == "Approved"}
+    kinds = ("Approved", "Declined", "Canceled")
+    final = {i: item["status"] for i, item in items.items() if item.get("status") in kinds}
+    decided = {i for i, status in final.items() if status != "Canceled"}
     logs = read_worker_logs(bench.worker_logs)
     return {
-        "lost": len(set(bench.ids) - approved),
-        "double_approved": sum(1 for n in logs.approvals.values() if n > 1),
-        "approvals_logged": sum(logs.approvals.values()),
-        "approvals_unlogged": len(approved - set(logs.approvals)),
+        "lost": len(set(bench.ids) - set(final)),  # not final: neither decided nor canceled
+        **{f"final_{kind.lower()}": sum(1 for s in final.values() if s == kind) for kind in kinds},
+        # made final twice (two approvals, or an approval and a decline) by the workers
+        "double_final": sum(1 for n in logs.finals.values() if n > 1),
+        "finals_logged": sum(logs.finals.values()),
+        "finals_unlogged": len(decided - set(logs.finals)),
         "worker_duplicates": logs.duplicates,
         "worker_failures": logs.failures,
         "worker_warnings": logs.warnings,

@@ -23,8 +23,11 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("worker_cpu_ms_per_1k", "worker CPU per 1,000 payments", "ms"),
     ("emulator_cpu_pct_api_phase", "emulator CPU, API phase", "% core"),
     ("emulator_cpu_pct_worker_phase", "emulator CPU, worker phase", "% core"),
-    ("lost", "lost (not Approved)", ""),
-    ("double_approved", "double approved", ""),
+    ("lost", "lost (not final)", ""),
+    ("final_approved", "  final: Approved", ""),
+    ("final_declined", "  final: Declined", ""),
+    ("final_canceled", "  final: Canceled", ""),
+    ("double_final", "double final", ""),
     ("api_errors", "API errors", ""),
     ("worker_duplicates", "duplicate deliveries", ""),
 )

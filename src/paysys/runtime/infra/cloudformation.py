@@ -45,10 +45,11 @@ def sub(text: str) -> dict[str, Any]:
 def template(settings: Settings) -> dict[str, Any]:
     infra = describe(settings)
     resources: dict[str, Any] = {table.logical_id: _table(table) for table in infra.tables}
-    resources[infra.topic.logical_id] = {
-        "Type": "AWS::SNS::Topic",
-        "Properties": {"TopicName": infra.topic.name, **infra.topic.attributes()},
-    }
+    for topic in infra.topics:
+        resources[topic.logical_id] = {
+            "Type": "AWS::SNS::Topic",
+            "Properties": {"TopicName": topic.name, **topic.attributes()},
+        }
     for queue in (infra.dlq, infra.queue):
         resources[queue.logical_id] = _queue(queue)
     resources["QueuePolicy"] = {
@@ -148,6 +149,10 @@ def _role(role: IamRole, settings: Settings, infra: Infra) -> dict[str, Any]:
         Target.TABLE_INDEXES: sub(f"${{{infra.payments.logical_id}.Arn}}/index/*"),
         Target.IDEMPOTENCY_TABLE: arn_of(infra.idempotency.logical_id),
         Target.TOPIC: ref(infra.topic.logical_id),
+        Target.OUTCOMES_TOPIC: ref(infra.outcomes_topic.logical_id),
+        Target.TAIL_QUEUES: sub(
+            "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:paysys-tail-*"
+        ),
         Target.QUEUE: arn_of(infra.queue.logical_id),
         Target.DLQ: arn_of(infra.dlq.logical_id),
         Target.ANY: "*",
@@ -207,6 +212,10 @@ def _outputs(infra: Infra) -> dict[str, Any]:
     }
     outputs["QueueUrl"] = {"Description": "The work queue", "Value": ref(infra.queue.logical_id)}
     outputs["TopicArn"] = {"Description": "The event topic", "Value": ref(infra.topic.logical_id)}
+    outputs["OutcomesTopicArn"] = {
+        "Description": "PaymentApproved/Declined/Canceled events, for subscribers",
+        "Value": ref(infra.outcomes_topic.logical_id),
+    }
     outputs["TableName"] = {
         "Description": "The payments table",
         "Value": ref(infra.payments.logical_id),

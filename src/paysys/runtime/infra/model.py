@@ -103,10 +103,15 @@ class Infra:
     payments: Table
     idempotency: Table
     topic: Topic
+    outcomes_topic: Topic
     queue: Queue
     dlq: Queue
     subscription: Subscription
     roles: tuple[IamRole, ...]
+
+    @property
+    def topics(self) -> tuple[Topic, ...]:
+        return (self.topic, self.outcomes_topic)
 
     @property
     def tables(self) -> tuple[Table, ...]:
@@ -125,7 +130,14 @@ def describe(settings: Settings) -> Infra:
     )
     topic = Topic(Target.TOPIC.value, settings.topic_name)
     return Infra(
-        payments=Table(Target.TABLE.value, settings.table_name, "id", indexes=INDEXES),
+        # TTL: the velocity counters (``#velocity#...``) expire; payments carry no TTL value.
+        payments=Table(
+            Target.TABLE.value,
+            settings.table_name,
+            "id",
+            indexes=INDEXES,
+            ttl_attribute=TTL_ATTRIBUTE,
+        ),
         idempotency=Table(
             Target.IDEMPOTENCY_TABLE.value,
             settings.idempotency_table_name,
@@ -133,6 +145,7 @@ def describe(settings: Settings) -> Infra:
             ttl_attribute=TTL_ATTRIBUTE,
         ),
         topic=topic,
+        outcomes_topic=Topic(Target.OUTCOMES_TOPIC.value, settings.outcomes_topic_name),
         queue=queue,
         dlq=dlq,
         subscription=Subscription("Subscription", topic, queue),

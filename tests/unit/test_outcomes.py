@@ -1,0 +1,101 @@
+"""Outcome events on the fakes: one per transition (approve, decline, cancel), each valid
+against its JSON Schema; an outcomes outage leaves them in the outbox and the reconciler
+publishes them later: duplicates allowed, none missing."""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+from collections import Counter
+from decimal import Decimal
+from typing import Any
+
+import jsonschema
+
+from paysys.core.domain import NewPayment, PaymentCreated
+from paysys.core.rules import load_rules
+from paysys.core.service import Approval
+from paysys.worker.reconciler import Reconciler, ReconcilerOptions
+
+from ..fakes import FakeSystem, Outage
+
+SCHEMA = json.loads(
+    (importlib.resources.files("paysys.core") / "schemas/payment_outcome.v1.json").read_text()
+)
+RULES = load_rules('{"currencies": ["BRL"]}')
+AFTER = 60.0
+
+
+def validate(body: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads(body)
+    jsonschema.validate(event, SCHEMA, format_checker=jsonschema.FormatChecker())
+    return event
+
+
+async def received(fakes: FakeSystem) -> list[Any]:
+    messages = []
+    while batch := await fakes.outcomes_queue.receive(10, 0):
+        messages += batch
+        await fakes.outcomes_queue.delete(batch)
+    return messages
+
+
+async def make_three(fakes: FakeSystem, **ports: Any) -> tuple[str, str, str]:
+    """One payment approved, one declined, one canceled."""
+    service = fakes.service(rules=RULES, **ports)
+    ids = []
+    for currency in ("BRL", "EUR", "BRL"):
+        accepted = await service.create(NewPayment(Decimal("5.00"), currency, ""), f"c-{currency}")
+        ids.append(accepted.payment_id)
+    for payment_id in ids[:2]:
+        event = PaymentCreated.of(await service.get(payment_id))
+        assert await service.decide(event, "corr-w") in {Approval.APPROVED, Approval.DECLINED}
+    await service.cancel(ids[2])
+    return ids[0], ids[1], ids[2]
+
+
+async def test_each_transition_publishes_one_valid_versioned_outcome(fakes: FakeSystem) -> None:
+    approved, declined, canceled = await make_three(fakes)
+    messages = await received(fakes)
+    events = {e["payment_id"]: e for e in (validate(m.body) for m in messages)}
+    assert len(messages) == 3
+    assert {k: v["type"] for k, v in events.items()} == {
+        approved: "PaymentApproved",
+        declined: "PaymentDeclined",
+        canceled: "PaymentCanceled",
+    }
+    assert events[declined]["decline_reason"] == "currency_not_allowed"
+    assert all(e["version"] == 1 for e in events.values())
+    for message in messages:
+        attributes = message.attributes
+        assert attributes["event_type"] == json.loads(message.body)["type"]
+        assert attributes["merchant_id"] == "default"
+        assert attributes["correlation_id"]
+    # published and cleared: nothing is left in the outbox
+    assert await fakes.payments.outbox(0, fakes.clock.now(), 10) == []
+
+
+async def test_an_outcomes_outage_defers_the_events_to_the_reconciler(
+    fakes: FakeSystem, logs
+) -> None:
+    down = Outage(fakes.outcomes)
+    ids = await make_three(fakes, outcomes=down)
+    assert await received(fakes) == []
+    assert len(logs.events("outcome.publish_deferred")) == 3
+    opts = ReconcilerOptions(after_seconds=AFTER, batch_size=2, shards=32)
+    reconcile = Reconciler(
+        fakes.payments, fakes.leases, fakes.topic, opts,
+        owner="w1", clock=fakes.clock.now, outcomes=down,
+    )  # fmt: skip
+    fakes.clock.advance(AFTER + 1)
+    await reconcile.pass_once()  # still down: claimed, not published, left in the outbox
+    assert await received(fakes) == []
+    fakes.clock.advance(2 * AFTER + 1)
+    down.down = False
+    await reconcile.pass_once()
+    fakes.clock.advance(10 * AFTER)
+    await reconcile.pass_once()  # nothing left: no more events
+    messages = await received(fakes)
+    counts = Counter(validate(m.body)["payment_id"] for m in messages)
+    assert counts == Counter(ids)  # exactly one each, none missing
+    assert reconcile.stats.outcomes_published == 3

@@ -54,12 +54,19 @@ def rows(settings: Settings, ids: list[str] | None = None) -> list[Row]:
     now = datetime.now(UTC)
     merchant = "one-merchant"
     return [
-        Row("table (payments)", "id", 2.0, 0.0),  # every id distinct: 2 writes per value
+        # every id distinct: create, transition, outbox cleared after the outcome's publish
+        Row("table (payments)", "id", 3.0, 0.0),
         Row(
             "index pending-due (sparse)",
             "pending_shard",
             2.0,  # enter at create, leave at approve
             hottest_share(ids, lambda i: keys.pending_shard(i, settings.pending_shards)),
+        ),
+        Row(
+            "index outbox (sparse)",
+            "outbox_shard",
+            2.0,  # enter at the transition, leave once its outcome event is published
+            hottest_share(ids, lambda i: keys.outbox_shard(i, settings.pending_shards)),
         ),
         Row(
             "index merchant-created (keys only)",
@@ -145,9 +152,9 @@ def per_million(settings: Settings) -> list[Requests]:
         Requests(
             "publishes",
             f"SNS PublishBatch (up to {SNS_BATCH} events)",
-            1 / SNS_BATCH,
-            1,
-            "one event per payment, delivered to the queue once; at most: batches of one",
+            2 / SNS_BATCH,
+            2,
+            "two events per payment (PaymentCreated, its outcome); at most: batches of one",
         ),
         Requests(
             "receives",

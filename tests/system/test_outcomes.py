@@ -18,6 +18,7 @@ from paysys.adapters.sqs import SqsQueue
 from paysys.devtools.worker_log import parse_worker_log
 from paysys.runtime.resources import Clients
 
+from ..backends import Backend
 from ..conftest import fresh_settings
 from ..faults import FaultProxy
 from .test_faults import System, system_for
@@ -68,11 +69,11 @@ async def collect(queue: SqsQueue, ids: set[str], guard_seconds: float = 60) -> 
     return messages
 
 
-async def test_one_outcome_per_payment_even_after_an_sns_outage(endpoint: str) -> None:
+async def test_one_outcome_per_payment_even_after_an_sns_outage(backend: Backend) -> None:
     window = 2
-    async with FaultProxy(endpoint) as proxy:
+    async with FaultProxy(backend.aws) as proxy:
         settings = fresh_settings(
-            endpoint,
+            backend,
             reconcile_after_seconds=window,
             reconcile_interval_seconds=0.5,
             rules='{"currencies": ["BRL"]}',
@@ -126,9 +127,9 @@ async def test_one_outcome_per_payment_even_after_an_sns_outage(endpoint: str) -
 
 
 async def test_cancel_racing_approval_ends_in_one_final_state_the_events_agree(
-    endpoint: str,
+    backend: Backend,
 ) -> None:
-    settings = fresh_settings(endpoint, reconcile_after_seconds=2, reconcile_interval_seconds=0.5)
+    settings = fresh_settings(backend, reconcile_after_seconds=2, reconcile_interval_seconds=0.5)
     async with system_for(settings) as system:
         outcomes = await subscriber(
             system.clients, settings.outcomes_topic_name, f"{settings.queue_name}-sub"

@@ -12,6 +12,8 @@ from typing import Any
 import structlog
 from prometheus_client import CollectorRegistry, Gauge
 
+from paysys.core.cache import SingleFlight
+
 log = structlog.get_logger(__name__)
 
 HealthCheck = Callable[[], Awaitable[None]]
@@ -33,11 +35,7 @@ class Readiness:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._checks = tuple(checks)
-        self._cache_seconds = cache_seconds
-        self._clock = clock
-        self._report: dict[str, Any] | None = None
-        self._taken_at = 0.0
-        self._running: asyncio.Future[dict[str, Any]] | None = None
+        self._cached: SingleFlight[dict[str, Any]] = SingleFlight(cache_seconds, clock)
         self._up = Gauge(
             "paysys_dependency_up",
             "1 when the dependency answered its last readiness check, else 0.",
@@ -46,16 +44,8 @@ class Readiness:
         )
 
     async def report(self) -> dict[str, Any]:
-        fresh = self._clock() - self._taken_at < self._cache_seconds
-        if self._report is not None and fresh:
-            return self._report
-        if self._running is None:  # single flight: concurrent probes share one evaluation
-            self._running = asyncio.ensure_future(self._evaluate())
-            self._running.add_done_callback(self._finished)
-        return await asyncio.shield(self._running)
-
-    def _finished(self, _: asyncio.Future[dict[str, Any]]) -> None:
-        self._running = None
+        """Concurrent probes share one evaluation, reused for ``cache_seconds``."""
+        return await self._cached.get("", self._evaluate)
 
     async def _evaluate(self) -> dict[str, Any]:
         results = await asyncio.gather(*(c.probe() for c in self._checks), return_exceptions=True)
@@ -71,6 +61,4 @@ class Readiness:
                     status = "unavailable"
                 elif status == "ready":
                     status = "degraded"
-        self._report = {"status": status, "checks": checks}
-        self._taken_at = self._clock()
-        return self._report
+        return {"status": status, "checks": checks}

@@ -72,6 +72,52 @@ def test_short_bench_is_correct(tmp_path: Path) -> None:
     assert result["finals_logged"] >= 2 * PAYMENTS  # API phase + worker phase
 
 
+STEADY_KEYS = (
+    "steady_rate",
+    "steady_api_p99_ms",
+    "steady_e2e_p99_ms",
+    "steady_api_cpu_ms_per_payment",
+    "steady_worker_cpu_ms_per_payment",
+    "steady_calls_per_payment",
+    "messages_per_receive",
+)
+
+
+@pytest.mark.timeout(240)
+def test_short_steady_bench_reports_its_figures(tmp_path: Path) -> None:
+    rate, seconds = 20, 3
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYSYS_")}
+    completed = subprocess.run(
+        [
+            *[sys.executable, "-m", "paysys", "bench", "--rate", str(rate)],
+            *["--duration", str(seconds), "--warmup", "1", "--json", "--log-dir", str(tmp_path)],
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=230,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    lines = completed.stdout.strip().splitlines()
+    assert "paysys bench (steady): backend=moto" in lines[0]
+    result = json.loads(lines[-1])
+    for key in STEADY_KEYS:
+        assert isinstance(result[key], int | float), key
+    assert result["steady_payments"] == rate * seconds  # the warm-up's are not measured
+    assert result["lost"] == 0
+    assert result["double_final"] == 0
+    assert result["final_approved"] == rate * (seconds + 1)
+    assert result["steady_api_errors"] == result["steady_not_final"] == 0
+    assert result["steady_e2e_p50_ms"] > 0
+    assert result["steady_api_cpu_ms_per_payment"] > 0
+    assert result["steady_worker_cpu_ms_per_payment"] > 0
+    # every payment costs at least its PutItem, and the workers' receives return messages
+    assert result["api_calls_by_operation"]["dynamodb:PutItem"] >= 1
+    assert result["worker_calls_by_operation"]["sqs:ReceiveMessage"] > 0
+    assert result["messages_per_receive"] > 0
+
+
 def test_double_finals_are_counted_from_worker_logs(tmp_path: Path) -> None:
     def line(payment_id: str, outcome: str) -> str:
         return json.dumps(

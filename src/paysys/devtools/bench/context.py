@@ -3,13 +3,14 @@ and the worker processes running."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from paysys.config import Settings
 from paysys.devtools.bench.options import BenchOptions, Names
-from paysys.devtools.bench.procs import Endpoints, Role
+from paysys.devtools.bench.procs import Endpoints, Role, start_role
 from paysys.runtime.provision import Provisioned
 from paysys.runtime.resources import Clients
 
@@ -60,3 +61,18 @@ class Bench:
             PAYSYS_AUTH="open",  # the benchmark sends no API key
         )
         return env
+
+    async def start_workers(self, loops: int) -> None:
+        """Start ``options.workers`` worker processes of ``loops`` receive loops each."""
+        env = self.role_env(loops)
+        self.worker_loops = loops
+        start = len(self.worker_logs)
+        self.workers = list(
+            await asyncio.gather(
+                *(
+                    start_role("worker", f"worker-{start + i}", env, self.log_dir)
+                    for i in range(self.options.workers)
+                )
+            )
+        )
+        self.worker_logs.extend(w.log_path for w in self.workers)

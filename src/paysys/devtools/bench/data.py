@@ -181,14 +181,17 @@ async def remove(clients: Clients, provisioned: Provisioned) -> None:
             log.warning("bench.cleanup_failed", error=repr(failure))
 
 
-async def until_approved(
+FINAL = frozenset(("Approved", "Declined", "Canceled"))
+
+
+async def until_final(
     harness: Clients, table: str, ids: Sequence[str], settle_seconds: float
 ) -> dict[str, dict[str, Any]]:
-    """Read the items back until all are Approved or ``settle_seconds`` pass."""
+    """Read the items back until all are final or ``settle_seconds`` pass."""
     found = await read_items(harness, table, ids)
     deadline = time.monotonic() + settle_seconds
     while time.monotonic() < deadline:
-        missing = [i for i in ids if found.get(i, {}).get("status") != "Approved"]
+        missing = [i for i in ids if found.get(i, {}).get("status") not in FINAL]
         if not missing:
             break
         await asyncio.sleep(0.5)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from paysys.config import Settings
+from paysys.devtools.bench.openloop import ARRIVALS, Arrivals
 from paysys.devtools.bench.procs import BACKENDS, Backend, Endpoints
 
 
@@ -28,6 +29,13 @@ class BenchOptions:
     progress: bool = False
     log_dir: str | None = None
     otlp_sink: bool = False
+    # steady mode (--rate): open-loop arrivals instead of the closed-loop phases
+    rate: float | None = None
+    duration: float = 20.0
+    warmup: float = 2.0
+    arrivals: Arrivals = "constant"
+    sweep_rate: bool = False
+    sweep_e2e_p99_ms: float = 1000.0
 
     def guard_seconds(self, count: int) -> float:
         """How long a phase may take before it is given up (a hang guard, not a target)."""
@@ -72,6 +80,20 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     add("--settle-seconds", type=float, default=30.0, help="wait for stragglers (default 30)")
     add("--log-dir", help="keep the processes' logs here (default: a temporary directory)")
     add("--otlp-sink", action="store_true", help="trace the roles, exporting to a local sink")
+    steady = parser.add_argument_group(
+        "steady mode", "open-loop arrivals at a fixed rate; latency from the intended send time"
+    )
+    steady.add_argument("--rate", type=_positive_float, help="payments/s (turns steady mode on)")
+    steady.add_argument("--duration", type=_positive_float, default=20.0, help="seconds (20)")
+    steady.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds first (2)")
+    steady.add_argument("--arrivals", choices=ARRIVALS, default="constant", help="(constant)")
+    steady.add_argument(
+        "--sweep-rate",
+        action="store_true",
+        help="from --rate up (x1.5 a step), find the highest rate whose p99 e2e stays under "
+        "--sweep-e2e-ms",
+    )
+    steady.add_argument("--sweep-e2e-ms", type=_positive_float, default=1000.0, help="(1000)")
     add("--json", action="store_true", help="print one JSON object as the last stdout line")
     return parser
 
@@ -94,6 +116,12 @@ def bench_options(args: argparse.Namespace, *, progress: bool) -> BenchOptions:
         progress=progress,
         log_dir=args.log_dir,
         otlp_sink=args.otlp_sink,
+        rate=args.rate,
+        duration=args.duration,
+        warmup=max(0.0, args.warmup),
+        arrivals=cast(Arrivals, args.arrivals),
+        sweep_rate=args.sweep_rate,
+        sweep_e2e_p99_ms=args.sweep_e2e_ms,
     )
 
 
@@ -101,6 +129,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be >= 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be > 0")
     return value
 
 

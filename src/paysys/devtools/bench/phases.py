@@ -13,7 +13,6 @@ The raw phases (1, 2) live in :mod:`paysys.devtools.bench.raw`, beside their cei
 
 from __future__ import annotations
 
-import asyncio
 import os
 import tempfile
 import uuid
@@ -30,10 +29,9 @@ from paysys.devtools.bench.context import Bench
 from paysys.devtools.bench.data import (
     feed,
     new_item,
-    read_items,
     remove,
     seed,
-    until_approved,
+    until_final,
     wait_drained,
 )
 from paysys.devtools.bench.driver import drive_api
@@ -48,8 +46,9 @@ from paysys.devtools.bench.procs import (
 )
 from paysys.devtools.bench.raw import raw_pipeline, raw_worker
 from paysys.devtools.bench.report import per_1k, percentile, ratio
+from paysys.devtools.bench.steady import run_steady
+from paysys.devtools.bench.verify import correctness
 from paysys.devtools.otlp_sink import otlp_sink
-from paysys.devtools.worker_log import read_worker_logs
 from paysys.runtime.provision import provision
 from paysys.runtime.resources import open_clients
 
@@ -84,7 +83,10 @@ async def run_bench(options: BenchOptions, environ: Mapping[str, str]) -> dict[s
             raw=await provision(raw_harness),
         )
         try:
-            result = await _phases(bench)
+            if options.rate:
+                result = await run_steady(bench, options.rate)
+            else:
+                result = await _phases(bench)
         finally:
             await stop_roles(bench.workers)
             log.info("bench.logs", directory=str(log_dir))
@@ -112,7 +114,7 @@ async def _phases(bench: Bench) -> dict[str, Any]:
     result.update(await raw_worker(bench, opts.loops, opts.payments))
     api = await start_role("api", "api", bench.role_env(opts.loops), bench.log_dir)
     try:
-        await _start_workers(bench, opts.loops)
+        await bench.start_workers(opts.loops)
         result.update(await _api_phase(bench, api))
     finally:
         await stop_roles([api])
@@ -123,33 +125,18 @@ async def _phases(bench: Bench) -> dict[str, Any]:
         point: dict[str, Any] = {"loops": loops}
         point.update(await raw_worker(bench, loops, count))
         await stop_roles(bench.workers)
-        await _start_workers(bench, loops)
+        await bench.start_workers(loops)
         point.update(await _worker_phase(bench, count))
         log.info("bench.sweep_point", **point)
         sweep.append(point)
     await stop_roles(bench.workers)
-    result.update(await _correctness(bench))
+    result.update(await correctness(bench))
     result["loadavg_1m_end"] = round(os.getloadavg()[0], 2)
     result["api_ratio"] = ratio(result["api_posts_per_s"], result["raw_api_ops_per_s"])
     result["worker_ratio"] = ratio(result["worker_approvals_per_s"], result["raw_worker_ops_per_s"])
     if sweep:
         result["sweep"] = sweep
     return result
-
-
-async def _start_workers(bench: Bench, loops: int) -> None:
-    env = bench.role_env(loops)
-    bench.worker_loops = loops
-    start = len(bench.worker_logs)
-    bench.workers = list(
-        await asyncio.gather(
-            *(
-                start_role("worker", f"worker-{start + i}", env, bench.log_dir)
-                for i in range(bench.options.workers)
-            )
-        )
-    )
-    bench.worker_logs.extend(w.log_path for w in bench.workers)
 
 
 async def _api_phase(bench: Bench, api: Role) -> dict[str, Any]:
@@ -160,7 +147,7 @@ async def _api_phase(bench: Bench, api: Role) -> dict[str, Any]:
     api_cpu = cpu.used(api)
     emulator_pct = cpu.emulator_pct()
     await wait_drained(harness, paysys.queue_url, opts.settle_seconds)
-    items = await until_approved(harness, paysys.table, drive.ids, opts.settle_seconds)
+    items = await until_final(harness, paysys.table, drive.ids, opts.settle_seconds)
     bench.ids.extend(drive.ids)
     e2e = [
         (_when(i["approved_at"]) - _when(i["created_at"])).total_seconds() * 1000
@@ -195,32 +182,13 @@ async def _worker_phase(bench: Bench, count: int) -> dict[str, Any]:
     await wait_drained(harness, paysys.queue_url, bench.options.guard_seconds(count))
     worker_cpu = sum(cpu.used(w) for w in bench.workers)
     emulator_pct = cpu.emulator_pct()
-    found = await until_approved(harness, paysys.table, ids, bench.options.settle_seconds)
+    found = await until_final(harness, paysys.table, ids, bench.options.settle_seconds)
     stamps = [_when(i["approved_at"]) for i in found.values() if i.get("status") == "Approved"]
     elapsed = (max(stamps) - started).total_seconds() if stamps else 0.0
     return {
         "worker_approvals_per_s": round(len(stamps) / elapsed, 1) if elapsed > 0 else 0.0,
         "worker_cpu_ms_per_1k": per_1k(worker_cpu, len(stamps)),
         "emulator_cpu_pct_worker_phase": emulator_pct,
-    }
-
-
-async def _correctness(bench: Bench) -> dict[str, Any]:
-    items = await read_items(bench.harness, bench.paysys.table, bench.ids)
-    kinds = ("Approved", "Declined", "Canceled")
-    final = {i: item["status"] for i, item in items.items() if item.get("status") in kinds}
-    decided = {i for i, status in final.items() if status != "Canceled"}
-    logs = read_worker_logs(bench.worker_logs)
-    return {
-        "lost": len(set(bench.ids) - set(final)),  # not final: neither decided nor canceled
-        **{f"final_{kind.lower()}": sum(1 for s in final.values() if s == kind) for kind in kinds},
-        # made final twice (two approvals, or an approval and a decline) by the workers
-        "double_final": sum(1 for n in logs.finals.values() if n > 1),
-        "finals_logged": sum(logs.finals.values()),
-        "finals_unlogged": len(decided - set(logs.finals)),
-        "worker_duplicates": logs.duplicates,
-        "worker_failures": logs.failures,
-        "worker_warnings": logs.warnings,
     }
 
 

@@ -23,15 +23,15 @@ import structlog
 from paysys.devtools.dynalite import dynalite_server
 from paysys.devtools.emulator import moto_server
 from paysys.devtools.latency_proxy import latency_proxy
-from paysys.devtools.localstack import localstack_with_moto
+from paysys.devtools.localstack import localstack_server, localstack_with_moto
 from paysys.devtools.procs import LOOPBACK, Child, free_port, start_ready, stop
 from paysys.devtools.worker_log import read_worker_logs as read_worker_logs  # noqa: PLC0414 - tests/test_bench.py imports it from here
 from paysys.errors import BackendUnavailable
 
 log = structlog.get_logger(__name__)
 
-Backend = Literal["moto", "split", "fast", "localstack", "endpoint"]
-BACKENDS: tuple[Backend, ...] = ("moto", "split", "fast", "localstack", "endpoint")
+Backend = Literal["moto", "split", "fast", "localstack", "keepalive", "endpoint"]
+BACKENDS: tuple[Backend, ...] = ("moto", "split", "fast", "localstack", "keepalive", "endpoint")
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -54,6 +54,10 @@ async def start_backend(
             return
         if backend == "localstack":  # LocalStack's own SNS and SQS, DynamoDB on moto
             yield Endpoints(*await stack.enter_async_context(localstack_with_moto()))
+            return
+        if backend == "keepalive":  # LocalStack's SNS and SQS, dynalite: both keep connections
+            aws = await stack.enter_async_context(localstack_server())
+            yield Endpoints(aws, await stack.enter_async_context(dynalite_server()))
             return
         aws = await stack.enter_async_context(moto_server())
         if backend == "moto":

@@ -33,7 +33,36 @@ ROWS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+STEADY_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("steady_target_rate", "arrivals (open loop)", "/s"),
+    ("steady_rate", "  made final", "/s"),
+    ("steady_payments", "  payments measured", ""),
+    ("steady_api_p50_ms", "API latency p50 (from intended send)", "ms"),
+    ("steady_api_p99_ms", "  p99", "ms"),
+    ("steady_api_p999_ms", "  p99.9", "ms"),
+    ("steady_e2e_p50_ms", "end-to-end (intended send -> final) p50", "ms"),
+    ("steady_e2e_p99_ms", "  p99", "ms"),
+    ("steady_e2e_p999_ms", "  p99.9", "ms"),
+    ("steady_api_cpu_ms_per_payment", "API CPU per payment", "ms"),
+    ("steady_worker_cpu_ms_per_payment", "worker CPU per payment", "ms"),
+    ("steady_emulator_cpu_ms_per_payment", "emulator CPU per payment", "ms"),
+    ("steady_calls_per_payment", "AWS calls per payment", ""),
+    ("steady_api_calls_per_payment", "  by the API", ""),
+    ("steady_worker_calls_per_payment", "  by the workers", ""),
+    ("messages_per_receive", "messages per ReceiveMessage", ""),
+    ("entries_per_call_PublishBatch", "entries per PublishBatch", ""),
+    ("entries_per_call_DeleteMessageBatch", "entries per DeleteMessageBatch", ""),
+    ("driver_lag_max_ms", "driver lag, worst", "ms"),
+    ("capacity_rate", "capacity (p99 e2e under the limit)", "/s"),
+    ("steady_api_errors", "API errors", ""),
+    ("lost", "lost (not final)", ""),
+    ("double_final", "double final", ""),
+)
+
+
 def render_table(result: Mapping[str, Any]) -> str:
+    if result.get("mode") == "steady":
+        return _render_steady(result)
     title = (
         f"paysys bench: backend={result['backend']} payments={result['payments']} "
         f"concurrency={result['concurrency']} workers={result['workers']} "
@@ -62,6 +91,30 @@ def render_table(result: Mapping[str, Any]) -> str:
                 f"{p['raw_worker_ops_per_s']:>10.1f} {ratio:>6.2f} "
                 f"{p['worker_cpu_ms_per_1k']:>8.0f}"
             )
+    return "\n".join(lines) + "\n"
+
+
+def _render_steady(result: Mapping[str, Any]) -> str:
+    title = (
+        f"paysys bench (steady): backend={result['backend']} arrivals={result['arrivals']} "
+        f"duration={result['duration_s']:g}s workers={result['workers']} loops={result['loops']}"
+    )
+    lines = [title, "-" * len(title)]
+    lines.extend(
+        f"{label:<46} {_fmt(result[key]):>10} {unit}".rstrip()
+        for key, label, unit in STEADY_ROWS
+        if key in result
+    )
+    for role in ("api", "worker"):
+        calls = result.get(f"{role}_calls_by_operation") or {}
+        lines += [f"  {role} {op}: {n:.3f}/payment" for op, n in calls.items()]
+    for p in result.get("sweep", ()):
+        lines.append(
+            f"  sweep {p['steady_target_rate']:>8.1f}/s: "
+            f"e2e p99 {p['steady_e2e_p99_ms']:>8.1f} ms, "
+            f"API p99 {p['steady_api_p99_ms']:>7.1f} ms, not final {p['steady_not_final']}, "
+            f"errors {p['steady_api_errors']}"
+        )
     return "\n".join(lines) + "\n"
 
 

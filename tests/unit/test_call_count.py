@@ -1,5 +1,5 @@
-"""The AWS call counter (adapters/call_count.py) on real clients: no emulator, botocore
-answered by its stubber or a loopback server."""
+"""The AWS call counter (adapters/call_count.py) on real clients, and its export
+(call_metrics.py): no emulator, botocore answered by its stubber or a loopback server."""
 
 from __future__ import annotations
 
@@ -17,10 +17,12 @@ from aiodynamo.http.types import Request, Response
 from aiodynamo.models import DecorelatedJitterRetry
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from prometheus_client import CollectorRegistry, generate_latest
 from yarl import URL
 
 from paysys.adapters.call_count import CallCounter
 from paysys.adapters.call_log import Call, CallLog, read_calls
+from paysys.call_metrics import AwsCallCollector
 
 QUEUE = "http://sqs.local/000000000000/paysys-payment-created"
 TOPIC = "arn:aws:sns:us-east-1:000000000000:paysys-events"
@@ -131,3 +133,22 @@ async def test_requests_without_a_target_are_not_dynamodb_calls() -> None:
     await send(Request("GET", "http://169.254.170.2/v2/credentials", None, None))
     await send(Request("PUT", "http://169.254.169.254/latest/api/token", {"X": "1"}, None))
     assert counter.calls == {}
+
+
+def test_the_counts_are_exported_as_two_counters_labelled_by_operation() -> None:
+    counter = CallCounter()
+    counter.calls.update({"dynamodb:PutItem": 2, "sns:PublishBatch": 1})
+    counter.entries.update({"sns:PublishBatch": 10})
+    registry = CollectorRegistry()
+    registry.register(AwsCallCollector(counter))
+    lines = generate_latest(registry).decode().splitlines()
+
+    assert 'paysys_aws_calls_total{operation="dynamodb:PutItem"} 2.0' in lines
+    assert 'paysys_aws_calls_total{operation="sns:PublishBatch"} 1.0' in lines
+    assert 'paysys_aws_call_entries_total{operation="sns:PublishBatch"} 10.0' in lines
+    assert "# TYPE paysys_aws_calls_total counter" in lines
+    assert "# TYPE paysys_aws_call_entries_total counter" in lines
+
+    counter.calls["dynamodb:PutItem"] += 1  # read at scrape time
+    later = generate_latest(registry).decode().splitlines()
+    assert 'paysys_aws_calls_total{operation="dynamodb:PutItem"} 3.0' in later

@@ -23,7 +23,11 @@ BODY = {"amount": "9.99", "currency": "USD"}
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+CALLS, ENTRIES = "paysys_aws_calls_total", "paysys_aws_call_entries_total"
+
+
+def samples(text: str) -> Samples:
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(text)
@@ -44,6 +48,30 @@ async def test_api_metrics_count_requests_and_payments(api: TestClient[Any, Any]
     assert found[("paysys_http_requests_total", (*post, ("status", "422")))] == 1
     assert found[("paysys_payments_created_total", ())] == 3
     assert found[("paysys_http_request_duration_seconds_count", (("route", "/payments"),))] == 4
+
+
+def by_operation(found: Samples, name: str) -> dict[str, float]:
+    """``paysys_aws_calls_total`` or ``paysys_aws_call_entries_total``, by operation."""
+    return {dict(labels)["operation"]: v for (n, labels), v in found.items() if n == name}
+
+
+def aws_calls_since(before: Samples, after: Samples, name: str) -> dict[str, float]:
+    old, new = by_operation(before, name), by_operation(after, name)
+    return {op: n - old.get(op, 0) for op, n in new.items() if n != old.get(op, 0)}
+
+
+async def test_api_metrics_count_aws_calls_by_operation(api: TestClient[Any, Any]) -> None:
+    before = samples(await (await api.get("/metrics")).text())
+    assert by_operation(before, CALLS)["sqs:GetQueueUrl"] == 2  # the lookups at start
+    assert (await api.post("/payments", json=BODY)).status == 202
+    after = samples(await (await api.get("/metrics")).text())
+
+    assert by_operation(after, CALLS)["dynamodb:PutItem"] >= 1
+    calls = aws_calls_since(before, after, CALLS)
+    assert calls["dynamodb:PutItem"] >= 1
+    assert calls["sns:PublishBatch"] == 1  # the payment's event, published before the 202
+    assert aws_calls_since(before, after, ENTRIES) == {"sns:PublishBatch": 1}
+    assert all(op.split(":")[0] in {"dynamodb", "sns", "sqs"} for op in calls)
 
 
 async def test_worker_metrics_and_correlation_follow_the_payment(
@@ -72,6 +100,11 @@ async def test_worker_metrics_and_correlation_follow_the_payment(
         assert found[("paysys_worker_messages_received_total", ())] == 1
         assert found[("paysys_worker_batch_size_count", ())] == 1
         assert found[("paysys_worker_loops", ())] == 0
+        # The API shares these resources (and so the counts) here; receiving and deleting
+        # are the worker's alone.
+        calls, entries = by_operation(found, CALLS), by_operation(found, ENTRIES)
+        assert calls["sqs:ReceiveMessage"] >= 2  # the message, then each loop's empty receive
+        assert (calls["sqs:DeleteMessageBatch"], entries["sqs:DeleteMessageBatch"]) == (1, 1)
         assert (await client.get("/readyz")).status == 503  # no loop is running any more
 
 

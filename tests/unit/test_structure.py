@@ -134,7 +134,10 @@ BUILD_ROLES = textwrap.dedent(
     inert = SimpleNamespace(ping=None)  # never called: nothing is served
     service = PaymentService(inert, inert, inert)
     create_app(settings, service, [], StatusReader(inert, inert, inert))
-    resources = SimpleNamespace(queue=inert, service=service, payments=inert, events=inert)
+    clients = SimpleNamespace(calls=SimpleNamespace(calls={}, entries={}))
+    resources = SimpleNamespace(
+        queue=inert, service=service, payments=inert, events=inert, clients=clients
+    )
     worker, metrics = build_worker(settings, resources)
     worker_health_app(settings, worker, resources, metrics)
     print("built")

@@ -9,6 +9,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from paysys.call_metrics import AwsCallCollector, CallCounts
+
 _LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25)
 
 
@@ -42,6 +44,10 @@ class ApiMetrics:
     def watch_publisher(self, publisher: PublisherStats) -> None:
         """Export the publisher's counts, read at scrape time."""
         self.registry.register(_PublisherCollector(publisher))
+
+    def watch_calls(self, counts: CallCounts) -> None:
+        """Export the process's AWS calls by operation, read at scrape time."""
+        self.registry.register(AwsCallCollector(counts))
 
 
 class _PublisherCollector(Collector):

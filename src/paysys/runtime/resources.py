@@ -23,6 +23,7 @@ from aiodynamo.models import DecorelatedJitterRetry
 from yarl import URL
 
 from paysys.adapters.aws import translated
+from paysys.adapters.call_count import CallCounter
 from paysys.adapters.call_log import CallLog
 from paysys.adapters.dynamodb import DynamoLeases, DynamoPayments
 from paysys.adapters.dynamodb_items import Layout
@@ -50,6 +51,7 @@ class Clients:
     dynamodb: Client
     sns: SNSClient
     sqs: SQSClient
+    calls: CallCounter  # every AWS call made through these clients, by operation
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +81,11 @@ async def open_clients(settings: Settings) -> AsyncIterator[Clients]:
                 ),
             )
         )
-        calls = _call_log(stack, settings)
+        calls = CallCounter()
+        log = _call_log(stack, settings)
+        transport = AIOHTTP(http)
         dynamodb = Client(
-            calls.http(AIOHTTP(http)) if calls else AIOHTTP(http),
+            calls.http(log.http(transport) if log else transport),
             _dynamo_credentials(settings),
             settings.aws_region,
             _dynamodb_endpoint(settings),
@@ -104,10 +108,11 @@ async def open_clients(settings: Settings) -> AsyncIterator[Clients]:
         sqs = await stack.enter_async_context(
             session.create_client("sqs", config=config, **_botocore_kwargs(settings))
         )
-        if calls:
-            calls.watch(sns)
-            calls.watch(sqs)
-        yield Clients(settings, http, dynamodb, sns, sqs)
+        for client in (sns, sqs):
+            calls.watch(client)
+            if log:
+                log.watch(client)
+        yield Clients(settings, http, dynamodb, sns, sqs, calls)
 
 
 @asynccontextmanager

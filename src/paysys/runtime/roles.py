@@ -55,9 +55,10 @@ def worker_options(settings: Settings) -> WorkerOptions:
 
 
 def api_app(settings: Settings, resources: Resources) -> web.Application:
-    """The API over opened resources, its metrics watching the publisher."""
+    """The API over opened resources, its metrics watching the publisher and the AWS calls."""
     metrics = ApiMetrics(CollectorRegistry())
     metrics.watch_publisher(resources.events)
+    metrics.watch_calls(resources.clients.calls)
     return create_app(
         settings, resources.service, readiness_checks(resources), resources.status, metrics
     )
@@ -141,10 +142,12 @@ async def watch_queues(
 
 
 def build_worker(settings: Settings, resources: Resources) -> tuple[Worker, WorkerMetrics]:
-    """The worker over the resources' queue and service, observed by its own registry."""
+    """The worker over the resources' queue and service, observed by its own registry (with
+    the AWS calls of the resources' clients)."""
     metrics = WorkerMetrics(CollectorRegistry())
     worker = Worker(resources.queue, resources.service, worker_options(settings), metrics)
     metrics.watch(worker)
+    metrics.watch_calls(resources.clients.calls)
     return worker, metrics
 
 

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from paysys.call_metrics import AwsCallCollector, CallCounts
 from paysys.worker.reconciler import Reconciler
 from paysys.worker.worker import Worker
 
@@ -59,6 +60,10 @@ class WorkerMetrics:
 
     def watch_reconciler(self, reconciler: Reconciler) -> None:
         self.registry.register(_ReconcilerCollector(reconciler))
+
+    def watch_calls(self, counts: CallCounts) -> None:
+        """Export the process's AWS calls by operation, read at scrape time."""
+        self.registry.register(AwsCallCollector(counts))
 
 
 class _WorkerStatsCollector(Collector):

@@ -147,6 +147,9 @@ class Settings:
     pending_shards: int = _setting(32, "Shards of the sparse pending index the reconciler reads.")
     list_shards: int = _setting(16, "Shards per merchant and month of the listing index.")
     counter_shards: int = _setting(32, "Counter items per merchant behind /stats.")
+    counter_flush_seconds: float = _setting(
+        1.0, "Counts coalesced per process and merchant this long (0: a write per transition)."
+    )
     stats_cache_seconds: float = _setting(
         2.0, "How long /stats and a merchant's counts are reused."
     )

@@ -2,20 +2,20 @@
 
 Every write is one conditional request on one item, so no transaction is needed and no item
 is hot (``paysys.core.keys``). Counts live in counter items (``#count#<merchant>#<shard>``)
-that the call which made a transition updates right after it, with an atomic ``ADD``:
+that the process which made a transition updates with an atomic ``ADD``, at once or coalesced
+per flush (``paysys.adapters.dynamodb_counts``):
 
 - a duplicate delivery or a retried request never counts twice: only the call whose
   conditional write succeeded counts;
-- a count can be off by one for each transition whose counter write did not happen: the
-  process died between the two writes, the counter write failed after its retries
-  (``payment.count_failed`` in the log), or a put whose reply was lost was confirmed by
-  reading it back (``payment.store_confirmed``). That bounds the error by those events; the
-  state of every payment itself is always exact.
+- a count can be off for each transition whose count was not written: the process was
+  killed between the two writes (coalesced: with its unflushed counts), the counter write
+  failed after its retries (``payment.count_failed`` in the log), or a put whose reply was
+  lost was confirmed by reading it back (``payment.store_confirmed``). That bounds the error
+  by those events; the state of every payment itself is always exact.
 """
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,6 +26,7 @@ from aiodynamo.errors import ConditionalCheckFailed, ItemNotFound
 from aiodynamo.expressions import F, HashKey, RangeKey
 from aiodynamo.models import ReturnValues, Select
 
+from paysys.adapters.dynamodb_counts import CounterWriter
 from paysys.adapters.dynamodb_items import (
     OUTBOX_INDEX,
     PENDING_INDEX,
@@ -56,6 +57,17 @@ class DynamoPayments:
     client: Client
     table: str
     layout: Layout = field(default_factory=Layout)
+    counters: CounterWriter | None = None  # None: each transition's counts written at once
+
+    def __post_init__(self) -> None:
+        if self.counters is None:
+            writer = CounterWriter(self.client, self.table, self.layout.counter_shards)
+            object.__setattr__(self, "counters", writer)
+
+    @property
+    def _counters(self) -> CounterWriter:
+        assert self.counters is not None  # noqa: S101 - set by __post_init__
+        return self.counters
 
     async def add(self, payment: Payment) -> bool:
         try:
@@ -207,6 +219,7 @@ class DynamoPayments:
         )  # fmt: skip
 
     async def counts(self, merchant_id: str) -> Counts:
+        await self._counters.flush()  # this process's own counts first
         ids = [keys.counter_id(merchant_id, n) for n in range(self.layout.counter_shards)]
         items = (await batch_get(self.client, self.table, ids)).values()
         by_status = {s: sum(int(i.get(counter_field(s), 0)) for i in items) for s in PaymentStatus}
@@ -224,36 +237,9 @@ class DynamoPayments:
     async def _count(
         self, payment: Payment, deltas: dict[PaymentStatus, int], *, first: bool = False
     ) -> None:
-        """ADD to the payment's counter shard (see the module's note on exactness)."""
-        counter = keys.counter_id_of(payment.merchant_id, payment.id, self.layout.counter_shards)
-        update = F("kind").set("counter") & F("merchant_id").set(payment.merchant_id)
-        for status, delta in deltas.items():
-            update = update & F(counter_field(status)).add(delta)
-        month = keys.month_of(payment.created_at)
-        if first:
-            update = update & F("first_month").set_if_not_exists(month)
-        try:
-            async with dynamo_translated("UpdateItem"):
-                item = await self.client.update_item(
-                    self.table, {"id": counter}, update, return_values=ReturnValues.all_new
-                )
-            if first and item is not None and str(item.get("first_month", month)) > month:
-                await self._lower_first_month(counter, month)
-        except BackendUnavailable as exc:
-            log.warning("payment.count_failed", payment_id=payment.id, error=str(exc))
-
-    async def _lower_first_month(self, counter: str, month: str) -> None:
-        """A payment older than the shard's first month (the migration's backfill, or two
-        pods' clocks across a month's end): keep the minimum, so listing reaches it. Rare:
-        payments normally arrive in time order, and this needs no write then."""
-        with contextlib.suppress(ConditionalCheckFailed):  # lowered further meanwhile
-            async with dynamo_translated("UpdateItem"):
-                await self.client.update_item(
-                    self.table,
-                    {"id": counter},
-                    F("first_month").set(month),
-                    condition=F("first_month").gt(month),
-                )
+        await self._counters.count(
+            payment.merchant_id, payment.id, payment.created_at, deltas, first=first
+        )
 
 
 @dataclass(frozen=True, slots=True)

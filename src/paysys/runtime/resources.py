@@ -26,6 +26,7 @@ from paysys.adapters.aws import translated
 from paysys.adapters.call_count import CallCounter
 from paysys.adapters.call_log import CallLog
 from paysys.adapters.dynamodb import DynamoLeases, DynamoPayments
+from paysys.adapters.dynamodb_counts import CounterWriter
 from paysys.adapters.dynamodb_items import Layout
 from paysys.adapters.idempotency import DynamoIdempotency
 from paysys.adapters.sns import SnsPublisher
@@ -121,7 +122,13 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         topic_arn = settings.topic_arn or await find_topic_arn(clients.sns, settings.topic_name)
         queue_url = settings.queue_url or await find_queue_url(clients.sqs, settings.queue_name)
         dlq_url = settings.dlq_url or await find_queue_url(clients.sqs, settings.dlq_name)
-        payments = DynamoPayments(clients.dynamodb, settings.table_name, layout(settings))
+        counters = CounterWriter(
+            clients.dynamodb,
+            settings.table_name,
+            settings.counter_shards,
+            settings.counter_flush_seconds,
+        )
+        payments = DynamoPayments(clients.dynamodb, settings.table_name, layout(settings), counters)
         events = SnsPublisher(clients.sns, topic_arn, max_pending=settings.publish_max_pending)
         # Same account and region as the events topic: no second lookup.
         outcomes_arn = f"{topic_arn.rpartition(':')[0]}:{settings.outcomes_topic_name}"
@@ -134,24 +141,27 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         )
         queue = SqsQueue(clients.sqs, queue_url)
         dlq = SqsQueue(clients.sqs, dlq_url)
-        yield Resources(
-            clients=clients,
-            payments=payments,
-            events=events,
-            outcomes=outcomes,
-            queue=queue,
-            dlq=dlq,
-            service=PaymentService(
-                payments,
-                events,
-                idempotency,
-                rules=load_rules(settings.rules),
-                velocity=DynamoVelocity(clients.dynamodb, settings.table_name),
+        try:
+            yield Resources(
+                clients=clients,
+                payments=payments,
+                events=events,
                 outcomes=outcomes,
-            ),
-            status=StatusReader(payments, queue, dlq, settings.stats_cache_seconds),
-            leases=DynamoLeases(clients.dynamodb, settings.table_name),
-        )
+                queue=queue,
+                dlq=dlq,
+                service=PaymentService(
+                    payments,
+                    events,
+                    idempotency,
+                    rules=load_rules(settings.rules),
+                    velocity=DynamoVelocity(clients.dynamodb, settings.table_name),
+                    outcomes=outcomes,
+                ),
+                status=StatusReader(payments, queue, dlq, settings.stats_cache_seconds),
+                leases=DynamoLeases(clients.dynamodb, settings.table_name),
+            )
+        finally:
+            await counters.close()  # a stopping role writes the counts it holds
 
 
 def layout(settings: Settings) -> Layout:

@@ -32,7 +32,7 @@ CURRENCY = "BRL"
 # What a POST without a merchant gets, and the default shard counts and reconcile window of
 # ``Settings`` (the API and workers of the bench run with these defaults).
 MERCHANT = "default"
-PENDING_SHARDS, LIST_SHARDS, COUNTER_SHARDS = 32, 16, 32
+PENDING_SHARDS, LIST_SHARDS = 32, 16
 RECONCILE_AFTER = timedelta(seconds=60)
 log = structlog.get_logger(__name__)
 
@@ -61,11 +61,6 @@ def new_item() -> dict[str, Any]:
         "pending_shard": keys.pending_shard(payment_id, PENDING_SHARDS),
         "due_at": stamp(created + RECONCILE_AFTER),
     }
-
-
-def counter_key(item: dict[str, Any]) -> dict[str, str]:
-    """The key of the counter item (``#count#<merchant>#<shard>``) that counts ``item``."""
-    return {"id": keys.counter_id_of(item["merchant_id"], item["id"], COUNTER_SHARDS)}
 
 
 def event_body(item: dict[str, Any]) -> str:

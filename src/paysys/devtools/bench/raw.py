@@ -2,12 +2,12 @@
 
 The clients are aiodynamo and aiobotocore, opened by ``open_clients`` as paysys opens them.
 The DynamoDB calls are the ones paysys makes per payment (``paysys.adapters.dynamodb``):
-(a) a conditional PutItem of the full item (index keys included) + an ``ADD`` on the payment's
-counter item (``n_Pending`` +1, ``first_month`` if absent) + an SNS Publish; (b) receive(10),
-per message a conditional UpdateItem (Pending -> Approved, REMOVE ``pending_shard``/``due_at``,
-ALL_NEW) + an ``ADD`` on the counter (``n_Pending`` -1, ``n_Approved`` +1), then one
-DeleteMessageBatch. Each ceiling is measured on its own resource set ("raw"), in the same run
-and at the same concurrency as paysys.
+(a) a conditional PutItem of the full item (index keys included) + an SNS Publish; (b)
+receive(10), per message a conditional UpdateItem (Pending -> Approved, REMOVE
+``pending_shard``/``due_at``, ALL_NEW), then one DeleteMessageBatch. Counts are coalesced per
+process (``paysys.adapters.dynamodb_counts``): no counter write per payment. Each ceiling
+is measured on its own resource set ("raw"), in the same run and at the same concurrency as
+paysys.
 """
 
 from __future__ import annotations
@@ -17,19 +17,16 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiodynamo.errors import ConditionalCheckFailed
-from aiodynamo.expressions import F, UpdateExpression
+from aiodynamo.expressions import F
 from aiodynamo.models import ReturnValues
 
-from paysys.core import keys
 from paysys.devtools.bench.context import Bench
 from paysys.devtools.bench.data import (
     attributes,
-    counter_key,
     event_body,
     feed,
     new_item,
@@ -46,19 +43,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 _PENDING = F("status").equals("Pending")
 _NEW = F("id").does_not_exist()
-_COUNTED = F("kind").set("counter")
-_APPROVED_DELTA = F("n_Pending").add(-1) & F("n_Approved").add(1)
-
-
-async def _count(clients: Clients, table: str, item: dict[str, Any], created: bool) -> None:
-    """The counter ``ADD`` paysys makes after each transition (same item, same expression)."""
-    update: UpdateExpression = _COUNTED & F("merchant_id").set(item["merchant_id"])
-    if created:
-        month = keys.month_of(datetime.fromisoformat(item["created_at"]))
-        update = update & F("n_Pending").add(1) & F("first_month").set_if_not_exists(month)
-    else:
-        update = update & _APPROVED_DELTA
-    await clients.dynamodb.update_item(table, counter_key(item), update)
 
 
 async def raw_pipeline(bench: Bench) -> dict[str, Any]:
@@ -153,7 +137,7 @@ class Tally:
 async def raw_produce(
     clients: Clients, table: str, topic_arn: str, count: int, concurrency: int
 ) -> Tally:
-    """Ceiling (a): PutItem (condition: new id) + counter ADD + Publish per payment,
+    """Ceiling (a): PutItem (condition: new id) + Publish per payment,
     ``concurrency`` at once."""
     tally = Tally()
     remaining = iter(range(count))
@@ -164,7 +148,6 @@ async def raw_produce(
             item = new_item()
             try:
                 await clients.dynamodb.put_item(table, item, condition=_NEW)
-                await _count(clients, table, item, created=True)
                 await clients.sns.publish(
                     TopicArn=topic_arn,
                     Message=event_body(item),
@@ -192,7 +175,7 @@ async def raw_consume(
     wait_seconds: int = 1,
 ) -> Tally:
     """Ceiling (b): ``loops`` loops of receive(10), each batch then handled in its own task
-    (a conditional UpdateItem + a counter ADD per message, concurrently, then one
+    (a conditional UpdateItem per message, concurrently, then one
     DeleteMessageBatch) while
     the loop receives again; at most ``max_in_flight`` messages are held, as in the worker.
     Runs until ``finished(approved so far)``."""
@@ -212,7 +195,7 @@ async def raw_consume(
             & F("due_at").remove()
         )
         try:
-            item = await clients.dynamodb.update_item(
+            await clients.dynamodb.update_item(
                 table,
                 {"id": payment_id},
                 change,
@@ -221,8 +204,6 @@ async def raw_consume(
             )
         except ConditionalCheckFailed:
             return  # a duplicate delivery: already approved
-        if item is not None:
-            await _count(clients, table, item, created=False)
         approved.add(payment_id)
 
     async def handle(messages: list[MessageTypeDef], began: float) -> None:

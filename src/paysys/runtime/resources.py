@@ -6,6 +6,7 @@ and the benchmark alike. Nothing builds a client at import time.
 
 from __future__ import annotations
 
+import platform
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import aiobotocore
 import aiohttp
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
@@ -22,6 +24,7 @@ from aiodynamo.http.aiohttp import AIOHTTP
 from aiodynamo.models import DecorelatedJitterRetry
 from yarl import URL
 
+from paysys import __version__
 from paysys.adapters.aws import translated
 from paysys.adapters.call_count import CallCounter
 from paysys.adapters.call_log import CallLog
@@ -41,6 +44,13 @@ from paysys.errors import BackendUnavailable
 if TYPE_CHECKING:
     from types_aiobotocore_sns.client import SNSClient
     from types_aiobotocore_sqs.client import SQSClient
+
+
+# A fixed User-Agent (botocore appends ``botocore/<version>``): its default one is rebuilt
+# from a dozen sanitised components twice per call, a tenth of the CPU of an SNS/SQS call.
+USER_AGENT = (
+    f"paysys/{__version__} aiobotocore/{aiobotocore.__version__} Python/{platform.python_version()}"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +106,7 @@ async def open_clients(settings: Settings) -> AsyncIterator[Clients]:
         session = get_session()
         config = AioConfig(
             max_pool_connections=pool,
+            user_agent=USER_AGENT,
             connect_timeout=settings.aws_timeout_seconds,
             # A long poll holds the connection for up to the wait time.
             read_timeout=settings.aws_timeout_seconds + settings.worker_wait_seconds,

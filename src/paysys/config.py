@@ -112,6 +112,9 @@ class Settings:
     readiness_cache_seconds: float = _setting(
         2.0, "How long a /readyz result is reused (one probe per interval)."
     )
+    publish_linger_ms: float = _setting(
+        50.0, "Longest a partial PublishBatch waits for more events (0: sends at once)."
+    )
     publish_max_pending: int = _setting(
         1000,
         "Events waiting to be published per process; past it a payment is stored and its "

@@ -49,6 +49,13 @@ async def test_publish_delivers_the_raw_event_with_its_attributes(ports: Ports) 
     assert message.sent_at_ms > 0
 
 
+async def test_submit_delivers_the_event_without_waiting_for_it(ports: Ports) -> None:
+    await ports.events.submit(EVENT, "corr-2")  # queued; the real adapter sends it later
+    [message] = await ports.receive_eventually(ports.queue)
+    assert PaymentCreated.from_message(message.body) == EVENT
+    assert message.correlation_id == "corr-2"
+
+
 async def test_publish_without_trace_context_sends_no_traceparent(ports: Ports) -> None:
     await ports.events.publish(EVENT, "corr-2")
     [message] = await ports.receive_eventually(ports.queue)

@@ -33,5 +33,8 @@ class FakeTopic:
         self.published.append(event)
         return str(uuid.uuid4())
 
+    async def submit(self, event: Event, correlation_id: str) -> None:
+        await self.publish(event, correlation_id)  # in memory: delivered before it returns
+
     async def ping(self) -> None:
         pass

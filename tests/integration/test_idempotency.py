@@ -29,7 +29,8 @@ async def test_retry_with_same_key_and_body_replays_the_first_answer(
     assert second.headers["Idempotent-Replayed"] == "true"
     assert "Idempotent-Replayed" not in first.headers
     assert second.headers["Location"] == first.headers["Location"]
-    # One payment, one event.
+    # One payment, one event (the API queues it for a batch: send what is queued first).
+    await resources.events.flush()
     assert await resources.queue.depth() == (1, 0)
 
 

@@ -45,10 +45,10 @@ async def test_one_trace_covers_the_post_the_publish_the_receive_and_the_approva
     [receive] = spans["SQS.ReceiveMessage"]
     [process] = spans["process PaymentCreated"]
 
-    # Each transition is an UpdateItem, and so is the counter ADD after it (create and approve).
-    updates = spans["DynamoDB.UpdateItem"]
-    assert [parent(u) for u in updates].count(server.context.span_id) == 1  # create's counter
-    # The worker's: the transition first, then its counter ADD and the outbox cleared.
+    # Each transition is an UpdateItem; counts are coalesced and written outside any request.
+    updates = spans.get("DynamoDB.UpdateItem", [])
+    assert [parent(u) for u in updates].count(server.context.span_id) == 0
+    # The worker's: the transition first, then the outbox cleared.
     approve, *after = sorted(
         (u for u in updates if parent(u) == process.context.span_id), key=lambda u: u.start_time
     )
@@ -74,7 +74,8 @@ async def test_one_trace_covers_the_post_the_publish_the_receive_and_the_approva
     assert (receive.kind, process.kind) == (SpanKind.CLIENT, SpanKind.CONSUMER)
     assert all(u.kind is SpanKind.CLIENT for u in (approve, *after))
     assert all(s.status.status_code is not StatusCode.ERROR for v in spans.values() for s in v)
-    assert producer.end_time >= publish.end_time  # the producer waited for the batch's answer
+    # The API queues the event and answers; the batch goes after, in its producer's trace.
+    assert publish.start_time >= producer.start_time
     assert receive.start_time >= producer.start_time
 
     # Logs and traces join: the worker's line carries the producer's traceparent.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -81,7 +82,7 @@ class CounterWriter:
             return
         self._buffer.setdefault(merchant_id, _Buffered()).merge(fields, month)
         if self._timer is None:
-            self._timer = asyncio.create_task(self._flush_later())
+            self._start_timer()
 
     async def flush(self) -> None:
         """Write what is buffered now: one ADD per merchant, to the next shard in turn."""
@@ -106,7 +107,7 @@ class CounterWriter:
                 kept = buffer[merchant]
                 self._buffer.setdefault(merchant, _Buffered()).merge(kept.deltas, kept.first_month)
         if self._buffer and self._timer is None:
-            self._timer = asyncio.create_task(self._flush_later())
+            self._start_timer()
 
     async def close(self) -> None:
         """Stop the timer and write what is left (a role stopping flushes its counts)."""
@@ -116,6 +117,10 @@ class CounterWriter:
                 await self._timer
             self._timer = None
         await self.flush()
+
+    def _start_timer(self) -> None:
+        # A context of its own: the flush belongs to no request (its logs, its trace).
+        self._timer = asyncio.create_task(self._flush_later(), context=contextvars.Context())
 
     async def _flush_later(self) -> None:
         await asyncio.sleep(self.flush_seconds)  # the linger that coalesces the counts

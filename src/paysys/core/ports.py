@@ -125,6 +125,12 @@ class EventPublisher(Protocol):
         ``correlation_id`` and the current trace context (the adapter injects it: the core
         knows no tracing); return the broker's message id."""
 
+    async def submit(self, event: Event, correlation_id: str) -> None:
+        """Queue the event as ``publish`` would and return without waiting for the broker:
+        for a caller whose event a later process makes good if it is lost (the reconciler
+        republishes a payment's ``PaymentCreated``). Raises ``BackendUnavailable`` only when
+        it cannot even be queued; a later failure is the adapter's to log and count."""
+
     async def ping(self) -> None: ...
 
 

@@ -120,8 +120,8 @@ class PaymentService:
     async def _store_and_publish(self, payment: Payment, resumed: bool) -> dict[str, Any]:
         structlog.contextvars.bind_contextvars(payment_id=payment.id)
         payment = await self._store(payment, resumed)
-        try:
-            await self.events.publish(PaymentCreated.of(payment), payment.correlation_id)
+        try:  # the answer need not wait for SNS: the reconciler makes a lost event good
+            await self.events.submit(PaymentCreated.of(payment), payment.correlation_id)
         except BackendUnavailable as exc:
             log.warning("payment.publish_deferred", error=str(exc))
         return payment.to_json()

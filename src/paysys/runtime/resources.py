@@ -6,6 +6,7 @@ and the benchmark alike. Nothing builds a client at import time.
 
 from __future__ import annotations
 
+import asyncio
 import platform
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -140,10 +141,18 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             settings.counter_flush_seconds,
         )
         payments = DynamoPayments(clients.dynamodb, settings.table_name, layout(settings), counters)
-        events = SnsPublisher(clients.sns, topic_arn, max_pending=settings.publish_max_pending)
+        linger = settings.publish_linger_ms / 1000
+        events = SnsPublisher(
+            clients.sns, topic_arn, max_pending=settings.publish_max_pending, linger_seconds=linger
+        )
         # Same account and region as the events topic: no second lookup.
         outcomes_arn = f"{topic_arn.rpartition(':')[0]}:{settings.outcomes_topic_name}"
-        outcomes = SnsPublisher(clients.sns, outcomes_arn, max_pending=settings.publish_max_pending)
+        outcomes = SnsPublisher(
+            clients.sns,
+            outcomes_arn,
+            max_pending=settings.publish_max_pending,
+            linger_seconds=linger,
+        )
         idempotency = DynamoIdempotency(
             clients.dynamodb,
             settings.idempotency_table_name,
@@ -171,8 +180,9 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
                 status=StatusReader(payments, queue, dlq, settings.stats_cache_seconds),
                 leases=DynamoLeases(clients.dynamodb, settings.table_name),
             )
-        finally:
-            await counters.close()  # a stopping role writes the counts it holds
+        finally:  # a stopping role sends the events and writes the counts it holds
+            await asyncio.gather(events.close(), outcomes.close())
+            await counters.close()
 
 
 def layout(settings: Settings) -> Layout:

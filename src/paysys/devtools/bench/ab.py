@@ -8,7 +8,8 @@ Each revision is checked out once into a detached git worktree (under ``--trees`
 ``PYTHONPATH=<worktree>/src``, so the bench and the roles it starts run that revision's code
 (with this interpreter's installed dependencies). Alternating spreads the machine's drift over
 both sides. Prints one JSON line per run (``variant``, ``rev`` and the headline figures) and
-then the median of each headline figure per variant and their ratio (change / base).
+then the median of each headline figure per variant and their ratio (change / base);
+``--raw FILE`` appends every run's whole JSON object too.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--change", required=True, help="git revision B")
     parser.add_argument("--pairs", type=int, default=2, help="base+change pairs (2)")
     parser.add_argument("--trees", default=str(Path(tempfile.gettempdir()) / "paysys-ab"))
+    parser.add_argument("--raw", help="append each run's whole JSON line to this file")
     parser.add_argument("bench_args", nargs=argparse.REMAINDER, help="-- then bench flags")
     args = parser.parse_args(argv)
     bench_args = [a for a in args.bench_args if a != "--"]
@@ -56,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(json.dumps(line, separators=(",", ":")) + "\n")
             sys.stdout.flush()
             runs[variant].append(result)
+            if args.raw:
+                with Path(args.raw).open("a", encoding="utf-8") as raw:
+                    raw.write(json.dumps({"variant": variant, "rev": _rev(tree), **result}) + "\n")
     for key in HEADLINE:
         base, change = (_median(runs[v], key) for v in ("base", "change"))
         ratio = f"{change / base:.3f}" if base else "-"

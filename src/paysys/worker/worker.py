@@ -15,8 +15,6 @@ import contextlib
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
 
 import structlog
 
@@ -25,45 +23,11 @@ from paysys.core.domain import EVENT_TYPE, PaymentCreated
 from paysys.core.ports import MessageQueue, QueueMessage
 from paysys.core.service import Approval, PaymentService
 from paysys.errors import BackendUnavailable, MalformedMessage, PaymentNotFound
+from paysys.worker.options import ReceiveObserver, Unobserved, WorkerOptions, WorkerStats
+
+__all__ = ["ReceiveObserver", "Worker", "WorkerOptions", "WorkerStats"]
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerOptions:
-    loops: int = 4
-    max_in_flight: int = 64
-    batch_size: int = 10
-    wait_seconds: int = 10
-    drain_seconds: float = 10.0
-    visibility_timeout_seconds: int = 30
-    max_backoff_seconds: float = 5.0
-
-
-class ReceiveObserver(Protocol):
-    """Told of every receive: how long it took and how many messages came back."""
-
-    def received(self, seconds: float, count: int) -> None: ...
-
-
-class _Unobserved:
-    def received(self, seconds: float, count: int) -> None:
-        pass
-
-
-@dataclass(slots=True)
-class WorkerStats:
-    received: int = 0
-    approved: int = 0
-    declined: int = 0
-    duplicates: int = 0
-    failed: int = 0
-    malformed: int = 0
-    released: int = 0
-    deleted: int = 0
-    extended: int = 0
-    in_flight: int = 0
-    batches: int = 0
 
 
 class Worker:
@@ -75,7 +39,7 @@ class Worker:
         observer: ReceiveObserver | None = None,
     ) -> None:
         self._queue = queue
-        self._observer = observer or _Unobserved()
+        self._observer = observer or Unobserved()
         self._service = service
         self._options = options
         self._slots = asyncio.BoundedSemaphore(options.max_in_flight)

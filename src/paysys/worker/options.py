@@ -1,0 +1,44 @@
+"""What the worker is told (``WorkerOptions``), what it counts (``WorkerStats``) and whom it
+tells of each receive (``ReceiveObserver``): shared by the worker and its helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    loops: int = 4
+    max_in_flight: int = 64
+    batch_size: int = 10
+    wait_seconds: int = 10
+    drain_seconds: float = 10.0
+    visibility_timeout_seconds: int = 30
+    max_backoff_seconds: float = 5.0
+
+
+class ReceiveObserver(Protocol):
+    """Told of every receive: how long it took and how many messages came back."""
+
+    def received(self, seconds: float, count: int) -> None: ...
+
+
+class Unobserved:
+    def received(self, seconds: float, count: int) -> None:
+        pass
+
+
+@dataclass(slots=True)
+class WorkerStats:
+    received: int = 0
+    approved: int = 0
+    declined: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    malformed: int = 0
+    released: int = 0
+    deleted: int = 0
+    extended: int = 0
+    in_flight: int = 0
+    batches: int = 0

@@ -129,6 +129,9 @@ class Settings:
     worker_max_in_flight: int = _setting(64, "Messages processed at once, across all loops.")
     worker_batch_size: int = _setting(10, "Messages per receive (1-10).")
     worker_wait_seconds: int = _setting(5, "Long-poll wait (0-20 s); stop waits for it to end.")
+    worker_receive_linger_ms: int = _setting(
+        50, "After a partial receive, wait this long (0-1000 ms) before the next one; 0: never."
+    )
     visibility_timeout_seconds: int = _setting(30, "SQS visibility timeout set on the queue.")
     rules: str = _setting(
         "", "Worker decision rules: JSON text or a JSON file's path; empty: none."
@@ -203,6 +206,10 @@ class Settings:
             (not 0 <= self.worker_wait_seconds <= 20, "WORKER_WAIT_SECONDS must be 0-20"),
             (self.worker_loops < 1, "WORKER_LOOPS must be >= 1"),
             (self.worker_max_in_flight < 1, "WORKER_MAX_IN_FLIGHT must be >= 1"),
+            (
+                not 0 <= self.worker_receive_linger_ms <= 1000,
+                "WORKER_RECEIVE_LINGER_MS must be 0-1000",
+            ),
             (self.max_receive_count < 1, "MAX_RECEIVE_COUNT must be >= 1"),
             (self.max_json_depth < 2, "MAX_JSON_DEPTH must be >= 2"),
             (

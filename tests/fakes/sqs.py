@@ -52,6 +52,7 @@ class FakeQueue:
         self._changed = asyncio.Event()
         self._handles = (f"handle-{n}" for n in itertools.count(1))
         self.deletes: list[list[str]] = []  # message ids of each delete call, in order
+        self.receives: list[int] = []  # messages each receive call returned, in order
         clock.on_advance(self._wake)
 
     async def receive(
@@ -65,6 +66,7 @@ class FakeQueue:
                     await self._changed.wait()
         except TimeoutError:
             taken = []
+        self.receives.append(len(taken))
         return taken
 
     async def send(self, messages: Sequence[QueueMessage]) -> list[QueueMessage]:

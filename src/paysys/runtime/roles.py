@@ -51,6 +51,7 @@ def worker_options(settings: Settings) -> WorkerOptions:
         wait_seconds=settings.worker_wait_seconds,
         drain_seconds=settings.shutdown_timeout_seconds,
         visibility_timeout_seconds=settings.visibility_timeout_seconds,
+        receive_linger_seconds=settings.worker_receive_linger_ms / 1000,
     )
 
 

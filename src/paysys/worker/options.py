@@ -16,6 +16,8 @@ class WorkerOptions:
     drain_seconds: float = 10.0
     visibility_timeout_seconds: int = 30
     max_backoff_seconds: float = 5.0
+    # After a partial receive, the loop waits this long before its next one (0: never).
+    receive_linger_seconds: float = 0.05
 
 
 class ReceiveObserver(Protocol):
@@ -42,3 +44,4 @@ class WorkerStats:
     extended: int = 0
     in_flight: int = 0
     batches: int = 0
+    receive_calls: int = 0  # ReceiveMessage calls, empty long polls included

@@ -1,18 +1,19 @@
 """The approval worker: N concurrent SQS receive loops sharing one bounded semaphore.
 
 Each loop reserves free slots of the semaphore, long-polls for at most that many messages
-and hands the batch to its own task, so receiving never waits for processing. A message is
-deleted (in batches) only after its payment is decided or found already final; anything
-that fails stays on the queue for SQS to redeliver and, after ``maxReceiveCount``, to move to
-the DLQ. ``stop()`` ends receiving without cancelling a long poll that is in flight, hands
-messages that arrive after it back to the queue, and waits a bounded time for running batches.
+and hands the batch to its own task, so receiving never waits for processing. Only ``active``
+of the N loops receive at a time (``pacing.ActiveLoops``): full receives add loops, partial
+ones park them and make the loop linger, so that at a moderate rate each call brings several
+messages. A message is deleted (in batches) only after its payment is decided or found
+already final; anything that fails stays on the queue for SQS to redeliver and, after
+``maxReceiveCount``, to move to the DLQ. ``stop()`` ends receiving without cancelling a long
+poll that is in flight, hands messages that arrive after it back to the queue, and waits a
+bounded time for running batches.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import random
 import time
 from collections.abc import Sequence
 
@@ -24,6 +25,7 @@ from paysys.core.ports import MessageQueue, QueueMessage
 from paysys.core.service import Approval, PaymentService
 from paysys.errors import BackendUnavailable, MalformedMessage, PaymentNotFound
 from paysys.worker.options import ReceiveObserver, Unobserved, WorkerOptions, WorkerStats
+from paysys.worker.pacing import ActiveLoops
 
 __all__ = ["ReceiveObserver", "Worker", "WorkerOptions", "WorkerStats"]
 
@@ -48,6 +50,7 @@ class Worker:
         self._batches: set[asyncio.Task[None]] = set()
         self.stats = WorkerStats()
         self.running_loops = 0
+        self.pacing = ActiveLoops(options, self._stopping)  # which loops receive
 
     @property
     def stopping(self) -> bool:
@@ -58,6 +61,7 @@ class Worker:
         if not self._stopping.is_set():
             log.info("worker.stopping", in_flight=self.stats.in_flight)
         self._stopping.set()
+        self.pacing.end()  # parked loops wake up, see the stop and end
 
     async def run(self, *, burst: bool = False) -> WorkerStats:
         """Run the loops until ``stop()``; with ``burst`` each loop also ends at an empty
@@ -78,25 +82,28 @@ class Worker:
         self.running_loops += 1
         failures = 0
         try:
-            while not self._stopping.is_set():
+            while await self.pacing.take_turn(index):  # parked until its turn; False: end
                 slots = await self._reserve(self._options.batch_size)
                 try:
                     messages = await self._receive(slots)
                 except Exception as exc:  # noqa: BLE001 - a loop outlives any backend failure
                     self._free(slots)
                     failures += 1
-                    await self._backoff(index, failures, exc)
+                    await self.pacing.back_off(index, failures, exc)
                     continue
                 failures = 0
                 self._free(slots - len(messages))
                 if not messages:
                     if burst:
+                        self.pacing.end()  # the queue is drained: every loop may end
                         return
                     continue
                 if self._stopping.is_set():
                     await self._hand_back(messages)
                     return
                 self._start_batch(messages)
+                if self.pacing.received(slots, len(messages)) and self.pacing.has_turn(index):
+                    await self.pacing.linger()
         finally:
             self.running_loops -= 1
 
@@ -104,6 +111,7 @@ class Worker:
         if self._stopping.is_set():
             return []
         started = time.perf_counter()
+        self.stats.receive_calls += 1
         messages = await self._queue.receive(slots, self._options.wait_seconds)
         self._observer.received(time.perf_counter() - started, len(messages))
         self.stats.received += len(messages)
@@ -123,13 +131,6 @@ class Worker:
     def _free(self, count: int) -> None:
         for _ in range(count):
             self._slots.release()
-
-    async def _backoff(self, index: int, failures: int, exc: Exception) -> None:
-        ceiling = min(self._options.max_backoff_seconds, 0.2 * 2**failures)
-        delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not crypto
-        log.warning("worker.receive_failed", loop=index, error=repr(exc), retry_in_s=delay)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=delay)
 
     async def _hand_back(self, messages: Sequence[QueueMessage]) -> None:
         """Messages received after stop: make them visible again instead of sitting on them."""
@@ -253,8 +254,11 @@ class Worker:
             log.warning("worker.drain_timeout", cancelled_batches=len(still_running))
 
 
-_SUMMARY = ("received", "approved", "declined", "duplicates", "failed", "malformed", "released")
+_SUMMARY = (
+    *("received", "approved", "declined", "duplicates", "failed", "malformed", "released"),
+    *("deleted", "receive_calls"),
+)
 
 
 def _summary(stats: WorkerStats) -> dict[str, int]:
-    return {name: getattr(stats, name) for name in (*_SUMMARY, "deleted")}
+    return {name: getattr(stats, name) for name in _SUMMARY}

@@ -1,0 +1,106 @@
+"""How many of the worker's N receive loops receive at a time, and the waits between receives
+(the linger after a partial receive, the backoff after a failed one): at a moderate rate one
+loop gathering a few messages per call, under a backlog all N receiving full batches back to
+back.
+
+Loop ``i`` receives while ``i < active``; the others are parked on an event of their own
+(never polling) until a full receive raises ``active`` past them, the worker stops, or, in a
+burst run, a loop finds the queue empty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+
+import structlog
+
+from paysys.worker.options import WorkerOptions
+
+log = structlog.get_logger(__name__)
+
+
+class ActiveLoops:
+    """``active`` of ``loops`` loops take turns receiving (1 <= active <= loops).
+
+    A full receive (the batch size asked and returned) means messages are waiting: one more
+    loop joins. A partial one (at least one message, fewer than asked) means the active loops
+    keep up: the last active one parks once it has handed off its batch, and the loop that
+    received lingers before its next receive so that the next call finds several messages.
+    An empty long poll changes nothing (it already waited as long as it could)."""
+
+    def __init__(self, options: WorkerOptions, stopping: asyncio.Event) -> None:
+        self.loops = loops = options.loops
+        self._batch_size = options.batch_size
+        self._linger = options.receive_linger_seconds
+        self._max_backoff = options.max_backoff_seconds
+        self._stopping = stopping
+        # All active at the start: a worker (re)started in front of a backlog drains it at
+        # full speed at once, and the first partial receives bring the count down.
+        self.active = loops
+        self._turns = [asyncio.Event() for _ in range(loops)]
+        for turn in self._turns:
+            turn.set()
+        self._ended = False
+        self.parked = 0  # loops waiting for their turn
+
+    def ending(self) -> bool:
+        return self._ended or self._stopping.is_set()
+
+    async def take_turn(self, index: int) -> bool:
+        """Wait while loop ``index`` is parked; False when it should end instead."""
+        turn = self._turns[index]
+        while not turn.is_set():
+            self.parked += 1
+            try:
+                await turn.wait()  # set by a raise of ``active`` or by ``end``
+            finally:
+                self.parked -= 1
+        return not self.ending()
+
+    def has_turn(self, index: int) -> bool:
+        return self._turns[index].is_set()
+
+    def received(self, asked: int, count: int) -> bool:
+        """Adjust ``active`` to a receive of ``count`` of ``asked`` messages; True when the
+        receive was partial (the loop that made it should linger)."""
+        if count == 0 or self.ending():
+            return False
+        if count == asked == self._batch_size:
+            if self.active < self.loops:
+                self._turns[self.active].set()
+                self.active += 1
+                log.debug("worker.loops_raised", active=self.active)
+            return False
+        if count < asked:
+            if self.active > 1:
+                self.active -= 1
+                self._turns[self.active].clear()
+                log.debug("worker.loops_lowered", active=self.active)
+            return True
+        return False  # all it asked for, but fewer than a batch: slots were short
+
+    async def linger(self) -> None:
+        """Let messages accumulate before the next receive; ``stop`` cuts it short."""
+        if self._linger > 0:
+            await self._wait(self._linger)
+
+    async def back_off(self, index: int, failures: int, exc: Exception) -> None:
+        """After ``failures`` failed receives in a row: a jittered, capped wait (``stop``
+        cuts it short)."""
+        ceiling = min(self._max_backoff, 0.2 * 2**failures)
+        delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not crypto
+        log.warning("worker.receive_failed", loop=index, error=repr(exc), retry_in_s=delay)
+        await self._wait(delay)
+
+    async def _wait(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
+
+    def end(self) -> None:
+        """Every loop ends: the worker stops, or a burst run found the queue empty."""
+        self._ended = True
+        for turn in self._turns:
+            turn.set()

@@ -1,0 +1,130 @@
+"""The worker's SQS calls per message on the fakes: at a trickle the active loops come down to
+one that lingers; a backlog wakes every loop and drains in full batches."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from paysys.config import Settings
+from paysys.runtime.roles import worker_options
+from paysys.worker.worker import Worker, WorkerOptions
+
+from ..conftest import until
+from ..fakes import FakeSystem, FakeTopic
+from .conftest import GUARD_SECONDS
+from .test_worker import NEW, create
+
+LINGER = 0.05  # the default of both lingers: 50 ms
+
+
+def make_worker(
+    fakes: FakeSystem, queue: Any = None, observer: Any = None, **options: Any
+) -> Worker:
+    """A worker on the fakes that long-polls like the real one (for 1 s: ``stop`` lets a
+    long poll under way end by itself, so this is also how long a stop may take)."""
+    defaults: dict[str, Any] = {
+        "loops": 4,
+        "max_in_flight": 64,
+        "wait_seconds": 1,
+        "drain_seconds": GUARD_SECONDS,
+        "visibility_timeout_seconds": fakes.visibility_timeout,
+        "receive_linger_seconds": LINGER,
+    }
+    service = options.pop("service", None) or fakes.service()
+    return Worker(queue or fakes.queue, service, WorkerOptions(**(defaults | options)), observer)
+
+
+async def stopped(worker: Worker, running: asyncio.Task[Any]) -> None:
+    worker.stop()
+    await asyncio.wait_for(running, GUARD_SECONDS)  # parked loops too: a hang guard
+    assert worker.running_loops == 0
+
+
+async def test_a_trickle_takes_far_fewer_receives_than_messages(
+    fakes: FakeSystem,
+) -> None:
+    worker = make_worker(fakes)
+    running = asyncio.create_task(worker.run())
+    service, loop = fakes.service(), asyncio.get_running_loop()
+    start, count, every = loop.time(), 60, 0.01  # 100 payments/s, one at a time
+    for i in range(count):
+        # Paced by schedule, not by a sleep per message: a late wake-up only bunches them.
+        await asyncio.sleep(max(0.0, start + i * every - loop.time()))
+        await service.create(NEW, f"trickle-{i}")
+    await until(lambda: worker.stats.deleted == count)
+    await stopped(worker, running)
+
+    receives = [n for n in fakes.queue.receives if n]
+    assert sum(receives) == count
+    # Each linger of 50 ms gathers about 5; the first few go to the loops still polling.
+    assert len(receives) / count < 0.5, receives
+    assert worker.stats.receive_calls == len(fakes.queue.receives)
+    assert await fakes.queue.depth() == (0, 0)
+
+
+async def test_without_a_linger_each_message_takes_its_own_receive(fakes: FakeSystem) -> None:
+    worker = make_worker(fakes, receive_linger_seconds=0)
+    running = asyncio.create_task(worker.run())
+    service = fakes.service()
+    for i in range(8):  # strictly one at a time: the next once the last is deleted
+        await service.create(NEW, f"one-{i}")
+        await until(lambda i=i: worker.stats.deleted == i + 1)
+    await stopped(worker, running)
+
+    assert [n for n in fakes.queue.receives if n] == [1] * 8
+
+
+async def test_a_backlog_wakes_every_loop_and_drains_in_full_batches(fakes: FakeSystem) -> None:
+    seen: list[tuple[int, int]] = []  # (messages, active loops) after each receive
+
+    class Watch:
+        def received(self, seconds: float, count: int) -> None:
+            seen.append((count, worker.pacing.active))
+
+    # max_in_flight: slots never cut a receive short in this test.
+    worker = make_worker(fakes, observer=Watch(), max_in_flight=200)
+    running = asyncio.create_task(worker.run())
+    service = fakes.service()
+    # One message at a time until a single loop receives and the three others are parked.
+    for i in range(50):
+        await service.create(NEW, f"single-{i}")
+        await until(lambda i=i: worker.stats.received == i + 1)
+        if worker.pacing.active == 1 and worker.pacing.parked == 3:
+            break
+    await until(lambda: worker.pacing.parked == 3)
+    singles, seen[:] = worker.stats.received, []
+    received_before = len(fakes.queue.receives)
+
+    # 200 payments whose events reach the queue at once.
+    quiet = FakeTopic()  # delivers to no queue: the test delivers its events all at once
+    created = fakes.service(events=quiet)
+    for i in range(200):
+        await created.create(NEW, f"backlog-{i}")
+    for event in quiet.published:
+        fakes.queue.deliver(event.to_message(), {"correlation_id": "backlog"})
+    await until(lambda: worker.stats.deleted == singles + 200)
+    await stopped(worker, running)
+
+    backlog = [n for n in fakes.queue.receives[received_before:] if n]
+    assert backlog == [10] * 20  # full batches, every one
+    assert max(active for _, active in seen) == 4  # every loop took part
+    assert worker.stats.approved == singles + 200
+    assert await fakes.queue.depth() == (0, 0)
+
+
+async def test_partial_receives_park_loops_and_a_burst_run_still_returns(
+    fakes: FakeSystem,
+) -> None:
+    await create(fakes, 3)
+    worker = make_worker(fakes, wait_seconds=0)
+    stats = await asyncio.wait_for(worker.run(burst=True), GUARD_SECONDS)
+    assert (stats.approved, stats.deleted) == (3, 3)
+    assert worker.pacing.active == 3  # the partial receive of 3 (of 10) parked one loop
+    assert worker.running_loops == 0
+
+
+def test_the_linger_is_set_in_milliseconds() -> None:
+    options = worker_options(Settings.from_env({"PAYSYS_WORKER_RECEIVE_LINGER_MS": "20"}))
+    assert options.receive_linger_seconds == 0.02
+    assert worker_options(Settings()).receive_linger_seconds == LINGER

@@ -132,6 +132,9 @@ class Settings:
     worker_receive_linger_ms: int = _setting(
         50, "After a partial receive, wait this long (0-1000 ms) before the next one; 0: never."
     )
+    worker_delete_linger_ms: int = _setting(
+        50, "Longest (0-1000 ms) a processed message waits to share a delete; 0: one per batch."
+    )
     visibility_timeout_seconds: int = _setting(30, "SQS visibility timeout set on the queue.")
     rules: str = _setting(
         "", "Worker decision rules: JSON text or a JSON file's path; empty: none."
@@ -207,8 +210,9 @@ class Settings:
             (self.worker_loops < 1, "WORKER_LOOPS must be >= 1"),
             (self.worker_max_in_flight < 1, "WORKER_MAX_IN_FLIGHT must be >= 1"),
             (
-                not 0 <= self.worker_receive_linger_ms <= 1000,
-                "WORKER_RECEIVE_LINGER_MS must be 0-1000",
+                not 0 <= self.worker_receive_linger_ms <= 1000
+                or not 0 <= self.worker_delete_linger_ms <= 1000,
+                "WORKER_RECEIVE_LINGER_MS and WORKER_DELETE_LINGER_MS must be 0-1000",
             ),
             (self.max_receive_count < 1, "MAX_RECEIVE_COUNT must be >= 1"),
             (self.max_json_depth < 2, "MAX_JSON_DEPTH must be >= 2"),

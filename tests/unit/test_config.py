@@ -53,6 +53,7 @@ def test_values_are_typed() -> None:
         ({"PAYSYS_WORKER_BATCH_SIZE": "11"}, "WORKER_BATCH_SIZE must be 1-10"),
         ({"PAYSYS_WORKER_WAIT_SECONDS": "21"}, "WORKER_WAIT_SECONDS"),
         ({"PAYSYS_WORKER_RECEIVE_LINGER_MS": "-1"}, "LINGER_MS must be 0-1000"),
+        ({"PAYSYS_WORKER_DELETE_LINGER_MS": "5000"}, "LINGER_MS must be 0-1000"),
         ({"PAYSYS_LOG_FORMAT": "xml"}, "expected one of auto, json, console"),
         ({"PAYSYS_MAX_AMOUNT": "NaN"}, "finite"),
         ({"PAYSYS_AWS_ACCESS_KEY_ID": "AKIA"}, "go together"),

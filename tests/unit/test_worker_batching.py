@@ -1,5 +1,6 @@
 """The worker's SQS calls per message on the fakes: at a trickle the active loops come down to
-one that lingers; a backlog wakes every loop and drains in full batches."""
+one that lingers and the deletes are coalesced; a backlog wakes every loop and drains in full
+batches; stop flushes the acknowledgements; a failed delete only costs a duplicate."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from paysys.runtime.roles import worker_options
 from paysys.worker.worker import Worker, WorkerOptions
 
 from ..conftest import until
-from ..fakes import FakeSystem, FakeTopic
+from ..fakes import FakeSystem, FakeTopic, Outage
 from .conftest import GUARD_SECONDS
-from .test_worker import NEW, create
+from .test_worker import NEW, create, held, send
 
 LINGER = 0.05  # the default of both lingers: 50 ms
 
@@ -30,6 +31,7 @@ def make_worker(
         "drain_seconds": GUARD_SECONDS,
         "visibility_timeout_seconds": fakes.visibility_timeout,
         "receive_linger_seconds": LINGER,
+        "delete_linger_seconds": LINGER,
     }
     service = options.pop("service", None) or fakes.service()
     return Worker(queue or fakes.queue, service, WorkerOptions(**(defaults | options)), observer)
@@ -41,7 +43,7 @@ async def stopped(worker: Worker, running: asyncio.Task[Any]) -> None:
     assert worker.running_loops == 0
 
 
-async def test_a_trickle_takes_far_fewer_receives_than_messages(
+async def test_a_trickle_takes_far_fewer_receives_and_deletes_than_messages(
     fakes: FakeSystem,
 ) -> None:
     worker = make_worker(fakes)
@@ -59,12 +61,16 @@ async def test_a_trickle_takes_far_fewer_receives_than_messages(
     assert sum(receives) == count
     # Each linger of 50 ms gathers about 5; the first few go to the loops still polling.
     assert len(receives) / count < 0.5, receives
+    assert len(fakes.queue.deletes) / count < 0.5, [len(d) for d in fakes.queue.deletes]
     assert worker.stats.receive_calls == len(fakes.queue.receives)
+    assert worker.stats.delete_calls == len(fakes.queue.deletes)
     assert await fakes.queue.depth() == (0, 0)
 
 
-async def test_without_a_linger_each_message_takes_its_own_receive(fakes: FakeSystem) -> None:
-    worker = make_worker(fakes, receive_linger_seconds=0)
+async def test_without_lingers_each_message_takes_its_own_receive_and_delete(
+    fakes: FakeSystem,
+) -> None:
+    worker = make_worker(fakes, receive_linger_seconds=0, delete_linger_seconds=0)
     running = asyncio.create_task(worker.run())
     service = fakes.service()
     for i in range(8):  # strictly one at a time: the next once the last is deleted
@@ -73,6 +79,7 @@ async def test_without_a_linger_each_message_takes_its_own_receive(fakes: FakeSy
     await stopped(worker, running)
 
     assert [n for n in fakes.queue.receives if n] == [1] * 8
+    assert [len(d) for d in fakes.queue.deletes] == [1] * 8  # per batch, as before
 
 
 async def test_a_backlog_wakes_every_loop_and_drains_in_full_batches(fakes: FakeSystem) -> None:
@@ -124,7 +131,72 @@ async def test_partial_receives_park_loops_and_a_burst_run_still_returns(
     assert worker.running_loops == 0
 
 
-def test_the_linger_is_set_in_milliseconds() -> None:
-    options = worker_options(Settings.from_env({"PAYSYS_WORKER_RECEIVE_LINGER_MS": "20"}))
-    assert options.receive_linger_seconds == 0.02
-    assert worker_options(Settings()).receive_linger_seconds == LINGER
+async def test_stop_deletes_every_acknowledged_message_still_buffered(fakes: FakeSystem) -> None:
+    await create(fakes, 3)
+    worker = make_worker(fakes, delete_linger_seconds=60)  # no timer flushes in this test
+    running = asyncio.create_task(worker.run())
+    await until(lambda: worker.stats.approved == 3)
+    assert fakes.queue.deletes == []  # buffered: fewer than 10, not due
+    assert worker.delete_pending == 3
+    assert worker.stats.in_flight == 0  # processing ended: their slots are free
+
+    await stopped(worker, running)
+    assert [len(d) for d in fakes.queue.deletes] == [3]  # one call, on the way out
+    assert (worker.stats.deleted, worker.delete_pending) == (3, 0)
+    assert await fakes.queue.depth() == (0, 0)
+
+
+async def test_a_full_buffer_is_deleted_without_waiting_for_the_linger(
+    fakes: FakeSystem,
+) -> None:
+    await create(fakes, 25)
+    worker = make_worker(fakes, delete_linger_seconds=60)
+    running = asyncio.create_task(worker.run())
+    await until(lambda: worker.stats.deleted == 20)
+    assert [len(d) for d in fakes.queue.deletes] == [10, 10]
+    assert worker.delete_pending == 5
+    await stopped(worker, running)
+    assert [len(d) for d in fakes.queue.deletes] == [10, 10, 5]
+
+
+async def test_a_failed_delete_is_logged_and_its_redelivery_acknowledged_as_a_duplicate(
+    fakes: FakeSystem, logs
+) -> None:
+    await create(fakes, 2)
+    no_deletes = Outage(fakes.queue, "delete")
+    stats = await make_worker(fakes, no_deletes, wait_seconds=0).run(burst=True)
+    assert (stats.approved, stats.deleted, stats.delete_failed) == (2, 0, 2)
+    [failed] = logs.events("worker.delete_failed")
+    assert failed["count"] == 2
+    assert await fakes.queue.depth() == (0, 2)  # not deleted: back after the timeout
+
+    fakes.clock.advance(fakes.visibility_timeout)
+    again = await make_worker(fakes, wait_seconds=0).run(burst=True)
+    assert (again.received, again.approved, again.duplicates, again.deleted) == (2, 0, 2, 2)
+    assert await fakes.queue.depth() == (0, 0)
+
+
+async def test_a_slot_is_free_once_its_message_is_processed(fakes: FakeSystem) -> None:
+    await create(fakes, 1)
+    send(fakes, "garbage")  # malformed: processed at once, beside the held approval
+    payments, service = held(fakes, held=True)
+    worker = make_worker(fakes, loops=1, max_in_flight=2, service=service)
+    running = asyncio.create_task(worker.run())
+    await until(lambda: payments.running == 1 and worker.stats.malformed == 1)
+    send(fakes, "more garbage")  # the garbage's slot takes it while the approval waits
+    await until(lambda: worker.stats.malformed == 2)
+    assert (payments.running, worker.stats.in_flight) == (1, 1)
+
+    payments.released.set()
+    await until(lambda: worker.stats.approved == 1)
+    await stopped(worker, running)
+    assert worker.stats.deleted == 1
+    assert worker.stats.in_flight == 0
+
+
+def test_the_lingers_are_set_in_milliseconds() -> None:
+    env = {"PAYSYS_WORKER_RECEIVE_LINGER_MS": "20", "PAYSYS_WORKER_DELETE_LINGER_MS": "0"}
+    options = worker_options(Settings.from_env(env))
+    assert (options.receive_linger_seconds, options.delete_linger_seconds) == (0.02, 0)
+    defaults = worker_options(Settings())
+    assert (defaults.receive_linger_seconds, defaults.delete_linger_seconds) == (LINGER, LINGER)

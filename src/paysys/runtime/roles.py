@@ -52,6 +52,7 @@ def worker_options(settings: Settings) -> WorkerOptions:
         drain_seconds=settings.shutdown_timeout_seconds,
         visibility_timeout_seconds=settings.visibility_timeout_seconds,
         receive_linger_seconds=settings.worker_receive_linger_ms / 1000,
+        delete_linger_seconds=settings.worker_delete_linger_ms / 1000,
     )
 
 

@@ -18,6 +18,9 @@ class WorkerOptions:
     max_backoff_seconds: float = 5.0
     # After a partial receive, the loop waits this long before its next one (0: never).
     receive_linger_seconds: float = 0.05
+    # An acknowledged message waits at most this long for a DeleteMessageBatch of 10
+    # (0: each batch deletes its own messages when it ends).
+    delete_linger_seconds: float = 0.05
 
 
 class ReceiveObserver(Protocol):
@@ -40,8 +43,10 @@ class WorkerStats:
     failed: int = 0
     malformed: int = 0
     released: int = 0
-    deleted: int = 0
+    deleted: int = 0  # messages SQS was asked to delete in a call that succeeded
+    delete_failed: int = 0  # messages whose delete call failed (they come back: duplicates)
     extended: int = 0
-    in_flight: int = 0
+    in_flight: int = 0  # messages being processed (each holds a slot of the semaphore)
     batches: int = 0
     receive_calls: int = 0  # ReceiveMessage calls, empty long polls included
+    delete_calls: int = 0  # DeleteMessageBatch calls

@@ -4,11 +4,12 @@ Each loop reserves free slots of the semaphore, long-polls for at most that many
 and hands the batch to its own task, so receiving never waits for processing. Only ``active``
 of the N loops receive at a time (``pacing.ActiveLoops``): full receives add loops, partial
 ones park them and make the loop linger, so that at a moderate rate each call brings several
-messages. A message is deleted (in batches) only after its payment is decided or found
-already final; anything that fails stays on the queue for SQS to redeliver and, after
-``maxReceiveCount``, to move to the DLQ. ``stop()`` ends receiving without cancelling a long
-poll that is in flight, hands messages that arrive after it back to the queue, and waits a
-bounded time for running batches.
+messages. A message is deleted only after its payment is decided or found already final,
+through one buffer per worker that coalesces the deletes (``acks.AckBuffer``); anything that
+fails stays on the queue for SQS to redeliver and, after ``maxReceiveCount``, to move to the
+DLQ. ``stop()`` ends receiving without cancelling a long poll that is in flight, hands
+messages that arrive after it back to the queue, waits a bounded time for running batches and
+then deletes every acknowledged message still buffered.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from paysys.core.domain import EVENT_TYPE, PaymentCreated
 from paysys.core.ports import MessageQueue, QueueMessage
 from paysys.core.service import Approval, PaymentService
 from paysys.errors import BackendUnavailable, MalformedMessage, PaymentNotFound
+from paysys.worker.acks import AckBuffer
 from paysys.worker.options import ReceiveObserver, Unobserved, WorkerOptions, WorkerStats
 from paysys.worker.pacing import ActiveLoops
 
@@ -51,6 +53,14 @@ class Worker:
         self.stats = WorkerStats()
         self.running_loops = 0
         self.pacing = ActiveLoops(options, self._stopping)  # which loops receive
+        self._acks = AckBuffer(
+            queue, self.stats, options.delete_linger_seconds, max_flushes=options.loops
+        )
+
+    @property
+    def delete_pending(self) -> int:
+        """Messages acknowledged and not yet deleted."""
+        return self._acks.pending
 
     @property
     def stopping(self) -> bool:
@@ -73,6 +83,7 @@ class Worker:
                     group.create_task(self._loop(index, burst=burst))
         finally:
             await self._drain()
+            await self._acks.close()
         log.info("worker.stopped", **_summary(self.stats))
         return self.stats
 
@@ -152,29 +163,38 @@ class Worker:
         task.add_done_callback(self._batches.discard)
 
     async def _handle_batch(self, messages: list[QueueMessage]) -> None:
-        unfinished = {m.message_id: m for m in messages}
+        unfinished = {m.message_id: m for m in messages}  # what the heartbeat keeps hidden
+        holding = set(unfinished)  # whose slot is still taken
         heartbeat = asyncio.create_task(self._heartbeat(unfinished))
+
+        def release(message_id: str) -> None:
+            if message_id in holding:
+                holding.discard(message_id)
+                self.stats.in_flight -= 1
+                self._free(1)
 
         async def process(message: QueueMessage) -> bool:
             try:
-                return await self._process(message)
+                acked = await self._process(message)
+                unfinished.pop(message.message_id, None)
+                if acked and self._acks.coalescing:
+                    await self._acks.ack([message])
+                return acked
             finally:
                 unfinished.pop(message.message_id, None)
+                release(message.message_id)
 
         try:
             results = await asyncio.gather(*(process(m) for m in messages))
             heartbeat.cancel()
-            done = [m for m, acked in zip(messages, results, strict=True) if acked]
-            if done:
-                await self._queue.delete(done)
-                self.stats.deleted += len(done)
-        except BackendUnavailable as exc:
-            # Approvals are idempotent: redelivered messages will be acknowledged as duplicates.
-            log.warning("worker.delete_failed", count=len(messages), error=str(exc))
+            if not self._acks.coalescing:  # each batch deletes its own, in one call
+                await self._acks.ack(
+                    [m for m, acked in zip(messages, results, strict=True) if acked]
+                )
         finally:
             heartbeat.cancel()
-            self.stats.in_flight -= len(messages)
-            self._free(len(messages))
+            for message_id in list(holding):  # any whose processing never started
+                release(message_id)
 
     async def _heartbeat(self, unfinished: dict[str, QueueMessage]) -> None:
         """While a batch runs, extend the visibility of its unfinished messages (one batched
@@ -243,6 +263,8 @@ class Worker:
         return approval.value, True, None
 
     async def _drain(self) -> None:
+        """Wait a bounded time for running batches (their acks go to the buffer), cancel
+        what still runs; the buffer is flushed after."""
         if not self._batches:
             return
         pending = set(self._batches)
@@ -256,7 +278,7 @@ class Worker:
 
 _SUMMARY = (
     *("received", "approved", "declined", "duplicates", "failed", "malformed", "released"),
-    *("deleted", "receive_calls"),
+    *("deleted", "delete_failed", "receive_calls", "delete_calls"),
 )
 
 

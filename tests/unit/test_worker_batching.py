@@ -7,8 +7,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 from paysys.config import Settings
 from paysys.runtime.roles import worker_options
+from paysys.worker.metrics import WorkerMetrics
 from paysys.worker.worker import Worker, WorkerOptions
 
 from ..conftest import until
@@ -192,6 +195,22 @@ async def test_a_slot_is_free_once_its_message_is_processed(fakes: FakeSystem) -
     await stopped(worker, running)
     assert worker.stats.deleted == 1
     assert worker.stats.in_flight == 0
+
+
+async def test_metrics_show_the_active_loops_and_the_delete_backlog(fakes: FakeSystem) -> None:
+    await create(fakes, 12)
+    metrics = WorkerMetrics(CollectorRegistry())
+    worker = make_worker(fakes, wait_seconds=0)
+    metrics.watch(worker)
+    stats = await worker.run(burst=True)
+
+    def sample(name: str) -> float | None:
+        return metrics.registry.get_sample_value(name)
+
+    assert sample("paysys_worker_active_loops") == worker.pacing.active
+    assert stats.delete_calls == 2  # 10, then 2 (the AWS call counts are the clients')
+    assert sample("paysys_worker_messages_deleted_total") == 12
+    assert sample("paysys_worker_delete_pending") == 0
 
 
 def test_the_lingers_are_set_in_milliseconds() -> None:

@@ -82,6 +82,7 @@ class _WorkerStatsCollector(Collector):
             ("deleted", "Messages deleted after success.", stats.deleted),
             ("released", "Messages handed back on stop.", stats.released),
             ("visibility_extended", "Visibility extensions by the heartbeat.", stats.extended),
+            ("delete_failed", "Messages whose delete failed (redelivered).", stats.delete_failed),
         ):
             yield CounterMetricFamily(f"paysys_worker_messages_{name}", doc, value=value)
         yield GaugeMetricFamily(
@@ -89,6 +90,16 @@ class _WorkerStatsCollector(Collector):
         )
         yield GaugeMetricFamily(
             "paysys_worker_loops", "Receive loops running.", value=self._worker.running_loops
+        )
+        yield GaugeMetricFamily(
+            "paysys_worker_active_loops",
+            "Receive loops taking turns to receive (the others are parked).",
+            value=self._worker.pacing.active,
+        )
+        yield GaugeMetricFamily(
+            "paysys_worker_delete_pending",
+            "Messages processed and acknowledged, waiting for their delete.",
+            value=self._worker.delete_pending,
         )
 
 

@@ -219,3 +219,39 @@ def test_the_lingers_are_set_in_milliseconds() -> None:
     assert (options.receive_linger_seconds, options.delete_linger_seconds) == (0.02, 0)
     defaults = worker_options(Settings())
     assert (defaults.receive_linger_seconds, defaults.delete_linger_seconds) == (LINGER, LINGER)
+
+
+class Staggered:
+    """Wraps a repository: each approval takes 0-18 ms (simulated work, in turn), so the
+    messages of a batch end one by one; counts how many run at once."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls = self.running = self.peak = 0
+
+    async def transition(self, *args: Any, **kwargs: Any) -> bool:
+        self.calls += 1
+        self.running += 1
+        self.peak = max(self.peak, self.running)
+        try:
+            await asyncio.sleep(0.002 * (self.calls % 10))
+            return bool(await self.inner.transition(*args, **kwargs))
+        finally:
+            self.running -= 1
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_with_every_slot_busy_a_loop_waits_for_a_whole_batch_of_them(
+    fakes: FakeSystem,
+) -> None:
+    await create(fakes, 100)
+    payments = Staggered(fakes.payments)  # processing, not receiving, is the limit
+    service = fakes.service(payments=payments)
+    worker = make_worker(fakes, loops=2, max_in_flight=20, wait_seconds=0, service=service)
+    stats = await asyncio.wait_for(worker.run(burst=True), GUARD_SECONDS)
+    assert stats.approved == 100
+    assert payments.peak == 20  # the bound was used, never passed
+    # Slots come back one message at a time; a loop still waits for ten of them.
+    assert [n for n in fakes.queue.receives if n] == [10] * 10

@@ -1,7 +1,7 @@
-"""How many of the worker's N receive loops receive at a time, and the waits between receives
-(the linger after a partial receive, the backoff after a failed one): at a moderate rate one
-loop gathering a few messages per call, under a backlog all N receiving full batches back to
-back.
+"""How the worker's N receive loops pace their receives: how many receive at a time, how many
+slots of the in-flight bound each takes, and the waits between receives (the linger after a
+partial receive, the backoff after a failed one). At a moderate rate one loop gathers a few
+messages per call; under a backlog all N receive full batches back to back.
 
 Loop ``i`` receives while ``i < active``; the others are parked on an event of their own
 (never polling) until a full receive raises ``active`` past them, the worker stops, or, in a
@@ -104,3 +104,54 @@ class ActiveLoops:
         self._ended = True
         for turn in self._turns:
             turn.set()
+
+
+class Slots:
+    """The bound on messages in flight: taken by a loop before it receives (one loop at a
+    time, so loops cannot deadlock holding partial batches), given back by each message as
+    its processing ends.
+
+    When the bound holds two batches or more, a loop waits until a whole batch of slots is
+    free: slots come back one message at a time, and taking them as they come would make
+    receives of one or two messages just when a backlog keeps every slot busy. A smaller
+    bound would then run one batch at a time: there a loop waits for one slot only."""
+
+    def __init__(self, total: int, batch_size: int) -> None:
+        self.total = total
+        self.free = total
+        self._wanted = min(batch_size, total)
+        self._needed = self._wanted if total >= 2 * batch_size else 1
+        self._taking = asyncio.Lock()
+        self._changed = asyncio.Event()
+        self._waiting = False
+        self._closed = False
+
+    async def take(self) -> int:
+        """Wait for room and take up to a batch of slots; after ``close``, what is free (it
+        may be none) without waiting."""
+        async with self._taking:
+            while self.free < self._needed and not self._closed:
+                self._waiting = True
+                try:
+                    await self._changed.wait()
+                finally:
+                    self._waiting = False
+            taken = min(self._wanted, self.free)
+            self.free -= taken
+            return taken
+
+    def give(self, count: int) -> None:
+        self.free += count
+        if self.free > self.total:
+            raise ValueError(f"{self.free} slots free of {self.total}: given back twice")
+        if self._waiting:
+            self._wake()
+
+    def close(self) -> None:
+        """The worker stops: a loop waiting for room stops waiting."""
+        self._closed = True
+        self._wake()
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()

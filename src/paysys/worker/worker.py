@@ -27,7 +27,7 @@ from paysys.core.service import Approval, PaymentService
 from paysys.errors import BackendUnavailable, MalformedMessage, PaymentNotFound
 from paysys.worker.acks import AckBuffer
 from paysys.worker.options import ReceiveObserver, Unobserved, WorkerOptions, WorkerStats
-from paysys.worker.pacing import ActiveLoops
+from paysys.worker.pacing import ActiveLoops, Slots
 
 __all__ = ["ReceiveObserver", "Worker", "WorkerOptions", "WorkerStats"]
 
@@ -46,8 +46,7 @@ class Worker:
         self._observer = observer or Unobserved()
         self._service = service
         self._options = options
-        self._slots = asyncio.BoundedSemaphore(options.max_in_flight)
-        self._reserving = asyncio.Lock()
+        self._slots = Slots(options.max_in_flight, options.batch_size)
         self._stopping = asyncio.Event()
         self._batches: set[asyncio.Task[None]] = set()
         self.stats = WorkerStats()
@@ -72,6 +71,7 @@ class Worker:
             log.info("worker.stopping", in_flight=self.stats.in_flight)
         self._stopping.set()
         self.pacing.end()  # parked loops wake up, see the stop and end
+        self._slots.close()  # a loop waiting for room stops waiting
 
     async def run(self, *, burst: bool = False) -> WorkerStats:
         """Run the loops until ``stop()``; with ``burst`` each loop also ends at an empty
@@ -94,16 +94,16 @@ class Worker:
         failures = 0
         try:
             while await self.pacing.take_turn(index):  # parked until its turn; False: end
-                slots = await self._reserve(self._options.batch_size)
+                slots = await self._slots.take()
                 try:
                     messages = await self._receive(slots)
                 except Exception as exc:  # noqa: BLE001 - a loop outlives any backend failure
-                    self._free(slots)
+                    self._slots.give(slots)
                     failures += 1
                     await self.pacing.back_off(index, failures, exc)
                     continue
                 failures = 0
-                self._free(slots - len(messages))
+                self._slots.give(slots - len(messages))
                 if not messages:
                     if burst:
                         self.pacing.end()  # the queue is drained: every loop may end
@@ -128,21 +128,6 @@ class Worker:
         self.stats.received += len(messages)
         return messages
 
-    async def _reserve(self, wanted: int) -> int:
-        """Take at least one slot (waiting if all are busy) and up to ``wanted`` free ones.
-        One loop reserves at a time, so loops cannot deadlock holding partial batches."""
-        async with self._reserving:
-            await self._slots.acquire()
-            taken = 1
-            while taken < wanted and not self._slots.locked():
-                await self._slots.acquire()
-                taken += 1
-        return taken
-
-    def _free(self, count: int) -> None:
-        for _ in range(count):
-            self._slots.release()
-
     async def _hand_back(self, messages: Sequence[QueueMessage]) -> None:
         """Messages received after stop: make them visible again instead of sitting on them."""
         try:
@@ -151,7 +136,7 @@ class Worker:
         except BackendUnavailable as exc:
             log.warning("worker.release_failed", count=len(messages), error=str(exc))
         finally:
-            self._free(len(messages))
+            self._slots.give(len(messages))
 
     # --- processing ----------------------------------------------------------------------
 
@@ -171,7 +156,7 @@ class Worker:
             if message_id in holding:
                 holding.discard(message_id)
                 self.stats.in_flight -= 1
-                self._free(1)
+                self._slots.give(1)
 
         async def process(message: QueueMessage) -> bool:
             try:

@@ -29,8 +29,12 @@ async def test_retry_with_same_key_and_body_replays_the_first_answer(
     assert second.headers["Idempotent-Replayed"] == "true"
     assert "Idempotent-Replayed" not in first.headers
     assert second.headers["Location"] == first.headers["Location"]
-    # One payment, one event (the API queues it for a batch: send what is queued first).
+    # One payment, one event (the API queues it for a batch: send what is queued first; SNS
+    # delivers to SQS asynchronously).
     await resources.events.flush()
+    async with asyncio.timeout(10):
+        while await resources.queue.depth() == (0, 0):  # noqa: ASYNC110 - polling SQS
+            await asyncio.sleep(0.1)
     assert await resources.queue.depth() == (1, 0)
 
 

@@ -83,8 +83,13 @@ async def test_duplicate_delivery_is_acknowledged_once_approved(
 async def test_malformed_message_never_stops_the_loop_and_ends_in_the_dlq(
     backend: Backend, logs
 ) -> None:
-    async with fresh_resources(
-        backend, visibility_timeout_seconds=1, max_receive_count=2
+    async with fresh_resources(  # no lingers: the first run must end within the visibility
+        backend,
+        visibility_timeout_seconds=1,
+        max_receive_count=2,
+        publish_linger_ms=0,
+        worker_receive_linger_ms=0,
+        worker_delete_linger_ms=0,
     ) as resources:
         settings = resources.clients.settings
         sqs, url = resources.clients.sqs, resources.queue.queue_url

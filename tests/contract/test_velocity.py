@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
+import aiohttp
+from aiodynamo.client import Client
+from aiodynamo.http.aiohttp import AIOHTTP
+
+from paysys.adapters.velocity import DynamoVelocity
+from paysys.core.ports import VelocityStore
 from paysys.core.rules import VelocityWindow
 
 from .conftest import Ports
@@ -22,11 +30,26 @@ def window(key: str, amount: str = "10.00", **limits: object) -> VelocityWindow:
     )
 
 
+@contextlib.asynccontextmanager
+async def one_request_at_a_time(ports: Ports) -> AsyncIterator[VelocityStore]:
+    """The store, its HTTP requests sent one at a time: moto's threaded server checks a
+    condition and then writes, so two requests in flight at once can both pass (DynamoDB's
+    conditional writes are atomic). The takes still interleave in our process, so a
+    read-then-write store would still let more than the limit through; the fake is used as is."""
+    real = ports.velocity
+    if not isinstance(real, DynamoVelocity):
+        yield real
+        return
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as http:
+        d = real.client
+        client = Client(AIOHTTP(http), d.credentials, d.region, d.endpoint, numeric_type=Decimal)
+        yield DynamoVelocity(client, real.table)
+
+
 async def test_a_count_limit_admits_exactly_the_limit_even_concurrently(ports: Ports) -> None:
     key = f"#velocity#m-{uuid.uuid4().hex[:8]}#2026-03-01T12:30#0"
-    takes = await asyncio.gather(
-        *(ports.velocity.take(window(key, max_count=5)) for _ in range(12))
-    )
+    async with one_request_at_a_time(ports) as velocity:
+        takes = await asyncio.gather(*(velocity.take(window(key, max_count=5)) for _ in range(12)))
     assert takes.count(True) == 5
     other = f"{key}x"  # another window starts empty
     assert await ports.velocity.take(window(other, max_count=5)) is True

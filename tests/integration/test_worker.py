@@ -9,6 +9,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import aiohttp
+from aiodynamo.client import Client
+from aiodynamo.http.aiohttp import AIOHTTP
+
+from paysys.adapters.velocity import DynamoVelocity
 from paysys.config import Settings
 from paysys.core.domain import NewPayment, Payment, PaymentCreated, PaymentStatus
 from paysys.core.ports import MessageQueue
@@ -196,13 +201,25 @@ async def test_rules_decline_with_a_reason_and_velocity_holds_across_workers(
     # One clock minute for every decision, however slow the machine: the workers' clock is
     # held still (a real minute could end mid-run on a loaded machine and renew the budget).
     minute = datetime.now(UTC).replace(second=30, microsecond=0)
-    services = [
-        dataclasses.replace(resources.service, rules=rules, clock=lambda: minute) for _ in range(2)
-    ]
     euro = await resources.service.create(NewPayment(Decimal("1.00"), "EUR", ""), "c-eur")
     made = [await create(resources, f"c-{i}") for i in range(10)]
-    workers = [make_worker(resources, settings, service=s, loops=2) for s in services]
-    stats = await asyncio.gather(*(w.run(burst=True) for w in workers))
+    # The velocity takes go to the emulator one request at a time (moto checks a condition,
+    # then writes: two requests in flight can both pass; DynamoDB's are atomic); the two
+    # workers' takes still interleave.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as http:
+        d = resources.clients.dynamodb
+        one_at_a_time = DynamoVelocity(
+            Client(AIOHTTP(http), d.credentials, d.region, d.endpoint, numeric_type=Decimal),
+            settings.table_name,
+        )
+        services = [
+            dataclasses.replace(
+                resources.service, rules=rules, clock=lambda: minute, velocity=one_at_a_time
+            )
+            for _ in range(2)
+        ]
+        workers = [make_worker(resources, settings, service=s, loops=2) for s in services]
+        stats = await asyncio.gather(*(w.run(burst=True) for w in workers))
     assert sum(s.approved for s in stats) == 4  # within one minute: the limit, exactly
     assert sum(s.declined for s in stats) == 7
     stored = [await resources.service.get(p.id) for p in made]

@@ -38,14 +38,12 @@ REQUIRED_KEYS = (
 PAYMENTS = 150
 
 
-@pytest.mark.timeout(240)
-def test_short_bench_is_correct(tmp_path: Path) -> None:
+def run_bench(log_dir: Path, *args: str) -> list[str]:
+    """``paysys bench ARGS --json`` in a clean environment: asserts it succeeded, returns the
+    lines of its stdout (the table, then the JSON object)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYSYS_")}
     completed = subprocess.run(
-        [
-            *[sys.executable, "-m", "paysys", "bench", "--payments", str(PAYMENTS)],
-            *["--json", "--log-dir", str(tmp_path)],
-        ],
+        [sys.executable, "-m", "paysys", "bench", *args, "--json", "--log-dir", str(log_dir)],
         capture_output=True,
         text=True,
         env=env,
@@ -53,7 +51,12 @@ def test_short_bench_is_correct(tmp_path: Path) -> None:
         check=False,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    lines = completed.stdout.strip().splitlines()
+    return completed.stdout.strip().splitlines()
+
+
+@pytest.mark.timeout(240)
+def test_short_bench_is_correct(tmp_path: Path) -> None:
+    lines = run_bench(tmp_path, "--payments", str(PAYMENTS))
     assert "paysys bench: backend=moto" in lines[0]  # the table comes first
     result = json.loads(lines[-1])
     for key in REQUIRED_KEYS:
@@ -86,20 +89,7 @@ STEADY_KEYS = (
 @pytest.mark.timeout(240)
 def test_short_steady_bench_reports_its_figures(tmp_path: Path) -> None:
     rate, seconds = 20, 3
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYSYS_")}
-    completed = subprocess.run(
-        [
-            *[sys.executable, "-m", "paysys", "bench", "--rate", str(rate)],
-            *["--duration", str(seconds), "--warmup", "1", "--json", "--log-dir", str(tmp_path)],
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=230,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    lines = completed.stdout.strip().splitlines()
+    lines = run_bench(tmp_path, "--rate", str(rate), "--duration", str(seconds), "--warmup", "1")
     assert "paysys bench (steady): backend=moto" in lines[0]
     result = json.loads(lines[-1])
     for key in STEADY_KEYS:

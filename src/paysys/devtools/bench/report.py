@@ -68,12 +68,7 @@ def render_table(result: Mapping[str, Any]) -> str:
         f"concurrency={result['concurrency']} workers={result['workers']} "
         f"loops={result['loops']} latency={result['latency_ms']:g}ms"
     )
-    lines = [title, "-" * len(title)]
-    lines.extend(
-        f"{label:<46} {_fmt(result[key]):>10} {unit}".rstrip()
-        for key, label, unit in ROWS
-        if key in result
-    )
+    lines = _titled_rows(title, ROWS, result)
     sweep = result.get("sweep")
     if sweep:
         lines += ["", f"loops sweep (per worker process, latency={result['latency_ms']:g}ms)"]
@@ -99,12 +94,7 @@ def _render_steady(result: Mapping[str, Any]) -> str:
         f"paysys bench (steady): backend={result['backend']} arrivals={result['arrivals']} "
         f"duration={result['duration_s']:g}s workers={result['workers']} loops={result['loops']}"
     )
-    lines = [title, "-" * len(title)]
-    lines.extend(
-        f"{label:<46} {_fmt(result[key]):>10} {unit}".rstrip()
-        for key, label, unit in STEADY_ROWS
-        if key in result
-    )
+    lines = _titled_rows(title, STEADY_ROWS, result)
     for role in ("api", "worker"):
         calls = result.get(f"{role}_calls_by_operation") or {}
         lines += [f"  {role} {op}: {n:.3f}/payment" for op, n in calls.items()]
@@ -116,6 +106,19 @@ def _render_steady(result: Mapping[str, Any]) -> str:
             f"errors {p['steady_api_errors']}"
         )
     return "\n".join(lines) + "\n"
+
+
+def _titled_rows(
+    title: str, rows: Sequence[tuple[str, str, str]], result: Mapping[str, Any]
+) -> list[str]:
+    """The title, its underline and one line per row whose key the result has."""
+    lines = [title, "-" * len(title)]
+    lines.extend(
+        f"{label:<46} {_fmt(result[key]):>10} {unit}".rstrip()
+        for key, label, unit in rows
+        if key in result
+    )
+    return lines
 
 
 def percentile(values: Sequence[float], pct: float) -> float:

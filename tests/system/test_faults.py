@@ -28,6 +28,7 @@ from paysys.runtime.provision import Provisioned, provision
 from paysys.runtime.resources import Clients, open_clients
 
 from ..backends import Backend
+from ..client import create
 from ..conftest import fresh_settings
 from ..faults import FaultProxy
 from ..processes import RoleProcess, role_env, start_role, stop_role
@@ -66,15 +67,9 @@ class System:
         async with aiohttp.ClientSession() as http:
 
             async def post(i: int) -> str:
-                async with (
-                    limit,
-                    http.post(
-                        f"{self.base}/payments",
-                        json={"amount": f"{i % 97 + 1}.00", "currency": "BRL"},
-                    ) as response,
-                ):
-                    assert response.status == 202, await response.text()
-                    return str((await response.json())["id"])
+                async with limit:
+                    body = {"amount": f"{i % 97 + 1}.00", "currency": "BRL"}
+                    return await create(http, self.base, body)
 
             return list(await asyncio.gather(*(post(i) for i in range(count))))
 

@@ -16,6 +16,7 @@ from paysys.config import Settings
 from paysys.devtools.procs import free_port, wait_ready
 from paysys.runtime.provision import Provisioned
 
+from ..client import call, create
 from ..conftest import wait_for_status
 from ..processes import role_env, start_role, stop_role
 
@@ -76,11 +77,7 @@ async def test_sigterm_during_load_loses_nothing(
     async with aiohttp.ClientSession() as http:
 
         async def post(i: int) -> str:
-            async with http.post(
-                f"{system['base']}/payments", json={"amount": "1.00", "currency": "USD"}
-            ) as response:
-                assert response.status == 202
-                return str((await response.json())["id"])
+            return await create(http, system["base"], {"amount": "1.00", "currency": "USD"})
 
         ids = await asyncio.gather(*(post(i) for i in range(30)))
         worker_code, worker_log = await stop_role(system["worker"])
@@ -91,8 +88,8 @@ async def test_sigterm_during_load_loses_nothing(
         assert in_flight == 0
         statuses = []
         for payment_id in ids:
-            async with http.get(f"{system['base']}/payments/{payment_id}") as response:
-                statuses.append((await response.json())["status"])
+            _, body = await call(http, "GET", f"{system['base']}/payments/{payment_id}")
+            statuses.append(body["status"])
         assert statuses.count("Pending") == visible
 
 

@@ -264,7 +264,7 @@ async def wait_for_status(
     http: aiohttp.ClientSession | TestClient[Any, Any],
     url: str,
     status: str,
-    guard_seconds: float = 20.0,
+    guard_seconds: float = 60.0,
 ) -> dict[str, Any]:
     """Poll GET url until the payment has ``status`` (a hang guard, not a speed check)."""
     async with asyncio.timeout(guard_seconds):

@@ -113,7 +113,9 @@ class Settings:
         2.0, "How long a /readyz result is reused (one probe per interval)."
     )
     publish_linger_ms: float = _setting(
-        50.0, "Longest a partial PublishBatch waits for more events (0: sends at once)."
+        50.0,
+        "Longest a partial PublishBatch waits for more events (0: sends at once); while events "
+        "come further apart than it, each goes at once.",
     )
     publish_max_pending: int = _setting(
         1000,

@@ -10,7 +10,7 @@ from typing import Any
 
 import structlog
 
-from paysys.adapters.sns import SnsPublisher
+from paysys.adapters.sns import ArrivalGap, SnsPublisher
 from paysys.core.domain import NewPayment, Payment, PaymentCreated, utcnow
 from paysys.runtime.resources import Resources
 
@@ -93,6 +93,26 @@ async def test_one_event_at_a_time_goes_at_once_without_a_linger(resources: Reso
     for i, e in enumerate(created(3)):
         await publisher.publish(e, f"c-{i}")
     assert sizes == [1, 1, 1]  # no timer: an idle publisher never holds an event back
+
+
+async def test_at_thin_traffic_an_event_does_not_wait_for_the_linger(
+    resources: Resources,
+) -> None:
+    # A linger only close() could end, on a publisher that has seen events come further
+    # apart than it: each publish returns with its own call instead of waiting an hour.
+    publisher = SnsPublisher(
+        resources.clients.sns,
+        resources.events.topic_arn,
+        linger_seconds=3600,
+        arrivals=ArrivalGap(average=7200),
+    )
+    sizes = _count_publish_batches(resources)
+    events = created(2)
+    async with asyncio.timeout(30):  # a hang guard: a lingering event would wait 3600 s
+        for i, e in enumerate(events):
+            await publisher.publish(e, f"c-{i}")
+    assert sizes == [1, 1]
+    assert await delivered(resources, 2) == {e.payment_id for e in events}
 
 
 async def test_a_submitted_event_that_fails_is_logged_with_its_payment(

@@ -18,7 +18,30 @@ if TYPE_CHECKING:
     from types_aiobotocore_sns.type_defs import MessageAttributeValueTypeDef
 
 SNS_BATCH_LIMIT = 10
+# The moving average of the gap between events: the newest gap's weight, and the longest gap
+# it counts, in lingers (one idle minute must not make the next burst wait to be believed).
+GAP_WEIGHT = 0.2
+GAP_CAP_LINGERS = 4.0
 log = structlog.get_logger(__name__)
+
+
+@dataclass(slots=True)
+class ArrivalGap:
+    """The recent time between queued events (a moving average, loop seconds). A partial batch
+    lingers only while the next event is expected within the linger: at thin traffic the
+    linger would hold each event back and gather nothing. It starts at 0 (busy), so a burst
+    from a fresh process is batched."""
+
+    average: float = 0.0
+    _last: float | None = None
+
+    def observe(self, now: float, cap: float) -> None:
+        if self._last is not None:
+            self.average += GAP_WEIGHT * (min(now - self._last, cap) - self.average)
+        self._last = now
+
+    def expects_company(self, linger: float) -> bool:
+        return self.average <= linger
 
 
 @dataclass(slots=True)
@@ -35,7 +58,8 @@ class _Pending:
 @dataclass(slots=True)
 class SnsPublisher:
     """``publish`` queues the entry and a PublishBatch (up to 10 entries) carries it. A
-    partial batch goes once its oldest entry has waited ``linger_seconds`` (0: at once) and no
+    partial batch goes once its oldest entry has waited ``linger_seconds`` (0: at once; at
+    once too while events come further apart than the linger, see ``ArrivalGap``) and no
     call is in flight; while one is, entries wait for it and ride the next call together, and
     only a full batch of 10 opens another concurrent call (at most ``max_calls``). So under
     moderate load several entries share a call instead of one each (every call costs CPU here
@@ -57,6 +81,7 @@ class SnsPublisher:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _timer: asyncio.TimerHandle | None = None
     _closing: bool = False
+    arrivals: ArrivalGap = field(default_factory=ArrivalGap)
 
     async def publish(self, event: Event, correlation_id: str) -> str:
         """Queue the event and wait for its batch's answer."""
@@ -97,7 +122,9 @@ class SnsPublisher:
             loop = asyncio.get_running_loop()
             done: asyncio.Future[str] = loop.create_future()
             entry = {"Message": event.to_message(), "MessageAttributes": attributes}
-            self._pending.append(_Pending(entry, done, tracing.capture(), loop.time()))
+            now = loop.time()
+            self.arrivals.observe(now, cap=GAP_CAP_LINGERS * self.linger_seconds)
+            self._pending.append(_Pending(entry, done, tracing.capture(), now))
             self._pump()
             return done
 
@@ -123,7 +150,7 @@ class SnsPublisher:
                 if self._calls:
                     return  # a partial batch waits for the call in flight, and fills meanwhile
                 due = self._pending[0].queued + self.linger_seconds
-                if loop.time() < due:
+                if loop.time() < due and self.arrivals.expects_company(self.linger_seconds):
                     if self._timer is None:
                         self._timer = loop.call_at(due, self._linger_over)
                     return

@@ -115,7 +115,7 @@ class Settings:
     publish_linger_ms: float = _setting(
         50.0,
         "Longest a partial PublishBatch waits for more events (0: sends at once); while events "
-        "come further apart than it, each goes at once.",
+        "come more than twice that apart, each goes at once.",
     )
     publish_max_pending: int = _setting(
         1000,

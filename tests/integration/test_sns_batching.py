@@ -98,13 +98,13 @@ async def test_one_event_at_a_time_goes_at_once_without_a_linger(resources: Reso
 async def test_at_thin_traffic_an_event_does_not_wait_for_the_linger(
     resources: Resources,
 ) -> None:
-    # A linger only close() could end, on a publisher that has seen events come further
-    # apart than it: each publish returns with its own call instead of waiting an hour.
+    # A linger only close() could end, on a publisher that has seen events come four lingers
+    # apart: each publish returns with its own call instead of waiting an hour.
     publisher = SnsPublisher(
         resources.clients.sns,
         resources.events.topic_arn,
         linger_seconds=3600,
-        arrivals=ArrivalGap(average=7200),
+        arrivals=ArrivalGap(average=4 * 3600),
     )
     sizes = _count_publish_batches(resources)
     events = created(2)

@@ -22,15 +22,17 @@ SNS_BATCH_LIMIT = 10
 # it counts, in lingers (one idle minute must not make the next burst wait to be believed).
 GAP_WEIGHT = 0.2
 GAP_CAP_LINGERS = 4.0
+# A partial batch lingers while at least half an event is expected within the linger.
+COMPANY_GAP_LINGERS = 2.0
 log = structlog.get_logger(__name__)
 
 
 @dataclass(slots=True)
 class ArrivalGap:
     """The recent time between queued events (a moving average, loop seconds). A partial batch
-    lingers only while the next event is expected within the linger: at thin traffic the
-    linger would hold each event back and gather nothing. It starts at 0 (busy), so a burst
-    from a fresh process is batched."""
+    lingers only while events come at most two lingers apart (half an event or more expected
+    within the linger): at thinner traffic the linger would hold each event back and seldom
+    gather another. It starts at 0 (busy), so a burst from a fresh process is batched."""
 
     average: float = 0.0
     _last: float | None = None
@@ -41,7 +43,7 @@ class ArrivalGap:
         self._last = now
 
     def expects_company(self, linger: float) -> bool:
-        return self.average <= linger
+        return self.average <= COMPANY_GAP_LINGERS * linger
 
 
 @dataclass(slots=True)
@@ -59,7 +61,7 @@ class _Pending:
 class SnsPublisher:
     """``publish`` queues the entry and a PublishBatch (up to 10 entries) carries it. A
     partial batch goes once its oldest entry has waited ``linger_seconds`` (0: at once; at
-    once too while events come further apart than the linger, see ``ArrivalGap``) and no
+    once too while events come more than two lingers apart, see ``ArrivalGap``) and no
     call is in flight; while one is, entries wait for it and ride the next call together, and
     only a full batch of 10 opens another concurrent call (at most ``max_calls``). So under
     moderate load several entries share a call instead of one each (every call costs CPU here

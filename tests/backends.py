@@ -13,7 +13,13 @@ import contextlib
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 
+import aiohttp
+from aiodynamo.client import Client
+from aiodynamo.http.aiohttp import AIOHTTP
+
+from paysys.adapters.velocity import DynamoVelocity
 from paysys.devtools.localstack import localstack_with_moto
 
 BACKENDS = ("moto", "localstack", "localstack-docker")
@@ -28,6 +34,18 @@ class Backend:
     name: str
     aws: str
     dynamodb: str
+
+
+@contextlib.asynccontextmanager
+async def one_request_at_a_time(velocity: DynamoVelocity) -> AsyncIterator[DynamoVelocity]:
+    """``velocity`` with its HTTP requests sent one at a time: moto's threaded server checks a
+    condition and then writes, so two requests in flight at once can both pass (DynamoDB's
+    conditional writes are atomic). Takes still interleave in our process, so a read-then-write
+    store would still let more than a limit through."""
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as http:
+        d = velocity.client
+        client = Client(AIOHTTP(http), d.credentials, d.region, d.endpoint, numeric_type=Decimal)
+        yield DynamoVelocity(client, velocity.table)
 
 
 def docker_available() -> tuple[bool, str]:

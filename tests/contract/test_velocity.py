@@ -8,14 +8,11 @@ import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
-import aiohttp
-from aiodynamo.client import Client
-from aiodynamo.http.aiohttp import AIOHTTP
-
 from paysys.adapters.velocity import DynamoVelocity
 from paysys.core.ports import VelocityStore
 from paysys.core.rules import VelocityWindow
 
+from ..backends import one_request_at_a_time as serialized
 from .conftest import Ports
 
 
@@ -32,18 +29,13 @@ def window(key: str, amount: str = "10.00", **limits: object) -> VelocityWindow:
 
 @contextlib.asynccontextmanager
 async def one_request_at_a_time(ports: Ports) -> AsyncIterator[VelocityStore]:
-    """The store, its HTTP requests sent one at a time: moto's threaded server checks a
-    condition and then writes, so two requests in flight at once can both pass (DynamoDB's
-    conditional writes are atomic). The takes still interleave in our process, so a
-    read-then-write store would still let more than the limit through; the fake is used as is."""
-    real = ports.velocity
-    if not isinstance(real, DynamoVelocity):
-        yield real
+    """The real store with its requests sent one at a time (``backends.one_request_at_a_time``);
+    the fake as it is."""
+    if not isinstance(ports.velocity, DynamoVelocity):
+        yield ports.velocity
         return
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as http:
-        d = real.client
-        client = Client(AIOHTTP(http), d.credentials, d.region, d.endpoint, numeric_type=Decimal)
-        yield DynamoVelocity(client, real.table)
+    async with serialized(ports.velocity) as velocity:
+        yield velocity
 
 
 async def test_a_count_limit_admits_exactly_the_limit_even_concurrently(ports: Ports) -> None:

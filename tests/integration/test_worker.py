@@ -9,10 +9,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import aiohttp
-from aiodynamo.client import Client
-from aiodynamo.http.aiohttp import AIOHTTP
-
 from paysys.adapters.velocity import DynamoVelocity
 from paysys.config import Settings
 from paysys.core.domain import NewPayment, Payment, PaymentCreated, PaymentStatus
@@ -23,7 +19,7 @@ from paysys.runtime.resources import Resources
 from paysys.runtime.roles import worker_options
 from paysys.worker.worker import Worker
 
-from ..backends import Backend
+from ..backends import Backend, one_request_at_a_time
 from ..conftest import fresh_resources, until
 from ..fakes import CountingQueue, HeldPayments
 
@@ -206,12 +202,8 @@ async def test_rules_decline_with_a_reason_and_velocity_holds_across_workers(
     # The velocity takes go to the emulator one request at a time (moto checks a condition,
     # then writes: two requests in flight can both pass; DynamoDB's are atomic); the two
     # workers' takes still interleave.
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as http:
-        d = resources.clients.dynamodb
-        one_at_a_time = DynamoVelocity(
-            Client(AIOHTTP(http), d.credentials, d.region, d.endpoint, numeric_type=Decimal),
-            settings.table_name,
-        )
+    velocity = DynamoVelocity(resources.clients.dynamodb, settings.table_name)
+    async with one_request_at_a_time(velocity) as one_at_a_time:
         services = [
             dataclasses.replace(
                 resources.service, rules=rules, clock=lambda: minute, velocity=one_at_a_time

@@ -131,6 +131,11 @@ class IdempotencyConflict(ClientError):
     code = "idempotency_conflict"
 
 
+# What every 503 asks of the client (RFC 9110 Retry-After, seconds): the AWS retry budget has
+# already run, so an immediate retry would mostly meet the same outage.
+RETRY_AFTER_SECONDS = 1
+
+
 class BackendUnavailable(PaysysError):
     """DynamoDB, SNS or SQS cannot be reached or keeps failing: retry later (503)."""
 

@@ -24,15 +24,13 @@ from paysys.api.keys import (
     REQUEST_ID,
     SETTINGS,
 )
-from paysys.errors import PaysysError, RequestTimedOut, Unauthorized
+from paysys.errors import RETRY_AFTER_SECONDS, PaysysError, RequestTimedOut, Unauthorized
 
 log = structlog.get_logger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
 _QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
-# What a 503 asks of the client (RFC 9110 Retry-After); the AWS retry budget already ran.
-RETRY_AFTER_SECONDS = "1"
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/"})
 
 
@@ -112,7 +110,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             log.warning("http.backend_error", error=str(exc), code=exc.code)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else {}
         if exc.status == 503:
-            headers["Retry-After"] = RETRY_AFTER_SECONDS
+            headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return web.json_response(exc.to_json(), status=exc.status, headers=headers)
     except web.HTTPException as exc:
         if exc.status < 400:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import structlog
 from aiohttp import web
 
+from paysys.errors import RETRY_AFTER_SECONDS
+
 log = structlog.get_logger(__name__)
 
 _BUSY_BODY = json.dumps(
@@ -26,7 +28,7 @@ _BUSY_BODY = json.dumps(
 ).encode()
 _BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-    b"Retry-After: 1\r\nConnection: close\r\n"
+    b"Retry-After: " + str(RETRY_AFTER_SECONDS).encode() + b"\r\nConnection: close\r\n"
     b"Content-Length: " + str(len(_BUSY_BODY)).encode() + b"\r\n\r\n" + _BUSY_BODY
 )
 

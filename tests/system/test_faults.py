@@ -108,13 +108,9 @@ class System:
         approvals = Counter[str]()
         unknown: set[str] = set()  # an attempt that failed: its write may have committed
         for log in self.worker_logs:
-            approvals.update(parse_worker_log(log.splitlines()).finals)
-            unknown |= {
-                str(entry.get("payment_id"))
-                for line in log.splitlines()
-                if '"outcome": "retry"' in line
-                for entry in [json.loads(line)]
-            }
+            parsed = parse_worker_log(log.splitlines())
+            approvals.update(parsed.finals)
+            unknown |= parsed.retried
         assert max(approvals.values()) == 1, "a payment was approved twice"
         assert set(approvals) <= set(ids)
         # An approval whose reply was lost (a timeout on a loaded emulator) is logged as a

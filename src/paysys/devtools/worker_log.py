@@ -21,12 +21,16 @@ class WorkerLog:
     duplicates: int
     failures: int
     warnings: int
+    # payment ids with an attempt that failed (outcome retry): its write may still have
+    # committed (a lost reply), and the redelivery is then logged as a duplicate
+    retried: frozenset[str] = frozenset()
 
 
 def parse_worker_log(lines: Iterable[str]) -> WorkerLog:
     """Count the outcomes of ``message.processed`` lines (a line that is not JSON, such as
     one cut short by a SIGKILL, is skipped) and the warning or error lines."""
     finals: Counter[str] = Counter()
+    retried: set[str] = set()
     duplicates = failures = warnings = 0
     for line in lines:
         if '"level": "warning"' in line or '"level": "error"' in line:
@@ -42,7 +46,9 @@ def parse_worker_log(lines: Iterable[str]) -> WorkerLog:
                 duplicates += 1
             else:
                 failures += 1
-    return WorkerLog(finals, duplicates, failures, warnings)
+                if outcome == "retry":
+                    retried.add(str(entry.get("payment_id")))
+    return WorkerLog(finals, duplicates, failures, warnings, frozenset(retried))
 
 
 def read_worker_logs(paths: Iterable[Path]) -> WorkerLog:

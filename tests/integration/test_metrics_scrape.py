@@ -24,6 +24,7 @@ async def test_alerts_read_metrics_a_live_scrape_shows(
     api: TestClient[Any, Any], settings: Settings, resources: Resources
 ) -> None:
     await api.post("/payments", json={"amount": "1.00", "currency": "BRL"})
+    await resources.events.flush()  # on the queue before the burst run below looks
     await api.get("/payments/00000000-0000-4000-8000-000000000000")  # a 404 for the 5xx ratio
     names = sample_names(await (await api.get("/metrics")).text())
 

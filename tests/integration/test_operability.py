@@ -86,6 +86,7 @@ async def test_worker_metrics_and_correlation_follow_the_payment(
         headers={"X-Request-ID": "trace-me-42", "traceparent": TRACEPARENT},
     )
     payment_id = (await created.json())["id"]
+    await resources.events.flush()  # on the queue before a burst run looks
     worker, metrics = build_worker(settings, resources)
     await worker.run(burst=True)
 

@@ -26,6 +26,7 @@ async def test_one_trace_covers_the_post_the_publish_the_receive_and_the_approva
         )
         assert created.status == 202
         payment_id = (await created.json())["id"]
+        await resources.events.flush()  # on the queue before a burst run looks
         worker, _ = build_worker(settings, resources)
         await worker.run(burst=True)
     assert worker.stats.approved == 1

@@ -28,7 +28,10 @@ NEW_TIME = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 async def create(resources: Resources, correlation_id: str) -> Payment:
+    """A stored payment whose event is on the queue: ``create`` answers once the event is
+    queued for a PublishBatch, and a burst run would end at an empty receive before it."""
     accepted = await resources.service.create(NEW, correlation_id)
+    await resources.events.flush()
     return await resources.service.get(accepted.payment_id)
 
 

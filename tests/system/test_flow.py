@@ -85,7 +85,7 @@ async def test_sigterm_during_load_loses_nothing(
         assert '"event": "worker.stopped"' in worker_log
         # Nothing is stranded in flight: what was not approved is visible for the next worker.
         visible, in_flight = await SqsQueue(clients.sqs, provisioned.queue_url).depth()
-        assert in_flight == 0
+        assert in_flight == 0, worker_log[-6000:]
         statuses = []
         for payment_id in ids:
             _, body = await call(http, "GET", f"{system['base']}/payments/{payment_id}")

@@ -8,8 +8,9 @@ messages. A message is deleted only after its payment is decided or found alread
 through one buffer per worker that coalesces the deletes (``acks.AckBuffer``); anything that
 fails stays on the queue for SQS to redeliver and, after ``maxReceiveCount``, to move to the
 DLQ. ``stop()`` ends receiving without cancelling a long poll that is in flight, hands
-messages that arrive after it back to the queue, waits a bounded time for running batches and
-then deletes every acknowledged message still buffered.
+messages that arrive after it back to the queue, waits a bounded time for running batches
+(hands back the messages of those it then cancels) and deletes every acknowledged message
+still buffered.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Worker:
         self._slots = Slots(options.max_in_flight, options.batch_size)
         self._stopping = asyncio.Event()
         self._batches: set[asyncio.Task[None]] = set()
+        self._cut_short: list[QueueMessage] = []  # unfinished messages of cancelled batches
         self.stats = WorkerStats()
         self.running_loops = 0
         self.pacing = ActiveLoops(options, self._stopping)  # which loops receive
@@ -110,7 +112,10 @@ class Worker:
                         return
                     continue
                 if self._stopping.is_set():
-                    await self._hand_back(messages)
+                    try:
+                        await self._hand_back(messages)
+                    finally:
+                        self._slots.give(len(messages))
                     return
                 self._start_batch(messages)
                 if self.pacing.received(slots, len(messages)) and self.pacing.has_turn(index):
@@ -129,14 +134,14 @@ class Worker:
         return messages
 
     async def _hand_back(self, messages: Sequence[QueueMessage]) -> None:
-        """Messages received after stop: make them visible again instead of sitting on them."""
+        """Messages this worker will not finish (received after stop, or cut short by the
+        drain bound): visible again at once for another worker, instead of hidden for the
+        rest of their visibility timeout."""
         try:
             await self._queue.change_visibility(messages, 0)
             self.stats.released += len(messages)
         except BackendUnavailable as exc:
             log.warning("worker.release_failed", count=len(messages), error=str(exc))
-        finally:
-            self._slots.give(len(messages))
 
     # --- processing ----------------------------------------------------------------------
 
@@ -160,13 +165,12 @@ class Worker:
 
         async def process(message: QueueMessage) -> bool:
             try:
-                acked = await self._process(message)
+                acked = await self._process(message)  # raises only when cancelled
                 unfinished.pop(message.message_id, None)
                 if acked and self._acks.coalescing:
                     await self._acks.ack([message])
                 return acked
             finally:
-                unfinished.pop(message.message_id, None)
                 release(message.message_id)
 
         try:
@@ -176,6 +180,9 @@ class Worker:
                 await self._acks.ack(
                     [m for m, acked in zip(messages, results, strict=True) if acked]
                 )
+        except asyncio.CancelledError:
+            self._cut_short.extend(unfinished.values())  # ``_drain`` hands them back
+            raise
         finally:
             heartbeat.cancel()
             for message_id in list(holding):  # any whose processing never started
@@ -249,7 +256,8 @@ class Worker:
 
     async def _drain(self) -> None:
         """Wait a bounded time for running batches (their acks go to the buffer), cancel
-        what still runs; the buffer is flushed after."""
+        what still runs and hand its unfinished messages back; the buffer is flushed after.
+        A message cut short mid-decision is safe to hand back: deciding is idempotent."""
         if not self._batches:
             return
         pending = set(self._batches)
@@ -258,7 +266,14 @@ class Worker:
             task.cancel()
         if still_running:
             await asyncio.wait(still_running)
-            log.warning("worker.drain_timeout", cancelled_batches=len(still_running))
+            log.warning(
+                "worker.drain_timeout",
+                cancelled_batches=len(still_running),
+                handed_back=len(self._cut_short),
+            )
+        if self._cut_short:
+            await self._hand_back(self._cut_short)
+            self._cut_short.clear()
 
 
 _SUMMARY = (

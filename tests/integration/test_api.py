@@ -104,6 +104,7 @@ async def test_publishes_payment_created_event(
         "/payments", json={"amount": "5", "currency": "EUR"}, headers={"X-Request-ID": "trace-1"}
     )
     payment = await response.json()
+    await resources.events.flush()  # the API answered once the event was queued for a batch
     [message] = await resources.queue.receive(10, 1)
     assert message.correlation_id == "trace-1"
     assert f'"payment_id":"{payment["id"]}"' in message.body

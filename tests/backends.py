@@ -1,6 +1,7 @@
 """The emulators the suite can run against, chosen by PAYSYS_TEST_BACKEND:
 
-- ``moto`` (default): moto's server in a thread serves DynamoDB, SNS and SQS;
+- ``moto`` (default): moto's server in a thread serves DynamoDB, SNS and SQS (its DynamoDB
+  requests one at a time: ``paysys.devtools.moto_atomic``);
 - ``localstack``: LocalStack's own SNS and SQS from PyPI (no Docker), DynamoDB on moto
   (``paysys.devtools.localstack``); ``make test-localstack`` runs the portable tier on it;
 - ``localstack-docker``: the LocalStack image for all three, where a Docker engine answers
@@ -13,14 +14,9 @@ import contextlib
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 
-import aiohttp
-from aiodynamo.client import Client
-from aiodynamo.http.aiohttp import AIOHTTP
-
-from paysys.adapters.velocity import DynamoVelocity
 from paysys.devtools.localstack import localstack_with_moto
+from paysys.devtools.moto_atomic import MotoThread
 
 BACKENDS = ("moto", "localstack", "localstack-docker")
 # A LocalStack release that serves DynamoDB/SNS/SQS without an auth token.
@@ -34,18 +30,6 @@ class Backend:
     name: str
     aws: str
     dynamodb: str
-
-
-@contextlib.asynccontextmanager
-async def one_request_at_a_time(velocity: DynamoVelocity) -> AsyncIterator[DynamoVelocity]:
-    """``velocity`` with its HTTP requests sent one at a time: moto's threaded server checks a
-    condition and then writes, so two requests in flight at once can both pass (DynamoDB's
-    conditional writes are atomic). Takes still interleave in our process, so a read-then-write
-    store would still let more than a limit through."""
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as http:
-        d = velocity.client
-        client = Client(AIOHTTP(http), d.credentials, d.region, d.endpoint, numeric_type=Decimal)
-        yield DynamoVelocity(client, velocity.table)
 
 
 def docker_available() -> tuple[bool, str]:
@@ -80,13 +64,10 @@ async def start_backend(name: str) -> AsyncIterator[Backend]:
 
 @contextlib.contextmanager
 def _moto() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer  # noqa: PLC0415
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = MotoThread()  # DynamoDB's conditional writes atomic, as on AWS
     server.start()
-    host, port = server.get_host_and_port()
     try:
-        yield f"http://{host}:{port}"
+        yield server.url
     finally:
         server.stop()
 

@@ -201,10 +201,10 @@ paysys_env=(-e "PAYSYS_AWS_ENDPOINT_URL=http://emulator:$EMULATOR_PORT" -e PAYSY
   -e PAYSYS_AUTH=required)
 new_api_key dk || fail "paysys keygen in the image failed"
 
-note "starting the emulator (python -m moto.server in our image)"
+note "starting the emulator (python -m paysys.devtools.moto_atomic in our image)"
 containers+=("$prefix-emulator")
 dk run --detach --name "$prefix-emulator" --network-alias emulator --no-healthcheck \
-  ${hardened[@]+"${hardened[@]}"} --entrypoint python "$IMAGE" -m moto.server -H 0.0.0.0 -p "$EMULATOR_PORT" \
+  ${hardened[@]+"${hardened[@]}"} --entrypoint python "$IMAGE" -m paysys.devtools.moto_atomic -H 0.0.0.0 -p "$EMULATOR_PORT" \
   >/dev/null || fail "the emulator container did not start"
 for _ in $(seq 60); do
   dk exec "$prefix-emulator" python -c "import urllib.request as u; \

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -43,6 +44,27 @@ async def test_add_never_overwrites_an_existing_id(ports: Ports) -> None:
 async def test_get_of_an_unknown_id_is_payment_not_found(ports: Ports) -> None:
     with pytest.raises(PaymentNotFound):
         await ports.payments.get(str(uuid.uuid4()))
+
+
+async def test_concurrent_transitions_of_one_payment_have_one_winner(ports: Ports) -> None:
+    """Redeliveries racing on several loops or workers: one write moves the payment, every
+    other finds it final (DynamoDB evaluates the condition and writes atomically; the test
+    emulator lets one DynamoDB request in at a time for that, see ``devtools.moto_atomic``)."""
+    stored = payment()
+    await ports.payments.add(stored)
+    moves = [APPROVED, PaymentStatus.DECLINED] * 8
+    when = T0 + timedelta(seconds=3)
+    won = await asyncio.gather(
+        *(
+            ports.payments.transition(
+                stored.id, to, when, "velocity_limit" if to is PaymentStatus.DECLINED else None
+            )
+            for to in moves
+        )
+    )
+    assert won.count(True) == 1
+    final = await ports.payments.get(stored.id)
+    assert final.status is moves[won.index(True)]
 
 
 async def test_approve_is_a_conditional_pending_to_approved(ports: Ports) -> None:

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
-from paysys.adapters.velocity import DynamoVelocity
-from paysys.core.ports import VelocityStore
 from paysys.core.rules import VelocityWindow
 
-from ..backends import one_request_at_a_time as serialized
 from .conftest import Ports
 
 
@@ -27,21 +22,10 @@ def window(key: str, amount: str = "10.00", **limits: object) -> VelocityWindow:
     )
 
 
-@contextlib.asynccontextmanager
-async def one_request_at_a_time(ports: Ports) -> AsyncIterator[VelocityStore]:
-    """The real store with its requests sent one at a time (``backends.one_request_at_a_time``);
-    the fake as it is."""
-    if not isinstance(ports.velocity, DynamoVelocity):
-        yield ports.velocity
-        return
-    async with serialized(ports.velocity) as velocity:
-        yield velocity
-
-
 async def test_a_count_limit_admits_exactly_the_limit_even_concurrently(ports: Ports) -> None:
     key = f"#velocity#m-{uuid.uuid4().hex[:8]}#2026-03-01T12:30#0"
-    async with one_request_at_a_time(ports) as velocity:
-        takes = await asyncio.gather(*(velocity.take(window(key, max_count=5)) for _ in range(12)))
+    velocity = ports.velocity
+    takes = await asyncio.gather(*(velocity.take(window(key, max_count=5)) for _ in range(12)))
     assert takes.count(True) == 5
     other = f"{key}x"  # another window starts empty
     assert await ports.velocity.take(window(other, max_count=5)) is True

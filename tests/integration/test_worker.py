@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from paysys.adapters.velocity import DynamoVelocity
 from paysys.config import Settings
 from paysys.core.domain import NewPayment, Payment, PaymentCreated, PaymentStatus
 from paysys.core.ports import MessageQueue
@@ -19,7 +18,7 @@ from paysys.runtime.resources import Resources
 from paysys.runtime.roles import worker_options
 from paysys.worker.worker import Worker
 
-from ..backends import Backend, one_request_at_a_time
+from ..backends import Backend
 from ..conftest import fresh_resources, until
 from ..fakes import CountingQueue, HeldPayments
 
@@ -202,19 +201,11 @@ async def test_rules_decline_with_a_reason_and_velocity_holds_across_workers(
     minute = datetime.now(UTC).replace(second=30, microsecond=0)
     euro = await resources.service.create(NewPayment(Decimal("1.00"), "EUR", ""), "c-eur")
     made = [await create(resources, f"c-{i}") for i in range(10)]
-    # The velocity takes go to the emulator one request at a time (moto checks a condition,
-    # then writes: two requests in flight can both pass; DynamoDB's are atomic); the two
-    # workers' takes still interleave.
-    velocity = DynamoVelocity(resources.clients.dynamodb, settings.table_name)
-    async with one_request_at_a_time(velocity) as one_at_a_time:
-        services = [
-            dataclasses.replace(
-                resources.service, rules=rules, clock=lambda: minute, velocity=one_at_a_time
-            )
-            for _ in range(2)
-        ]
-        workers = [make_worker(resources, settings, service=s, loops=2) for s in services]
-        stats = await asyncio.gather(*(w.run(burst=True) for w in workers))
+    services = [
+        dataclasses.replace(resources.service, rules=rules, clock=lambda: minute) for _ in range(2)
+    ]
+    workers = [make_worker(resources, settings, service=s, loops=2) for s in services]
+    stats = await asyncio.gather(*(w.run(burst=True) for w in workers))
     assert sum(s.approved for s in stats) == 4  # within one minute: the limit, exactly
     assert sum(s.declined for s in stats) == 7
     stored = [await resources.service.get(p.id) for p in made]

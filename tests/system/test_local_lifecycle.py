@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from paysys.devtools.emulator import MOTO_MODULE
 from paysys.devtools.procs import Child, free_port, start, stop, wait_ready
 from paysys.runtime.eventloop import loop_factory
 
@@ -38,7 +39,7 @@ def emulator_alive(pid: int) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, IndexError):
         return False
-    return state != "Z" and b"moto.server" in cmdline
+    return state != "Z" and MOTO_MODULE.encode() in cmdline
 
 
 def log_events(child: Child, name: str) -> list[dict[str, object]]:

@@ -1,4 +1,5 @@
-"""The embedded AWS emulator: moto's server mode in a child process on loopback.
+"""The embedded AWS emulator: moto's server mode (DynamoDB made atomic, see
+:mod:`paysys.devtools.moto_atomic`) in a child process on loopback.
 
 A child process (not a thread) so the emulator gets its own core and its own GIL; the
 embedded mode, the benchmark and the subprocess-based tests use it. It dies with the
@@ -18,13 +19,15 @@ from paysys.devtools.procs import LOOPBACK, Child, free_port, start_ready, stop
 
 log = structlog.get_logger(__name__)
 
+MOTO_MODULE = "paysys.devtools.moto_atomic"  # what the emulator's command line runs
+
 
 @contextlib.asynccontextmanager
 async def moto_server(port: int = 0, *, ready_seconds: float = 30.0) -> AsyncIterator[str]:
-    """Start ``moto.server`` on 127.0.0.1 and yield its endpoint URL; stop it on exit."""
+    """Start moto's server on 127.0.0.1 and yield its endpoint URL; stop it on exit."""
     port = port or free_port()
     endpoint = f"http://{LOOPBACK}:{port}"
-    argv = [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)]
+    argv = [sys.executable, "-m", MOTO_MODULE, "-H", LOOPBACK, "-p", str(port)]
     async with local_server("emulator", argv, f"{endpoint}/moto-api/data.json", ready_seconds):
         yield endpoint
 

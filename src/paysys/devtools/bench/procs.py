@@ -21,7 +21,7 @@ from typing import Literal
 import structlog
 
 from paysys.devtools.dynalite import dynalite_server
-from paysys.devtools.emulator import moto_server
+from paysys.devtools.emulator import MOTO_MODULE, moto_server
 from paysys.devtools.latency_proxy import latency_proxy
 from paysys.devtools.localstack import localstack_server, localstack_with_moto
 from paysys.devtools.procs import LOOPBACK, Child, free_port, start_ready, stop
@@ -110,7 +110,7 @@ def command_line(pid: int) -> str:
         return ""
 
 
-_EMULATORS = ("moto.server", "dynalite", "localstack.runtime.main")
+_EMULATORS = (MOTO_MODULE, "dynalite", "localstack.runtime.main")
 
 
 def emulator_pids() -> list[int]:

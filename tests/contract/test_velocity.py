@@ -24,8 +24,9 @@ def window(key: str, amount: str = "10.00", **limits: object) -> VelocityWindow:
 
 async def test_a_count_limit_admits_exactly_the_limit_even_concurrently(ports: Ports) -> None:
     key = f"#velocity#m-{uuid.uuid4().hex[:8]}#2026-03-01T12:30#0"
-    velocity = ports.velocity
-    takes = await asyncio.gather(*(velocity.take(window(key, max_count=5)) for _ in range(12)))
+    takes = await asyncio.gather(
+        *(ports.velocity.take(window(key, max_count=5)) for _ in range(12))
+    )
     assert takes.count(True) == 5
     other = f"{key}x"  # another window starts empty
     assert await ports.velocity.take(window(other, max_count=5)) is True

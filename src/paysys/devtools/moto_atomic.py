@@ -28,6 +28,8 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from paysys.devtools.procs import LOOPBACK
+
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
@@ -65,7 +67,7 @@ def _server(host: str, port: int) -> BaseWSGIServer:
 class MotoThread:
     """The atomic moto server on a thread of this process; ``url`` once started."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = LOOPBACK, port: int = 0) -> None:
         self._server = _server(host, port)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -89,7 +91,7 @@ def _exit(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-H", "--host", default=LOOPBACK)
     parser.add_argument("-p", "--port", type=int, required=True)
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _exit)

@@ -56,9 +56,7 @@ class Settings:
         "File this process appends each AWS operation it performs to, once "
         "(`service:Operation resource`); unset: off. Compare with `paysys iam-policy`.",
     )
-    aws_max_attempts: int = _setting(
-        4, "Attempts per AWS call (jittered backoff on throttling/5xx)."
-    )
+    aws_max_attempts: int = _setting(4, "Attempts per AWS call (backoff on throttling and 5xx).")
     dynamodb_retry_seconds: float = _setting(3.0, "Time budget for DynamoDB retries before a 503.")
     # --- resources -----------------------------------------------------------------------
     table_name: str = _setting("paysys-payments", "DynamoDB table.")
@@ -92,9 +90,7 @@ class Settings:
         secret=True,
     )
     max_body_bytes: int = _setting(16_384, "Largest accepted request body.")
-    max_json_depth: int = _setting(
-        32, "Deepest JSON nesting accepted in a request body (else 400)."
-    )
+    max_json_depth: int = _setting(32, "Deepest JSON nesting accepted in a body (else 400).")
     http_idle_timeout_seconds: float = _setting(
         15.0,
         "A connection with no complete request head this long after it opened or after its "
@@ -136,6 +132,11 @@ class Settings:
     )
     worker_delete_linger_ms: int = _setting(
         50, "Longest (0-1000 ms) a processed message waits to share a delete; 0: one per batch."
+    )
+    worker_retry_base_seconds: int = _setting(
+        1,
+        "A message whose decision hit a backend failure returns after ~this (doubled per"
+        " receive, at most the visibility timeout); 0: after the visibility timeout.",
     )
     visibility_timeout_seconds: int = _setting(30, "SQS visibility timeout set on the queue.")
     rules: str = _setting(
@@ -216,7 +217,10 @@ class Settings:
                 or not 0 <= self.worker_delete_linger_ms <= 1000,
                 "WORKER_RECEIVE_LINGER_MS and WORKER_DELETE_LINGER_MS must be 0-1000",
             ),
-            (self.max_receive_count < 1, "MAX_RECEIVE_COUNT must be >= 1"),
+            (
+                self.max_receive_count < 1 or self.worker_retry_base_seconds < 0,
+                "MAX_RECEIVE_COUNT must be >= 1, WORKER_RETRY_BASE_SECONDS >= 0",
+            ),
             (self.max_json_depth < 2, "MAX_JSON_DEPTH must be >= 2"),
             (
                 self.http_max_connections < 1 or self.publish_max_pending < 1,

@@ -20,7 +20,7 @@ from paysys.worker.worker import Worker
 
 from ..backends import Backend
 from ..conftest import fresh_resources, until
-from ..fakes import CountingQueue, HeldPayments
+from ..fakes import CountingQueue, HeldPayments, Outage
 
 NEW = NewPayment(amount=Decimal("10.00"), currency="BRL", description="test")
 NEW_TIME = datetime(2026, 1, 1, tzinfo=UTC)
@@ -172,6 +172,24 @@ async def test_in_flight_never_exceeds_the_semaphore(
     assert stats.approved == 30
     assert 1 <= peak <= 5
     assert stats.batches >= 6  # 30 messages in batches of at most 5
+
+
+async def test_a_backend_failure_is_retried_after_a_backoff_not_the_visibility_timeout(
+    settings: Settings, resources: Resources
+) -> None:
+    payment = await create(resources, "blip")
+    payments = Outage(resources.payments, "transition")
+    service = dataclasses.replace(resources.service, payments=payments)
+    worker = make_worker(resources, settings, service=service)
+    assert settings.visibility_timeout_seconds == 30
+    run = asyncio.create_task(worker.run(burst=True))
+    await until(lambda: worker.stats.retried == 1)
+    with payments.restored():
+        # Back in ~1 s; the guard is well under the 30 s it would wait without the backoff.
+        stats = await asyncio.wait_for(run, 15)
+    assert (stats.received, stats.failed, stats.retried, stats.approved) == (2, 1, 1, 1)
+    assert (await resources.service.get(payment.id)).status is PaymentStatus.APPROVED
+    assert await resources.queue.depth() == (0, 0)
 
 
 async def test_long_work_keeps_its_message_invisible(backend: Backend) -> None:

@@ -1,8 +1,10 @@
-"""What the worker is told (``WorkerOptions``), what it counts (``WorkerStats``) and whom it
-tells of each receive (``ReceiveObserver``): shared by the worker and its helpers."""
+"""What the worker is told (``WorkerOptions``), what it counts (``WorkerStats``), what it
+makes of a message (``Verdict``) and whom it tells of each receive (``ReceiveObserver``):
+shared by the worker and its helpers."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,6 +23,17 @@ class WorkerOptions:
     # An acknowledged message waits at most this long for a DeleteMessageBatch of 10
     # (0: each batch deletes its own messages when it ends).
     delete_linger_seconds: float = 0.05
+    # A message whose decision hit a backend failure is visible again after this, doubled
+    # per receive (capped at the visibility timeout); 0: after the visibility timeout.
+    retry_base_seconds: int = 1
+
+
+class Verdict(enum.Enum):
+    """What becomes of a processed message."""
+
+    ACK = "delete it"
+    RETRY = "hand it back for a retry with backoff (a backend failed)"
+    KEEP = "leave it for redelivery after the visibility timeout, then the DLQ"
 
 
 class ReceiveObserver(Protocol):
@@ -43,6 +56,7 @@ class WorkerStats:
     failed: int = 0
     malformed: int = 0
     released: int = 0
+    retried: int = 0  # messages handed back for a retry with backoff after a backend failure
     deleted: int = 0  # messages SQS was asked to delete in a call that succeeded
     delete_failed: int = 0  # messages whose delete call failed (they come back: duplicates)
     extended: int = 0
@@ -50,3 +64,8 @@ class WorkerStats:
     batches: int = 0
     receive_calls: int = 0  # ReceiveMessage calls, empty long polls included
     delete_calls: int = 0  # DeleteMessageBatch calls
+
+    def summary(self) -> dict[str, int]:
+        """The counts a stopped worker logs (gauges and per-batch counts left out)."""
+        gauges = ("in_flight", "batches", "extended")
+        return {name: getattr(self, name) for name in self.__slots__ if name not in gauges}

@@ -5,9 +5,10 @@ and hands the batch to its own task, so receiving never waits for processing. On
 of the N loops receive at a time (``pacing.ActiveLoops``): full receives add loops, partial
 ones park them and make the loop linger, so that at a moderate rate each call brings several
 messages. A message is deleted only after its payment is decided or found already final,
-through one buffer per worker that coalesces the deletes (``acks.AckBuffer``); anything that
-fails stays on the queue for SQS to redeliver and, after ``maxReceiveCount``, to move to the
-DLQ. ``stop()`` ends receiving without cancelling a long poll that is in flight, hands
+through one buffer per worker that coalesces the deletes (``acks.AckBuffer``); one whose
+decision hit a backend failure comes back after a backoff (``retries.Retries``); anything
+else that fails stays on the queue for SQS to redeliver and, after ``maxReceiveCount``, to
+move to the DLQ. ``stop()`` ends receiving without cancelling a long poll that is in flight, hands
 messages that arrive after it back to the queue, waits a bounded time for running batches
 (hands back the messages of those it then cancels) and deletes every acknowledged message
 still buffered.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import structlog
 
@@ -27,8 +28,15 @@ from paysys.core.ports import MessageQueue, QueueMessage
 from paysys.core.service import Approval, PaymentService
 from paysys.errors import BackendUnavailable, MalformedMessage, PaymentNotFound
 from paysys.worker.acks import AckBuffer
-from paysys.worker.options import ReceiveObserver, Unobserved, WorkerOptions, WorkerStats
+from paysys.worker.options import (
+    ReceiveObserver,
+    Unobserved,
+    Verdict,
+    WorkerOptions,
+    WorkerStats,
+)
 from paysys.worker.pacing import ActiveLoops, Slots
+from paysys.worker.retries import Retries
 
 __all__ = ["ReceiveObserver", "Worker", "WorkerOptions", "WorkerStats"]
 
@@ -42,6 +50,7 @@ class Worker:
         service: PaymentService,
         options: WorkerOptions,
         observer: ReceiveObserver | None = None,
+        clock: Callable[[], float] = time.monotonic,  # when handed-back messages return
     ) -> None:
         self._queue = queue
         self._observer = observer or Unobserved()
@@ -56,6 +65,9 @@ class Worker:
         self.pacing = ActiveLoops(options, self._stopping)  # which loops receive
         self._acks = AckBuffer(
             queue, self.stats, options.delete_linger_seconds, max_flushes=options.loops
+        )
+        self._retries = Retries(
+            queue, self.stats, options.retry_base_seconds, options.visibility_timeout_seconds, clock
         )
 
     @property
@@ -76,8 +88,9 @@ class Worker:
         self._slots.close()  # a loop waiting for room stops waiting
 
     async def run(self, *, burst: bool = False) -> WorkerStats:
-        """Run the loops until ``stop()``; with ``burst`` each loop also ends at an empty
-        receive, so the call returns once the queue is drained (used by tests)."""
+        """Run the loops until ``stop()``; with ``burst`` the loops also end at an empty
+        receive while no batch runs and no message handed back for a retry can still return:
+        the call returns once the queue is drained (used by tests)."""
         log.info("worker.started", loops=self._options.loops, burst=burst)
         try:
             async with asyncio.TaskGroup() as group:
@@ -86,7 +99,7 @@ class Worker:
         finally:
             await self._drain()
             await self._acks.close()
-        log.info("worker.stopped", **_summary(self.stats))
+        log.info("worker.stopped", **self.stats.summary())
         return self.stats
 
     # --- receiving ------------------------------------------------------------------------
@@ -107,7 +120,7 @@ class Worker:
                 failures = 0
                 self._slots.give(slots - len(messages))
                 if not messages:
-                    if burst:
+                    if burst and not (self._batches or self._retries.pending):
                         self.pacing.end()  # the queue is drained: every loop may end
                         return
                     continue
@@ -155,6 +168,7 @@ class Worker:
     async def _handle_batch(self, messages: list[QueueMessage]) -> None:
         unfinished = {m.message_id: m for m in messages}  # what the heartbeat keeps hidden
         holding = set(unfinished)  # whose slot is still taken
+        retry: list[QueueMessage] = []
         heartbeat = asyncio.create_task(self._heartbeat(unfinished))
 
         def release(message_id: str) -> None:
@@ -163,25 +177,29 @@ class Worker:
                 self.stats.in_flight -= 1
                 self._slots.give(1)
 
-        async def process(message: QueueMessage) -> bool:
+        async def process(message: QueueMessage) -> Verdict:
             try:
-                acked = await self._process(message)  # raises only when cancelled
+                verdict = await self._process(message)  # raises only when cancelled
                 unfinished.pop(message.message_id, None)
-                if acked and self._acks.coalescing:
+                if verdict is Verdict.RETRY:
+                    retry.append(message)
+                elif verdict is Verdict.ACK and self._acks.coalescing:
                     await self._acks.ack([message])
-                return acked
+                return verdict
             finally:
                 release(message.message_id)
 
         try:
-            results = await asyncio.gather(*(process(m) for m in messages))
+            verdicts = await asyncio.gather(*(process(m) for m in messages))
             heartbeat.cancel()
+            await self._retries.later(retry)
             if not self._acks.coalescing:  # each batch deletes its own, in one call
                 await self._acks.ack(
-                    [m for m, acked in zip(messages, results, strict=True) if acked]
+                    [m for m, v in zip(messages, verdicts, strict=True) if v is Verdict.ACK]
                 )
         except asyncio.CancelledError:
-            self._cut_short.extend(unfinished.values())  # ``_drain`` hands them back
+            # ``_drain`` hands them back (visible at once: the next worker retries now)
+            self._cut_short.extend([*unfinished.values(), *retry])
             raise
         finally:
             heartbeat.cancel()
@@ -204,8 +222,8 @@ class Worker:
             except BackendUnavailable as exc:
                 log.warning("worker.visibility_extend_failed", error=str(exc))
 
-    async def _process(self, message: QueueMessage) -> bool:
-        """Handle one message; True when it may be deleted. Never raises."""
+    async def _process(self, message: QueueMessage) -> Verdict:
+        """Handle one message: what becomes of it. Never raises."""
         started = time.perf_counter()
         with (
             tracing.consumer_span(f"process {EVENT_TYPE}", message.attributes, message.message_id),
@@ -215,7 +233,7 @@ class Worker:
                 traceparent=message.traceparent,
             ),
         ):
-            outcome, acked, error = await self._approve(message)
+            outcome, verdict, error = await self._approve(message)
             fields: dict[str, object] = {
                 "outcome": outcome,
                 "receive_count": message.receive_count,
@@ -225,34 +243,34 @@ class Worker:
                 log.warning("message.processed", error=error, **fields)
             else:
                 log.info("message.processed", **fields)
-        return acked
+        return verdict
 
-    async def _approve(self, message: QueueMessage) -> tuple[str, bool, str | None]:
+    async def _approve(self, message: QueueMessage) -> tuple[str, Verdict, str | None]:
         try:
             event = PaymentCreated.from_message(message.body)
         except MalformedMessage as exc:
             self.stats.malformed += 1
-            return "malformed", False, str(exc)
+            return "malformed", Verdict.KEEP, str(exc)
         structlog.contextvars.bind_contextvars(payment_id=event.payment_id)
         try:
             approval = await self._service.decide(event, message.correlation_id or "")
         except PaymentNotFound as exc:
             self.stats.failed += 1
-            return "unknown_payment", False, str(exc)
+            return "unknown_payment", Verdict.KEEP, str(exc)
         except BackendUnavailable as exc:
             self.stats.failed += 1
-            return "retry", False, str(exc)
+            return "retry", Verdict.RETRY, str(exc)
         except Exception as exc:  # one bad message must never end a loop
             self.stats.failed += 1
             log.exception("message.crashed")
-            return "error", False, repr(exc)
+            return "error", Verdict.KEEP, repr(exc)
         if approval is Approval.APPROVED:
             self.stats.approved += 1
         elif approval is Approval.DECLINED:
             self.stats.declined += 1
         else:
             self.stats.duplicates += 1
-        return approval.value, True, None
+        return approval.value, Verdict.ACK, None
 
     async def _drain(self) -> None:
         """Wait a bounded time for running batches (their acks go to the buffer), cancel
@@ -274,13 +292,3 @@ class Worker:
         if self._cut_short:
             await self._hand_back(self._cut_short)
             self._cut_short.clear()
-
-
-_SUMMARY = (
-    *("received", "approved", "declined", "duplicates", "failed", "malformed", "released"),
-    *("deleted", "delete_failed", "receive_calls", "delete_calls"),
-)
-
-
-def _summary(stats: WorkerStats) -> dict[str, int]:
-    return {name: getattr(stats, name) for name in _SUMMARY}

@@ -133,11 +133,8 @@ class Settings:
     worker_delete_linger_ms: int = _setting(
         50, "Longest (0-1000 ms) a processed message waits to share a delete; 0: one per batch."
     )
-    worker_retry_base_seconds: int = _setting(
-        1,
-        "A message whose decision hit a backend failure returns after ~this (doubled per"
-        " receive, at most the visibility timeout); 0: after the visibility timeout.",
-    )
+    worker_retry_attempts: int = _setting(3, "In-worker retries of a decision a backend failed.")
+    worker_retry_base_seconds: float = _setting(1.0, "First retry's wait (jittered, then doubled).")
     visibility_timeout_seconds: int = _setting(30, "SQS visibility timeout set on the queue.")
     rules: str = _setting(
         "", "Worker decision rules: JSON text or a JSON file's path; empty: none."
@@ -218,8 +215,9 @@ class Settings:
                 "WORKER_RECEIVE_LINGER_MS and WORKER_DELETE_LINGER_MS must be 0-1000",
             ),
             (
-                self.max_receive_count < 1 or self.worker_retry_base_seconds < 0,
-                "MAX_RECEIVE_COUNT must be >= 1, WORKER_RETRY_BASE_SECONDS >= 0",
+                self.max_receive_count < 1
+                or min(self.worker_retry_attempts, self.worker_retry_base_seconds) < 0,
+                "MAX_RECEIVE_COUNT must be >= 1, WORKER_RETRY_ATTEMPTS and _BASE_SECONDS >= 0",
             ),
             (self.max_json_depth < 2, "MAX_JSON_DEPTH must be >= 2"),
             (

@@ -14,11 +14,13 @@ from paysys.errors import BackendUnavailable
 
 class Outage:
     """Wraps a port: while ``down``, the named methods (all when none are named) raise
-    ``BackendUnavailable`` instead of answering, and the call is noted in ``refused``."""
+    ``BackendUnavailable`` instead of answering, and the call is noted in ``refused``. With
+    ``times``, it is back up by itself after refusing that many calls (a blip)."""
 
-    def __init__(self, port: Any, *methods: str) -> None:
+    def __init__(self, port: Any, *methods: str, times: int | None = None) -> None:
         self.port = port
         self.methods = set(methods)
+        self.times = times
         self.down = True
         self.refused: list[tuple[str, tuple[Any, ...]]] = []  # (method, arguments) refused
 
@@ -29,6 +31,8 @@ class Outage:
 
         async def unavailable(*args: Any, **_: Any) -> Any:
             self.refused.append((name, args))
+            if self.times is not None and len(self.refused) >= self.times:
+                self.down = False
             raise BackendUnavailable(f"{type(self.port).__name__}.{name}: backend down")
 
         return unavailable

@@ -24,11 +24,8 @@ GHOST = PaymentCreated(
 )
 
 
-def make_worker(
-    fakes: FakeSystem, service: PaymentService | None = None, queue: Any = None, **options: Any
-) -> Worker:
-    """A worker on the fakes (``queue`` instead of theirs), on their clock; ``wait_seconds=0``
-    so a burst run ends at the first empty poll."""
+def make_worker(fakes: FakeSystem, service: PaymentService | None = None, **options: Any) -> Worker:
+    """A worker on the fakes; ``wait_seconds=0`` so a burst run ends at the first empty poll."""
     defaults: dict[str, Any] = {
         "loops": 2,
         "max_in_flight": 10,
@@ -36,12 +33,7 @@ def make_worker(
         "drain_seconds": GUARD_SECONDS,
         "visibility_timeout_seconds": fakes.visibility_timeout,
     }
-    return Worker(
-        queue or fakes.queue,
-        service or fakes.service(),
-        WorkerOptions(**(defaults | options)),
-        clock=fakes.clock.time,
-    )
+    return Worker(fakes.queue, service or fakes.service(), WorkerOptions(**(defaults | options)))
 
 
 async def create(fakes: FakeSystem, count: int) -> list[Payment]:

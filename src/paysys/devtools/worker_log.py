@@ -21,8 +21,9 @@ class WorkerLog:
     duplicates: int
     failures: int
     warnings: int
-    # payment ids with an attempt that failed (outcome retry): its write may still have
-    # committed (a lost reply), and the redelivery is then logged as a duplicate
+    # payment ids with an attempt that failed (a retry in the worker, or outcome retry): its
+    # write may still have committed (a lost reply), and the payment is then logged as a
+    # duplicate by the next attempt
     retried: frozenset[str] = frozenset()
 
 
@@ -35,6 +36,10 @@ def parse_worker_log(lines: Iterable[str]) -> WorkerLog:
     for line in lines:
         if '"level": "warning"' in line or '"level": "error"' in line:
             warnings += 1
+        if '"worker.retry_scheduled"' in line:
+            with contextlib.suppress(ValueError):
+                retried.add(str(json.loads(line).get("payment_id")))
+            continue
         if '"message.processed"' not in line:
             continue
         with contextlib.suppress(ValueError):

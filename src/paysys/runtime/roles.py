@@ -53,6 +53,7 @@ def worker_options(settings: Settings) -> WorkerOptions:
         visibility_timeout_seconds=settings.visibility_timeout_seconds,
         receive_linger_seconds=settings.worker_receive_linger_ms / 1000,
         delete_linger_seconds=settings.worker_delete_linger_ms / 1000,
+        retry_attempts=settings.worker_retry_attempts,
         retry_base_seconds=settings.worker_retry_base_seconds,
     )
 

@@ -81,7 +81,7 @@ class _WorkerStatsCollector(Collector):
             ("malformed", "Messages whose body is not a PaymentCreated event.", stats.malformed),
             ("deleted", "Messages deleted after success.", stats.deleted),
             ("released", "Messages handed back on stop.", stats.released),
-            ("retried", "Messages handed back for a retry with backoff.", stats.retried),
+            ("retried", "Decisions retried after a backend failure.", stats.retried),
             ("visibility_extended", "Visibility extensions by the heartbeat.", stats.extended),
             ("delete_failed", "Messages whose delete failed (redelivered).", stats.delete_failed),
         ):

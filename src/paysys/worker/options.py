@@ -1,10 +1,8 @@
-"""What the worker is told (``WorkerOptions``), what it counts (``WorkerStats``), what it
-makes of a message (``Verdict``) and whom it tells of each receive (``ReceiveObserver``):
-shared by the worker and its helpers."""
+"""What the worker is told (``WorkerOptions``), what it counts (``WorkerStats``) and whom it
+tells of each receive (``ReceiveObserver``): shared by the worker and its helpers."""
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -23,17 +21,10 @@ class WorkerOptions:
     # An acknowledged message waits at most this long for a DeleteMessageBatch of 10
     # (0: each batch deletes its own messages when it ends).
     delete_linger_seconds: float = 0.05
-    # A message whose decision hit a backend failure is visible again after this, doubled
-    # per receive (capped at the visibility timeout); 0: after the visibility timeout.
-    retry_base_seconds: int = 1
-
-
-class Verdict(enum.Enum):
-    """What becomes of a processed message."""
-
-    ACK = "delete it"
-    RETRY = "hand it back for a retry with backoff (a backend failed)"
-    KEEP = "leave it for redelivery after the visibility timeout, then the DLQ"
+    # A decision that hits a backend failure is retried this many times in the worker, the
+    # n-th after half to all of ``retry_base_seconds * 2**(n-1)`` (0: left to SQS at once).
+    retry_attempts: int = 3
+    retry_base_seconds: float = 1.0
 
 
 class ReceiveObserver(Protocol):
@@ -56,7 +47,7 @@ class WorkerStats:
     failed: int = 0
     malformed: int = 0
     released: int = 0
-    retried: int = 0  # messages handed back for a retry with backoff after a backend failure
+    retried: int = 0  # decisions retried in the worker after a backend failure
     deleted: int = 0  # messages SQS was asked to delete in a call that succeeded
     delete_failed: int = 0  # messages whose delete call failed (they come back: duplicates)
     extended: int = 0

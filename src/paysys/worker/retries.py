@@ -1,80 +1,76 @@
-"""Messages whose decision hit a backend failure come back after a backoff, not after the
-whole visibility timeout.
+"""A decision that hits a backend failure is tried again in the worker, after a backoff.
 
-The delay doubles with each receive of the message (``base * 2**(receive_count - 1)``),
-capped at the visibility timeout, with equal jitter so that the messages of one outage do not
-all return at the same second. Messages of a batch that share a delay go in one
-ChangeMessageVisibilityBatch call. If that call fails too, the message simply waits for its
-visibility timeout; after ``maxReceiveCount`` receives SQS moves it to the DLQ either way.
+DynamoDB throttling or timing out past the client's own retry budget is usually over in a
+second or two. Left to SQS, the message would wait the whole visibility timeout (30 s) and
+use up one of its ``maxReceiveCount`` receives. Retried here, the payment is decided a second
+or two later, and the receive budget stays for poison messages: a long outage still leaves
+the message to SQS's redelivery, then the DLQ (and the reconciler), as before.
+
+While it waits, the message stays hidden (its batch's heartbeat) and keeps its slot of the
+semaphore: when DynamoDB throttles, the worker takes fewer new messages instead of adding to
+the load. Each wait is jittered (half to all of ``base * 2**(n-1)`` for the n-th retry) and
+ends early when the worker stops: the message is then handed back to the queue at once.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import itertools
 import random
-import time
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import structlog
 
-from paysys.core.ports import MessageQueue, QueueMessage
 from paysys.errors import BackendUnavailable
 from paysys.worker.options import WorkerStats
 
 log = structlog.get_logger(__name__)
 
+T = TypeVar("T")
+
 
 def backoff_seconds(
-    receive_count: int,
-    base_seconds: int,
-    cap_seconds: int,
-    uniform: Callable[[float, float], float] = random.uniform,
-) -> int:
-    """The visibility to give a message for its next try: between half and all of
-    ``base * 2**(receive_count - 1)`` (at most ``cap_seconds``), never under 1 s."""
-    ceiling = min(cap_seconds, base_seconds * 2 ** min(max(receive_count - 1, 0), 16))
-    return max(1, round(uniform(ceiling / 2, ceiling)))
+    retry: int, base_seconds: float, uniform: Callable[[float, float], float] = random.uniform
+) -> float:
+    """How long to wait before the ``retry``-th retry: half to all of ``base * 2**(retry-1)``."""
+    ceiling = base_seconds * 2 ** min(max(retry - 1, 0), 16)
+    return uniform(ceiling / 2, ceiling)
 
 
-class Retries:
-    """Hands messages back for a retry with backoff; ``pending`` says whether one of them
-    may still come back (a burst run keeps receiving until then)."""
+class Retrying:
+    """Runs a decision, and again after a backoff while it raises ``BackendUnavailable``, at
+    most ``attempts`` more times; the last failure is raised. 0 attempts: no retry."""
 
     def __init__(
-        self,
-        queue: MessageQueue,
-        stats: WorkerStats,
-        base_seconds: int,
-        cap_seconds: int,
-        clock: Callable[[], float] = time.monotonic,  # the queue's clock, in seconds
+        self, attempts: int, base_seconds: float, stopping: asyncio.Event, stats: WorkerStats
     ) -> None:
-        self._queue = queue
-        self._clock = clock
-        self._stats = stats
+        self._attempts = attempts
         self._base = base_seconds
-        self._cap = cap_seconds
-        self._due = 0.0  # time by which every handed-back message is visible
+        self._stopping = stopping
+        self._stats = stats
 
-    @property
-    def enabled(self) -> bool:
-        return self._base > 0
-
-    @property
-    def pending(self) -> bool:
-        return self._clock() < self._due
-
-    async def later(self, messages: Sequence[QueueMessage]) -> None:
-        if not self.enabled or not messages:
-            return  # each waits for its visibility timeout
-        by_delay: defaultdict[int, list[QueueMessage]] = defaultdict(list)
-        for message in messages:
-            by_delay[backoff_seconds(message.receive_count, self._base, self._cap)].append(message)
-        for seconds, group in sorted(by_delay.items()):
+    async def run(self, decide: Callable[[], Awaitable[T]]) -> T:
+        for retry in itertools.count(1):
             try:
-                await self._queue.change_visibility(group, seconds)
+                return await decide()
             except BackendUnavailable as exc:
-                log.warning("worker.retry_schedule_failed", count=len(group), error=str(exc))
-                continue
-            self._stats.retried += len(group)
-            self._due = max(self._due, self._clock() + seconds)
-            log.info("worker.retry_scheduled", count=len(group), seconds=seconds)
+                if retry > self._attempts or not await self._wait(retry, exc):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover - the loop only returns/raises
+
+    async def _wait(self, retry: int, exc: BackendUnavailable) -> bool:
+        """Wait before the retry; False when the worker stops first (no retry then)."""
+        if self._stopping.is_set():
+            return False
+        seconds = backoff_seconds(retry, self._base)
+        self._stats.retried += 1
+        log.warning(
+            "worker.retry_scheduled", retry=retry, seconds=round(seconds, 3), error=str(exc)
+        )
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
+            return False
+        return True

@@ -5,20 +5,20 @@ and hands the batch to its own task, so receiving never waits for processing. On
 of the N loops receive at a time (``pacing.ActiveLoops``): full receives add loops, partial
 ones park them and make the loop linger, so that at a moderate rate each call brings several
 messages. A message is deleted only after its payment is decided or found already final,
-through one buffer per worker that coalesces the deletes (``acks.AckBuffer``); one whose
-decision hit a backend failure comes back after a backoff (``retries.Retries``); anything
-else that fails stays on the queue for SQS to redeliver and, after ``maxReceiveCount``, to
-move to the DLQ. ``stop()`` ends receiving without cancelling a long poll that is in flight, hands
-messages that arrive after it back to the queue, waits a bounded time for running batches
-(hands back the messages of those it then cancels) and deletes every acknowledged message
-still buffered.
+through one buffer per worker that coalesces the deletes (``acks.AckBuffer``). A decision
+that hits a backend failure is retried in place after a backoff (``retries.Retrying``);
+anything that still fails stays on the queue for SQS to redeliver and, after
+``maxReceiveCount``, to move to the DLQ. ``stop()`` ends receiving without cancelling a long
+poll that is in flight, hands messages that arrive after it back to the queue, waits a
+bounded time for running batches (hands back the messages of those it then cancels, and
+those whose retry the stop ended) and deletes every acknowledged message still buffered.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import structlog
 
@@ -28,15 +28,9 @@ from paysys.core.ports import MessageQueue, QueueMessage
 from paysys.core.service import Approval, PaymentService
 from paysys.errors import BackendUnavailable, MalformedMessage, PaymentNotFound
 from paysys.worker.acks import AckBuffer
-from paysys.worker.options import (
-    ReceiveObserver,
-    Unobserved,
-    Verdict,
-    WorkerOptions,
-    WorkerStats,
-)
+from paysys.worker.options import ReceiveObserver, Unobserved, WorkerOptions, WorkerStats
 from paysys.worker.pacing import ActiveLoops, Slots
-from paysys.worker.retries import Retries
+from paysys.worker.retries import Retrying
 
 __all__ = ["ReceiveObserver", "Worker", "WorkerOptions", "WorkerStats"]
 
@@ -50,7 +44,6 @@ class Worker:
         service: PaymentService,
         options: WorkerOptions,
         observer: ReceiveObserver | None = None,
-        clock: Callable[[], float] = time.monotonic,  # when handed-back messages return
     ) -> None:
         self._queue = queue
         self._observer = observer or Unobserved()
@@ -66,8 +59,8 @@ class Worker:
         self._acks = AckBuffer(
             queue, self.stats, options.delete_linger_seconds, max_flushes=options.loops
         )
-        self._retries = Retries(
-            queue, self.stats, options.retry_base_seconds, options.visibility_timeout_seconds, clock
+        self._retrying = Retrying(
+            options.retry_attempts, options.retry_base_seconds, self._stopping, self.stats
         )
 
     @property
@@ -89,8 +82,8 @@ class Worker:
 
     async def run(self, *, burst: bool = False) -> WorkerStats:
         """Run the loops until ``stop()``; with ``burst`` the loops also end at an empty
-        receive while no batch runs and no message handed back for a retry can still return:
-        the call returns once the queue is drained (used by tests)."""
+        receive while no batch runs, so the call returns once the queue is drained and every
+        message received is done with (used by tests)."""
         log.info("worker.started", loops=self._options.loops, burst=burst)
         try:
             async with asyncio.TaskGroup() as group:
@@ -120,7 +113,7 @@ class Worker:
                 failures = 0
                 self._slots.give(slots - len(messages))
                 if not messages:
-                    if burst and not (self._batches or self._retries.pending):
+                    if burst and not self._batches:
                         self.pacing.end()  # the queue is drained: every loop may end
                         return
                     continue
@@ -168,7 +161,6 @@ class Worker:
     async def _handle_batch(self, messages: list[QueueMessage]) -> None:
         unfinished = {m.message_id: m for m in messages}  # what the heartbeat keeps hidden
         holding = set(unfinished)  # whose slot is still taken
-        retry: list[QueueMessage] = []
         heartbeat = asyncio.create_task(self._heartbeat(unfinished))
 
         def release(message_id: str) -> None:
@@ -177,29 +169,25 @@ class Worker:
                 self.stats.in_flight -= 1
                 self._slots.give(1)
 
-        async def process(message: QueueMessage) -> Verdict:
+        async def process(message: QueueMessage) -> bool:
             try:
-                verdict = await self._process(message)  # raises only when cancelled
+                acked = await self._process(message)  # raises only when cancelled
                 unfinished.pop(message.message_id, None)
-                if verdict is Verdict.RETRY:
-                    retry.append(message)
-                elif verdict is Verdict.ACK and self._acks.coalescing:
+                if acked and self._acks.coalescing:
                     await self._acks.ack([message])
-                return verdict
+                return acked
             finally:
                 release(message.message_id)
 
         try:
-            verdicts = await asyncio.gather(*(process(m) for m in messages))
+            results = await asyncio.gather(*(process(m) for m in messages))
             heartbeat.cancel()
-            await self._retries.later(retry)
             if not self._acks.coalescing:  # each batch deletes its own, in one call
                 await self._acks.ack(
-                    [m for m, v in zip(messages, verdicts, strict=True) if v is Verdict.ACK]
+                    [m for m, acked in zip(messages, results, strict=True) if acked]
                 )
         except asyncio.CancelledError:
-            # ``_drain`` hands them back (visible at once: the next worker retries now)
-            self._cut_short.extend([*unfinished.values(), *retry])
+            self._cut_short.extend(unfinished.values())  # ``_drain`` hands them back
             raise
         finally:
             heartbeat.cancel()
@@ -222,8 +210,8 @@ class Worker:
             except BackendUnavailable as exc:
                 log.warning("worker.visibility_extend_failed", error=str(exc))
 
-    async def _process(self, message: QueueMessage) -> Verdict:
-        """Handle one message: what becomes of it. Never raises."""
+    async def _process(self, message: QueueMessage) -> bool:
+        """Handle one message; True when it may be deleted. Never raises."""
         started = time.perf_counter()
         with (
             tracing.consumer_span(f"process {EVENT_TYPE}", message.attributes, message.message_id),
@@ -233,7 +221,7 @@ class Worker:
                 traceparent=message.traceparent,
             ),
         ):
-            outcome, verdict, error = await self._approve(message)
+            outcome, acked, error = await self._approve(message)
             fields: dict[str, object] = {
                 "outcome": outcome,
                 "receive_count": message.receive_count,
@@ -243,43 +231,47 @@ class Worker:
                 log.warning("message.processed", error=error, **fields)
             else:
                 log.info("message.processed", **fields)
-        return verdict
+        return acked
 
-    async def _approve(self, message: QueueMessage) -> tuple[str, Verdict, str | None]:
+    async def _approve(self, message: QueueMessage) -> tuple[str, bool, str | None]:
         try:
             event = PaymentCreated.from_message(message.body)
         except MalformedMessage as exc:
             self.stats.malformed += 1
-            return "malformed", Verdict.KEEP, str(exc)
+            return "malformed", False, str(exc)
         structlog.contextvars.bind_contextvars(payment_id=event.payment_id)
         try:
-            approval = await self._service.decide(event, message.correlation_id or "")
+            approval = await self._retrying.run(
+                lambda: self._service.decide(event, message.correlation_id or "")
+            )
         except PaymentNotFound as exc:
             self.stats.failed += 1
-            return "unknown_payment", Verdict.KEEP, str(exc)
+            return "unknown_payment", False, str(exc)
         except BackendUnavailable as exc:
             self.stats.failed += 1
-            return "retry", Verdict.RETRY, str(exc)
+            if self._stopping.is_set():  # not retried: visible again at once, for the next
+                self._cut_short.append(message)  # worker (``_drain`` hands it back)
+            return "retry", False, str(exc)
         except Exception as exc:  # one bad message must never end a loop
             self.stats.failed += 1
             log.exception("message.crashed")
-            return "error", Verdict.KEEP, repr(exc)
+            return "error", False, repr(exc)
         if approval is Approval.APPROVED:
             self.stats.approved += 1
         elif approval is Approval.DECLINED:
             self.stats.declined += 1
         else:
             self.stats.duplicates += 1
-        return approval.value, Verdict.ACK, None
+        return approval.value, True, None
 
     async def _drain(self) -> None:
         """Wait a bounded time for running batches (their acks go to the buffer), cancel
         what still runs and hand its unfinished messages back; the buffer is flushed after.
         A message cut short mid-decision is safe to hand back: deciding is idempotent."""
-        if not self._batches:
-            return
-        pending = set(self._batches)
-        _, still_running = await asyncio.wait(pending, timeout=self._options.drain_seconds)
+        still_running: set[asyncio.Task[None]] = set()
+        if self._batches:
+            pending = set(self._batches)
+            _, still_running = await asyncio.wait(pending, timeout=self._options.drain_seconds)
         for task in still_running:
             task.cancel()
         if still_running:

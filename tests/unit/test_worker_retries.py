@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from paysys.core.domain import PaymentStatus
-from paysys.worker.retries import backoff_seconds
+from paysys.worker.backoff import backoff_seconds
 
 from ..conftest import until
 from ..fakes import FakeSystem, Outage
@@ -24,9 +24,10 @@ def test_the_backoff_doubles_per_retry_with_equal_jitter() -> None:
     def shortest(low: float, high: float) -> float:
         return low
 
-    assert [backoff_seconds(n, 1.0, longest) for n in range(1, 5)] == [1.0, 2.0, 4.0, 8.0]
-    assert [backoff_seconds(n, 1.0, shortest) for n in range(1, 5)] == [0.5, 1.0, 2.0, 4.0]
-    assert backoff_seconds(10_000, 1.0, longest) == 2.0**16  # a huge count cannot overflow
+    assert [backoff_seconds(n, 1.0, uniform=longest) for n in range(1, 5)] == [1.0, 2.0, 4.0, 8.0]
+    assert [backoff_seconds(n, 1.0, uniform=shortest) for n in range(1, 5)] == [0.5, 1.0, 2.0, 4.0]
+    assert backoff_seconds(10_000, 1.0, uniform=longest) == 2.0**16  # a huge count cannot overflow
+    assert [backoff_seconds(n, 0.25, 5.0, uniform=longest) for n in (5, 6)] == [4.0, 5.0]  # capped
     assert all(1.0 <= backoff_seconds(2, 1.0) <= 2.0 for _ in range(200))
 
 

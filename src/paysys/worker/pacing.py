@@ -11,11 +11,10 @@ burst run, a loop finds the queue empty.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import random
 
 import structlog
 
+from paysys.worker.backoff import backoff_seconds, wait_unless
 from paysys.worker.options import WorkerOptions
 
 log = structlog.get_logger(__name__)
@@ -89,15 +88,12 @@ class ActiveLoops:
     async def back_off(self, index: int, failures: int, exc: Exception) -> None:
         """After ``failures`` failed receives in a row: a jittered, capped wait (``stop``
         cuts it short)."""
-        ceiling = min(self._max_backoff, 0.2 * 2**failures)
-        delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not crypto
+        delay = backoff_seconds(failures + 1, 0.2, self._max_backoff)
         log.warning("worker.receive_failed", loop=index, error=repr(exc), retry_in_s=delay)
         await self._wait(delay)
 
     async def _wait(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await self._stopping.wait()
+        await wait_unless(self._stopping, seconds)
 
     def end(self) -> None:
         """Every loop ends: the worker stops, or a burst run found the queue empty."""

@@ -15,28 +15,18 @@ ends early when the worker stops: the message is then handed back to the queue a
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
-import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import structlog
 
 from paysys.errors import BackendUnavailable
+from paysys.worker.backoff import backoff_seconds, wait_unless
 from paysys.worker.options import WorkerStats
 
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
-
-
-def backoff_seconds(
-    retry: int, base_seconds: float, uniform: Callable[[float, float], float] = random.uniform
-) -> float:
-    """How long to wait before the ``retry``-th retry: half to all of ``base * 2**(retry-1)``."""
-    ceiling = base_seconds * 2 ** min(max(retry - 1, 0), 16)
-    return uniform(ceiling / 2, ceiling)
 
 
 class Retrying:
@@ -52,13 +42,14 @@ class Retrying:
         self._stats = stats
 
     async def run(self, decide: Callable[[], Awaitable[T]]) -> T:
-        for retry in itertools.count(1):
+        retry = 0
+        while True:
             try:
                 return await decide()
             except BackendUnavailable as exc:
+                retry += 1
                 if retry > self._attempts or not await self._wait(retry, exc):
                     raise
-        raise AssertionError("unreachable")  # pragma: no cover - the loop only returns/raises
 
     async def _wait(self, retry: int, exc: BackendUnavailable) -> bool:
         """Wait before the retry; False when the worker stops first (no retry then)."""
@@ -69,8 +60,4 @@ class Retrying:
         log.warning(
             "worker.retry_scheduled", retry=retry, seconds=round(seconds, 3), error=str(exc)
         )
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await self._stopping.wait()
-            return False
-        return True
+        return await wait_unless(self._stopping, seconds)

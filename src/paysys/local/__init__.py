@@ -1,0 +1,1 @@
+"""What `paysys local` needs: the embedded moto emulator and the child-process helper."""

@@ -1,0 +1,1 @@
+"""Observability: structured logs, traces and the AWS call counters, configured in one place."""

@@ -1,0 +1,1 @@
+"""Operator commands: provisioning, migration, IAM policies, capacity, the DLQ and event tail."""

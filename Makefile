@@ -17,17 +17,18 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 # pip and the build backend (build.txt), then paysys[dev] (dev.txt), then paysys itself,
-# built by that pinned backend: nothing is installed that the lock does not pin.
-$(STAMP): pyproject.toml requirements/build.txt requirements/dev.txt
+# built by that pinned backend: nothing is installed that the lock does not pin. tools/ is the
+# dev tooling (paysys-tools: the bench, emulator launchers, proxies), never in the wheel or image.
+$(STAMP): pyproject.toml tools/pyproject.toml requirements/build.txt requirements/dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "paysys needs Python 3.11 or newer (PYTHON=$(PYTHON))"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/build.txt
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.txt
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . -e tools
 	@touch $@
 
-venv: $(STAMP) ## create .venv with paysys and its dev tools
+venv: $(STAMP) ## create .venv with paysys, its dev dependencies and tools/
 
 run: $(STAMP) ## run the whole system on the embedded emulator (Ctrl-C stops it)
 	$(BIN)/paysys local
@@ -41,12 +42,12 @@ test-fast: $(STAMP) ## unit tests and the contract on the fakes: no emulator, a 
 # LocalStack's venv (Python 3.13) is made once in ~/.cache/paysys: install it ahead, so its
 # time is not a test's.
 test-localstack: $(STAMP) ## the portable tier on LocalStack's SNS/SQS (from PyPI, no Docker) + moto's DynamoDB
-	$(BIN)/python -m paysys.devtools.localstack
+	$(BIN)/python -m paysys_tools.localstack
 	PAYSYS_TEST_BACKEND=localstack $(BIN)/pytest -m backend_portable
 
 lint: $(STAMP) lock-check ## the lock check, ruff (lint + format check) and mypy --strict
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests tools
+	$(BIN)/ruff format --check src tests tools
 	$(BIN)/mypy
 
 lock: $(STAMP) ## re-resolve requirements/*.txt after a change to pyproject.toml (LOCK_ARGS=)
@@ -56,8 +57,8 @@ lock-check: $(STAMP) ## fail when pyproject.toml and requirements/*.txt disagree
 	@UV=$(BIN)/uv PYTHON=$(BIN)/python bash scripts/lock.sh check
 
 fmt: $(STAMP) ## format the code
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests tools
+	$(BIN)/ruff check --fix src tests tools
 
 docs: $(STAMP) ## regenerate the README's configuration table from the settings
 	$(BIN)/python scripts/readme_config.py

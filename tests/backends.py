@@ -1,9 +1,9 @@
 """The emulators the suite can run against, chosen by PAYSYS_TEST_BACKEND:
 
 - ``moto`` (default): moto's server in a thread serves DynamoDB, SNS and SQS (its DynamoDB
-  requests one at a time: ``paysys.devtools.moto_atomic``);
+  requests one at a time: ``paysys.local.moto_atomic``);
 - ``localstack``: LocalStack's own SNS and SQS from PyPI (no Docker), DynamoDB on moto
-  (``paysys.devtools.localstack``); ``make test-localstack`` runs the portable tier on it;
+  (``paysys_tools.localstack``); ``make test-localstack`` runs the portable tier on it;
 - ``localstack-docker``: the LocalStack image for all three, where a Docker engine answers
   (else moto, with a warning).
 """
@@ -15,8 +15,8 @@ import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
-from paysys.devtools.localstack import localstack_with_moto
-from paysys.devtools.moto_atomic import MotoThread
+from paysys.local.moto_atomic import MotoThread
+from paysys_tools.localstack import localstack_with_moto
 
 BACKENDS = ("moto", "localstack", "localstack-docker")
 # A LocalStack release that serves DynamoDB/SNS/SQS without an auth token.

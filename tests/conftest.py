@@ -21,14 +21,15 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from paysys.adapters.call_log import read_calls
 from paysys.api.auth import new_key
 from paysys.config import Settings
-from paysys.logging import configure_logging
-from paysys.runtime.iam import actions, iam_action
-from paysys.runtime.provision import Provisioned, provision
+from paysys.observability.call_log import read_calls
+from paysys.observability.logging import configure_logging
+from paysys.ops.iam import actions, iam_action
+from paysys.ops.provision import Provisioned, provision
 from paysys.runtime.resources import Clients, Resources, open_clients, open_resources
 from paysys.runtime.roles import api_app
+from paysys_tools.names import per_run
 
 from .backends import Backend, start_backend
 from .processes import CALL_LOG_DIR
@@ -135,16 +136,9 @@ async def backend() -> AsyncIterator[Backend]:
 
 
 def fresh_settings(backend: Backend, **overrides: Any) -> Settings:
-    suffix = uuid.uuid4().hex[:10]
     base = Settings(
         aws_endpoint_url=backend.aws,
         dynamodb_endpoint_url=backend.dynamodb,
-        table_name=f"payments-{suffix}",
-        idempotency_table_name=f"idempotency-{suffix}",
-        topic_name=f"events-{suffix}",
-        outcomes_topic_name=f"outcomes-{suffix}",
-        queue_name=f"created-{suffix}",
-        dlq_name=f"created-dlq-{suffix}",
         worker_wait_seconds=1,
         worker_port=0,
         api_port=0,
@@ -153,7 +147,7 @@ def fresh_settings(backend: Backend, **overrides: Any) -> Settings:
         dynamodb_retry_seconds=1.0,
         shutdown_timeout_seconds=5.0,
     )
-    return base.replace(**overrides)
+    return per_run(base, f"t{uuid.uuid4().hex[:10]}").replace(**overrides)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paysys.config import Settings, env_name
-from paysys.devtools.procs import Child, start, stop
+from paysys.local.procs import Child, start, stop
 
 CALL_LOG_DIR = "PAYSYS_TEST_CALL_LOG_DIR"
 

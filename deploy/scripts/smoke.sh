@@ -191,6 +191,8 @@ build_s=$((SECONDS - build_started))
 size=$(dk image inspect --format '{{.Size}}' "$IMAGE")
 user=$(dk image inspect --format '{{.Config.User}}' "$IMAGE")
 [[ $user == 10001:10001 ]] || fail "the image runs as '$user', not the non-root 10001:10001"
+shipped=$(dk run --rm -i --network none --entrypoint python "$IMAGE" - <deploy/scripts/shipped_check.py 2>&1) \
+  || fail "the image ships dev tooling: $shipped"
 
 # --- 4. emulator, provision, API and worker on a private network ---------------------------
 network=$prefix
@@ -201,10 +203,10 @@ paysys_env=(-e "PAYSYS_AWS_ENDPOINT_URL=http://emulator:$EMULATOR_PORT" -e PAYSY
   -e PAYSYS_AUTH=required)
 new_api_key dk || fail "paysys keygen in the image failed"
 
-note "starting the emulator (python -m paysys.devtools.moto_atomic in our image)"
+note "starting the emulator (python -m paysys.local.moto_atomic in our image)"
 containers+=("$prefix-emulator")
 dk run --detach --name "$prefix-emulator" --network-alias emulator --no-healthcheck \
-  ${hardened[@]+"${hardened[@]}"} --entrypoint python "$IMAGE" -m paysys.devtools.moto_atomic -H 0.0.0.0 -p "$EMULATOR_PORT" \
+  ${hardened[@]+"${hardened[@]}"} --entrypoint python "$IMAGE" -m paysys.local.moto_atomic -H 0.0.0.0 -p "$EMULATOR_PORT" \
   >/dev/null || fail "the emulator container did not start"
 for _ in $(seq 60); do
   dk exec "$prefix-emulator" python -c "import urllib.request as u; \
@@ -276,6 +278,7 @@ total=$((SECONDS - started))
 cat <<EOF
 SMOKE PASSED
   image      $IMAGE, $((size / 1000000)) MB, user $user, base $BASE_IMAGE (Python $pyver), built offline in ${build_s}s
+  package    $shipped
   provision  created: $created
   payment    $result
   health     api $api_health, worker $worker_health (image HEALTHCHECK)

@@ -1,15 +1,9 @@
-"""The entrypoint: reads settings, configures logging, runs a role or a command.
+"""The entrypoint: reads settings, configures logging, runs a role or an operator command.
 
-paysys --role api | --role worker     serve one role (what a container runs)
-paysys provision                      create table/topic/queues/subscription, idempotently
-paysys local                          embedded emulator + provision + API + worker
-paysys config [--markdown]            every setting, its value, source and default
-paysys dlq list | redrive             show dead letters (and why) / move them back
-paysys events tail [--type T] [--merchant M]   print outcome events as they arrive
-paysys keygen                         a new API key and the hash for PAYSYS_API_KEYS
-paysys iam-policy --role R            the least-privilege IAM policy of api, worker or provision
-paysys capacity [--rate R]            per-partition writes/s at R payments/s, against the limits
-paysys infra cloudformation           the CloudFormation template of every AWS resource (YAML)
+``paysys --help`` lists the commands and ``paysys COMMAND --help`` each one's flags.
+``paysys --role api|worker`` (what a container runs) is ``paysys serve --role api|worker``.
+Commands of installed dev tooling (``paysys bench``) plug in through the ``paysys.commands``
+entry point group: each entry is a callable that adds its subparser.
 """
 
 from __future__ import annotations
@@ -22,7 +16,8 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from typing import Any
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -32,63 +27,79 @@ from paysys.config_docs import markdown_table, render_config
 from paysys.core.domain import MERCHANT_ID
 from paysys.core.outcomes import OUTCOME_TYPES
 from paysys.errors import PaysysError
-from paysys.logging import configure_logging
-from paysys.runtime.capacity import render as render_capacity
-from paysys.runtime.dlq import list_dead_letters, redrive
+from paysys.observability.logging import configure_logging
+from paysys.observability.telemetry import role_tracing, traces_exporter
+from paysys.ops.capacity import render as render_capacity
+from paysys.ops.dlq import list_dead_letters, redrive
+from paysys.ops.iam import ROLES, policy
+from paysys.ops.infra.cloudformation import render as render_cloudformation
+from paysys.ops.provision import provision
+from paysys.ops.tail import tail
 from paysys.runtime.eventloop import loop_factory
-from paysys.runtime.iam import ROLES, policy
-from paysys.runtime.infra.cloudformation import render as render_cloudformation
-from paysys.runtime.provision import provision
 from paysys.runtime.resources import open_clients, open_resources
 from paysys.runtime.roles import run_api, run_worker
-from paysys.runtime.tail import tail
-from paysys.runtime.telemetry import role_tracing, traces_exporter
 
 log = structlog.get_logger(__name__)
 
-COMMANDS = (
-    "serve",
-    "provision",
-    "local",
-    "config",
-    "dlq",
-    "events",
-    "keygen",
-    "iam-policy",
-    "capacity",
-    "infra",
-)
-ACTIONS = {"dlq": ("list", "redrive"), "events": ("tail",), "infra": ("cloudformation",)}
+SERVED_ROLES = ("api", "worker")
+PLUGIN_GROUP = "paysys.commands"
+
+# A command's body: what it runs once the settings are read (exit status back).
+Run = Callable[[argparse.Namespace, Settings, Mapping[str, str]], int]
+# A long-running command: runs on the event loop until done or signalled.
+Command = Callable[[Settings, asyncio.Event], Coroutine[Any, Any, None]]
+if TYPE_CHECKING:
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="paysys", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="paysys", description=(__doc__ or "").split("\n")[0])
     parser.add_argument(
-        "command", nargs="?", default="serve", choices=COMMANDS, help="default: serve --role"
+        "--role", choices=SERVED_ROLES, help="serve this role: the same as `paysys serve --role R`"
     )
-    parser.add_argument(
-        "action",
-        nargs="?",
-        choices=[a for actions in ACTIONS.values() for a in actions],
-        help="dlq: list or redrive; events: tail; infra: cloudformation",
+    commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
+    _add(commands, "serve", "serve one role (what a container runs)", _serve).add_argument(
+        "--role", choices=SERVED_ROLES, required=True, help="api or worker"
     )
-    parser.add_argument(
+    _add(commands, "provision", "create table/topic/queues/subscription, idempotently", _provision)
+    _add(commands, "local", "embedded emulator + provision + API + worker (`make run`)", _local)
+    _add(commands, "config", "every setting, its value, source and default", _config).add_argument(
+        "--markdown", action="store_true", help="print the docs' settings table instead"
+    )
+    _add(
+        commands, "keygen", "a new API key and the hash for PAYSYS_API_KEYS", _keygen
+    ).add_argument("--merchant", type=_merchant, help="the key's merchant (default: default)")
+    _add(commands, "iam-policy", "the least-privilege IAM policy of a role", _iam).add_argument(
+        "--role", choices=ROLES, required=True, help="api, worker or provision"
+    )
+    capacity = _add(commands, "capacity", "per-partition writes/s at a rate, vs limits", _capacity)
+    capacity.add_argument("--rate", type=float, default=10_000.0, help="payments/s (10000)")
+    dlq = _group(commands, "dlq", "dead letters: list them (and why) or move them back")
+    _add(dlq, "list", "print each dead letter and why it is there", _dlq_list)
+    _add(dlq, "redrive", "move every dead letter back to the queue", _dlq_redrive)
+    events = _group(commands, "events", "the outcome events")
+    tail_parser = _add(events, "tail", "print outcome events as they arrive", _events_tail)
+    tail_parser.add_argument(
         "--type", action="append", default=[], choices=sorted(OUTCOME_TYPES.values()),
-        help="events tail: only this event type (repeatable)",
+        help="only this event type (repeatable)",
     )  # fmt: skip
-    parser.add_argument(
-        "--rate", type=float, default=10_000.0, help="capacity: payments per second (10000)"
-    )
-    parser.add_argument(
-        "--merchant", type=_merchant, help="keygen: the key's merchant; events tail: a filter"
-    )
-    parser.add_argument(
-        "--role", choices=ROLES, help="the role to serve (api, worker) or its iam-policy"
-    )
-    parser.add_argument(
-        "--markdown", action="store_true", help="config: print the README's settings table"
-    )
+    tail_parser.add_argument("--merchant", type=_merchant, help="only this merchant's events")
+    infra = _group(commands, "infra", "infrastructure as code")
+    _add(infra, "cloudformation", "the CloudFormation template of every AWS resource", _infra)
+    for plugin in entry_points(group=PLUGIN_GROUP):
+        plugin.load()(commands)
     return parser
+
+
+def _add(commands: Subparsers, name: str, summary: str, run: Run) -> argparse.ArgumentParser:
+    parser = commands.add_parser(name, help=summary, description=summary)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _group(commands: Subparsers, name: str, summary: str) -> Subparsers:
+    parser = commands.add_parser(name, help=summary, description=summary)
+    return parser.add_subparsers(dest="action", title="actions", metavar="ACTION", required=True)
 
 
 def _merchant(text: str) -> str:
@@ -97,93 +108,78 @@ def _merchant(text: str) -> str:
     return text
 
 
-_CHOICES = {
-    "serve": "a role: --role api | --role worker",
-    "events": "events tail [--type T] [--merchant M]",
-    "dlq": "dlq list | dlq redrive",
-}
-
-
-def _missing_choice(args: argparse.Namespace) -> str | None:
-    """What to choose when the command needs a role or an action it was not given."""
-    if args.command == "serve":
-        return None if args.role in ("api", "worker") else _CHOICES["serve"]
-    if args.command in ("events", "dlq") and args.action not in ACTIONS[args.command]:
-        return _CHOICES[args.command]
-    return None
-
-
-def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:  # noqa: PLR0911
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     env = os.environ if environ is None else environ
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["bench"]:
-        from paysys.devtools.bench.cli import main as bench_main  # noqa: PLC0415 - only the bench needs it
-
-        return bench_main(argv[1:], env)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error argparse has already printed
+        return exc.code if isinstance(exc.code, int) else 2
+    if args.command is None:
+        if args.role is None:
+            sys.stderr.write(
+                "paysys: choose: a role: --role api | --role worker, or a command (--help)\n"
+            )
+            return 2
+        args.run = _serve
     try:
         settings = Settings.from_env(env)
-        if args.command == "serve" and args.role == "api":
+        if args.run is _serve and args.role == "api":
             decide_auth(settings, embedded=False)  # refuse before opening any client
         traces_exporter(env)  # refuse OTEL_* settings it cannot honour, as early
     except PaysysError as exc:
         sys.stderr.write(f"paysys: {exc}\n")
         return 2
-    if args.command == "config":
-        sys.stdout.write(markdown_table() if args.markdown else render_config(settings, env))
-        return 0
-    if args.command == "keygen":
-        key, entry = new_key(args.merchant)
-        sys.stdout.write(
-            f"key:  {key}\nhash: {entry}\n"
-            "Give the key to the client; add the hash line to PAYSYS_API_KEYS "
-            "(comma-separated).\n"
-        )
-        return 0
-    if args.command == "capacity":
-        sys.stdout.write(render_capacity(settings, args.rate))
-        return 0
-    if args.command == "infra":
-        return _infra(args.action, settings)
-    if args.command == "iam-policy":
-        if args.role is None:
-            sys.stderr.write("paysys: choose: iam-policy --role api | worker | provision\n")
-            return 2
-        sys.stdout.write(json.dumps(policy(args.role, settings), indent=2) + "\n")
-        return 0
-    if missing := _missing_choice(args):
-        sys.stderr.write(f"paysys: choose: {missing}\n")
-        return 2
-    configure_logging(settings.log_format, settings.log_level)
-    command: Command = {
-        "provision": _provision,
-        "local": _local,
-        "dlq": _dlq_list if args.action == "list" else _dlq_redrive,
-        "events": _tail_command(args.type, args.merchant),
-        "serve": _serve_api if args.role == "api" else _serve_worker,
-    }[args.command]
-    traced = {"serve": args.role, "local": "local"}.get(args.command)
-    try:
-        with (
-            role_tracing(traced, env),  # flushed after the loop has closed
-            asyncio.Runner(loop_factory=loop_factory()) as runner,
-        ):
-            runner.run(_until_signalled(command, settings))
-    except PaysysError as exc:
-        log.error("paysys.failed", error=str(exc), code=exc.code)
-        return 1
+    run: Run = args.run
+    return run(args, settings, env)
+
+
+def _config(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) -> int:
+    sys.stdout.write(markdown_table() if args.markdown else render_config(settings, env))
     return 0
 
 
-def _infra(action: str | None, settings: Settings) -> int:
-    if action not in ACTIONS["infra"]:
-        sys.stderr.write("paysys: choose: infra cloudformation\n")
-        return 2
+def _keygen(args: argparse.Namespace, _: Settings, __: Mapping[str, str]) -> int:
+    key, entry = new_key(args.merchant)
+    sys.stdout.write(
+        f"key:  {key}\nhash: {entry}\n"
+        "Give the key to the client; add the hash line to PAYSYS_API_KEYS (comma-separated).\n"
+    )
+    return 0
+
+
+def _capacity(args: argparse.Namespace, settings: Settings, _: Mapping[str, str]) -> int:
+    sys.stdout.write(render_capacity(settings, args.rate))
+    return 0
+
+
+def _infra(_: argparse.Namespace, settings: Settings, __: Mapping[str, str]) -> int:
     sys.stdout.write(render_cloudformation(settings))
     return 0
 
 
-Command = Callable[[Settings, asyncio.Event], Coroutine[Any, Any, None]]
+def _iam(args: argparse.Namespace, settings: Settings, _: Mapping[str, str]) -> int:
+    sys.stdout.write(json.dumps(policy(args.role, settings), indent=2) + "\n")
+    return 0
+
+
+def _running(command: Command, traced: str | None = None) -> Run:
+    """A command that runs on the event loop until it ends or a signal stops it."""
+
+    def run(_: argparse.Namespace, settings: Settings, env: Mapping[str, str]) -> int:
+        configure_logging(settings.log_format, settings.log_level)
+        try:
+            with (
+                role_tracing(traced, env),  # flushed after the loop has closed
+                asyncio.Runner(loop_factory=loop_factory()) as runner,
+            ):
+                runner.run(_until_signalled(command, settings))
+        except PaysysError as exc:
+            log.error("paysys.failed", error=str(exc), code=exc.code)
+            return 1
+        return 0
+
+    return run
 
 
 async def _until_signalled(command: Command, settings: Settings) -> None:
@@ -200,12 +196,20 @@ def _on_signal(sig: signal.Signals, stop: asyncio.Event) -> None:
     stop.set()
 
 
-def _tail_command(types: list[str], merchant: str | None) -> Command:
+def _serve(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) -> int:
+    serve = _serve_api if args.role == "api" else _serve_worker
+    return _running(serve, traced=args.role)(args, settings, env)
+
+
+def _events_tail(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) -> int:
+    types: list[str] = args.type
+    merchant: str | None = args.merchant
+
     async def events_tail(settings: Settings, stop: asyncio.Event) -> None:
         async with open_clients(settings) as clients:
             await tail(clients, stop, types, merchant, _print_line)
 
-    return events_tail
+    return _running(events_tail)(args, settings, env)
 
 
 def _print_line(line: str) -> None:
@@ -213,12 +217,12 @@ def _print_line(line: str) -> None:
     sys.stdout.flush()
 
 
-async def _provision(settings: Settings, _: asyncio.Event) -> None:
+async def _provision_once(settings: Settings, _: asyncio.Event) -> None:
     async with open_clients(settings) as clients:
         await provision(clients)
 
 
-async def _dlq_list(settings: Settings, _: asyncio.Event) -> None:
+async def _list_dead_letters(settings: Settings, _: asyncio.Event) -> None:
     async with open_resources(settings) as resources:
         letters = await list_dead_letters(resources.dlq, resources.payments)
     for letter in letters:
@@ -226,7 +230,7 @@ async def _dlq_list(settings: Settings, _: asyncio.Event) -> None:
     log.info("dlq.listed", count=len(letters), dlq=settings.dlq_name)
 
 
-async def _dlq_redrive(settings: Settings, _: asyncio.Event) -> None:
+async def _redrive_dead_letters(settings: Settings, _: asyncio.Event) -> None:
     async with open_resources(settings) as resources:
         moved = await redrive(resources.dlq, resources.queue)
     log.info("dlq.redriven", count=moved, dlq=settings.dlq_name, queue=settings.queue_name)
@@ -242,11 +246,11 @@ async def _serve_worker(settings: Settings, stop: asyncio.Event) -> None:
         await run_worker(settings, resources, stop)
 
 
-async def _local(settings: Settings, stop: asyncio.Event) -> None:
+async def _run_local(settings: Settings, stop: asyncio.Event) -> None:
     """Embedded mode: emulator (unless an endpoint is configured), provision, API + worker."""
     async with contextlib.AsyncExitStack() as stack:
         if settings.aws_endpoint_url is None:
-            from paysys.devtools.emulator import moto_server  # noqa: PLC0415 - roles never need it
+            from paysys.local.emulator import moto_server  # noqa: PLC0415 - roles never need it
 
             endpoint = await stack.enter_async_context(moto_server(settings.local_emulator_port))
             settings = settings.replace(aws_endpoint_url=endpoint)
@@ -264,3 +268,9 @@ async def _local(settings: Settings, stop: asyncio.Event) -> None:
         async with asyncio.TaskGroup() as group:
             group.create_task(run_api(settings, resources, stop, embedded=True))
             group.create_task(run_worker(settings, resources, stop))
+
+
+_provision = _running(_provision_once)
+_local = _running(_run_local, traced="local")
+_dlq_list = _running(_list_dead_letters)
+_dlq_redrive = _running(_redrive_dead_letters)

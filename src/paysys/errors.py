@@ -26,23 +26,23 @@ class ConfigError(PaysysError):
     code = "config_error"
 
 
-class ClientError(PaysysError):
+class RequestError(PaysysError):
     """The request is wrong; the client can fix it (4xx)."""
 
     status = 400
     code = "bad_request"
 
 
-class MalformedJSON(ClientError):
+class MalformedJSON(RequestError):
     code = "malformed_json"
 
 
-class UnsupportedMediaType(ClientError):
+class UnsupportedMediaType(RequestError):
     status = 415
     code = "unsupported_media_type"
 
 
-class PayloadTooLarge(ClientError):
+class PayloadTooLarge(RequestError):
     status = 413
     code = "payload_too_large"
 
@@ -53,7 +53,7 @@ class FieldError:
     message: str
 
 
-class ValidationError(ClientError):
+class ValidationError(RequestError):
     """One or more fields are invalid; every problem is reported at once."""
 
     status = 422
@@ -73,19 +73,19 @@ class ValidationError(ClientError):
         return body
 
 
-class BodyTimeout(ClientError):
+class BodyTimeout(RequestError):
     """The client did not send its request body in time."""
 
     status = 408
     code = "request_body_timeout"
 
 
-class Unauthorized(ClientError):
+class Unauthorized(RequestError):
     status = 401
     code = "unauthorized"
 
 
-class NotFound(ClientError):
+class NotFound(RequestError):
     status = 404
     code = "not_found"
 
@@ -98,7 +98,7 @@ class PaymentNotFound(NotFound):
         self.payment_id = payment_id
 
 
-class PaymentFinal(ClientError):
+class PaymentFinal(RequestError):
     """The payment already reached a final state, which never changes (409 with the status)."""
 
     status = 409
@@ -113,18 +113,18 @@ class PaymentFinal(ClientError):
         return {"error": {"code": self.code, "message": str(self), "status": self.current}}
 
 
-class InvalidIdempotencyKey(ClientError):
+class InvalidIdempotencyKey(RequestError):
     code = "invalid_idempotency_key"
 
 
-class IdempotencyKeyReused(ClientError):
+class IdempotencyKeyReused(RequestError):
     """The key was used before with a different request body."""
 
     status = 422
     code = "idempotency_key_reused"
 
 
-class IdempotencyConflict(ClientError):
+class IdempotencyConflict(RequestError):
     """Another request with the same key is still being processed."""
 
     status = 409

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from paysys.core import keys
+from paysys.core import partition_keys
 from paysys.core.domain import NewPayment, Payment, PaymentStatus
 from paysys.core.ports import Due, ListPosition
 from paysys.errors import PaymentNotFound
@@ -49,7 +49,7 @@ async def test_get_of_an_unknown_id_is_payment_not_found(ports: Ports) -> None:
 async def test_concurrent_transitions_of_one_payment_have_one_winner(ports: Ports) -> None:
     """Redeliveries racing on several loops or workers: one write moves the payment, every
     other finds it final (DynamoDB evaluates the condition and writes atomically; the test
-    emulator lets one DynamoDB request in at a time for that, see ``devtools.moto_atomic``)."""
+    emulator lets one DynamoDB request in at a time for that, see ``paysys.local.moto_atomic``)."""
     stored = payment()
     await ports.payments.add(stored)
     moves = [APPROVED, PaymentStatus.DECLINED] * 8
@@ -182,7 +182,7 @@ async def test_pages_are_newest_first_per_merchant_and_chain_to_the_end(ports: P
     assert counts.first_month is not None
 
     seen: list[str] = []
-    position: ListPosition | None = ListPosition(keys.month_of(T0))
+    position: ListPosition | None = ListPosition(partition_keys.month_of(T0))
     while position is not None:
         page = await ports.payments.page(merchant, position, 3, counts.first_month)
         assert len(page.payments) <= 3
@@ -200,7 +200,11 @@ async def test_a_page_filters_by_status(ports: Ports) -> None:
     for p in made[::2]:
         await ports.payments.transition(p.id, APPROVED, T0)
     page = await ports.payments.page(
-        merchant, ListPosition(keys.month_of(T0)), 10, keys.month_of(T0), PaymentStatus.APPROVED
+        merchant,
+        ListPosition(partition_keys.month_of(T0)),
+        10,
+        partition_keys.month_of(T0),
+        PaymentStatus.APPROVED,
     )
     assert [p.id for p in page.payments] == [p.id for p in made[::2]]
     assert all(p.status is PaymentStatus.APPROVED for p in page.payments)
@@ -217,7 +221,7 @@ async def test_counts_follow_the_transitions_per_merchant(ports: Ports) -> None:
     assert counts.by_status == {
         s: int(s in (PaymentStatus.PENDING, APPROVED)) for s in PaymentStatus
     }
-    assert counts.first_month == keys.month_of(made[1].created_at)
+    assert counts.first_month == partition_keys.month_of(made[1].created_at)
     empty = await ports.payments.counts(f"nobody-{merchant}")
     assert empty.by_status == dict.fromkeys(PaymentStatus, 0)
     assert empty.first_month is None

@@ -11,7 +11,7 @@ from typing import Any
 
 from paysys.adapters.dynamodb_items import Layout
 from paysys.adapters.dynamodb_list import FILTER_BUDGET, MAX_MONTHS_PER_PAGE
-from paysys.core import keys
+from paysys.core import partition_keys
 from paysys.core.domain import Payment, PaymentStatus, check_transition, format_time
 from paysys.core.ports import Claim, ClaimState, Counts, Due, ListPage, ListPosition
 from paysys.core.rules import VelocityWindow
@@ -37,7 +37,7 @@ class FakePayments:
         if payment.status is PaymentStatus.PENDING:
             self._due[payment.id] = payment.created_at + self.layout.reconcile_after
         self._counts[payment.merchant_id, payment.status] += 1
-        month = keys.month_of(payment.created_at)
+        month = partition_keys.month_of(payment.created_at)
         self._first_month.setdefault(payment.merchant_id, month)
         self._first_month[payment.merchant_id] = min(self._first_month[payment.merchant_id], month)
         return True
@@ -66,7 +66,7 @@ class FakePayments:
         mine = [
             Due(pid, at, self._items[pid].created_at)
             for pid, at in self._due.items()
-            if at < now and keys.shard_of(pid, self.layout.pending_shards) == shard
+            if at < now and partition_keys.shard_of(pid, self.layout.pending_shards) == shard
         ]
         return sorted(mine, key=lambda d: d.due_at)[:limit]
 
@@ -80,7 +80,7 @@ class FakePayments:
         mine = [
             Due(pid, at, self._items[pid].created_at)
             for pid, at in self._outbox.items()
-            if at < now and keys.shard_of(pid, self.layout.pending_shards) == shard
+            if at < now and partition_keys.shard_of(pid, self.layout.pending_shards) == shard
         ]
         return sorted(mine, key=lambda d: d.due_at)[:limit]
 
@@ -109,9 +109,10 @@ class FakePayments:
         for _ in range(MAX_MONTHS_PER_PAGE):
             in_month = sorted(
                 (
-                    (keys.list_sk(format_time(p.created_at), p.id), p)
+                    (partition_keys.list_sk(format_time(p.created_at), p.id), p)
                     for p in self._items.values()
-                    if p.merchant_id == merchant_id and keys.month_of(p.created_at) == month
+                    if p.merchant_id == merchant_id
+                    and partition_keys.month_of(p.created_at) == month
                 ),
                 key=lambda pair: pair[0],
                 reverse=True,
@@ -128,7 +129,7 @@ class FakePayments:
                 return ListPage(found, ListPosition(month, after))
             if month <= oldest_month:
                 return ListPage(found, None)
-            month, after = keys.previous_month(month), None
+            month, after = partition_keys.previous_month(month), None
         return ListPage(found, ListPosition(month, None))
 
     async def counts(self, merchant_id: str) -> Counts:

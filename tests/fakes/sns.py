@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from paysys import tracing
 from paysys.core.ports import Event
 from paysys.errors import BackendUnavailable
+from paysys.observability import tracing
 
 from .sqs import FakeQueue
 

@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from paysys.core.domain import PaymentCreated
-from paysys.core.service import Approval
+from paysys.core.service import Decision
 from paysys.runtime.resources import Resources
 
 JSON = {"Content-Type": "application/json"}
@@ -70,7 +70,7 @@ async def test_cancel_a_pending_payment_then_it_stays_canceled(
     approval = await resources.service.decide(
         PaymentCreated.of(await resources.payments.get(created["id"]))
     )
-    assert approval is Approval.DUPLICATE
+    assert approval is Decision.DUPLICATE
     assert await (await api.get(f"/payments/{created['id']}")).json() == canceled
     stats = await (await api.get("/stats")).json()
     assert stats["payments"]["Canceled"] == 1

@@ -9,7 +9,7 @@ from paysys.adapters.dynamodb import DynamoPayments
 from paysys.adapters.dynamodb_counts import CounterWriter
 from paysys.config import Settings
 from paysys.core.domain import NewPayment, Payment, PaymentStatus, utcnow
-from paysys.runtime.provision import Provisioned, provision
+from paysys.ops.provision import Provisioned, provision
 from paysys.runtime.resources import Clients, layout, open_clients, open_resources
 
 from ..backends import Backend

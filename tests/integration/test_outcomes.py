@@ -9,8 +9,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 from paysys.core.domain import NewPayment, PaymentCreated
+from paysys.ops.tail import TAIL_PREFIX, render, tail
 from paysys.runtime.resources import Resources, find_topic_arn
-from paysys.runtime.tail import TAIL_PREFIX, render, tail
 
 from ..conftest import until
 from ..system.test_outcomes import subscriber

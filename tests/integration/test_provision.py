@@ -7,7 +7,7 @@ import json
 
 from aiodynamo.models import PayPerRequest
 
-from paysys.runtime.provision import Provisioned, provision
+from paysys.ops.provision import Provisioned, provision
 from paysys.runtime.resources import Clients
 
 

@@ -18,10 +18,10 @@ from aiodynamo.models import BatchWriteRequest
 from paysys.adapters.dynamodb import DynamoPayments
 from paysys.adapters.dynamodb_items import INDEXES, LEGACY_STATUS_INDEX, Layout, to_item
 from paysys.config import Settings
-from paysys.core import keys
+from paysys.core import partition_keys
 from paysys.core.domain import NewPayment, Payment, PaymentStatus, format_time, utcnow
 from paysys.core.queries import StatusReader
-from paysys.runtime.provision import provision
+from paysys.ops.provision import provision
 from paysys.runtime.resources import Clients, Resources, layout, open_clients
 
 
@@ -173,7 +173,7 @@ async def test_provision_migrates_the_first_layout(settings: Settings) -> None:
             PaymentStatus.PENDING: 8,
             PaymentStatus.APPROVED: 4,
         }
-        assert counts.first_month == keys.month_of(now - timedelta(minutes=11))
+        assert counts.first_month == partition_keys.month_of(now - timedelta(minutes=11))
 
 
 class _NoQueue:
@@ -196,5 +196,5 @@ async def test_the_first_month_is_the_oldest_whatever_the_order(
         when = now - timedelta(days=days)
         await one_shard.add(Payment.create(new, when, correlation_id="c", merchant_id=merchant))
     counts = await one_shard.counts(merchant)
-    assert counts.first_month == keys.month_of(now - timedelta(days=70))
+    assert counts.first_month == partition_keys.month_of(now - timedelta(days=70))
     assert counts.by_status[PaymentStatus.PENDING] == 3

@@ -15,7 +15,7 @@ from paysys.core.ports import MessageQueue
 from paysys.core.rules import load_rules
 from paysys.core.service import PaymentService
 from paysys.runtime.resources import Resources
-from paysys.runtime.roles import worker_options
+from paysys.worker.options import WorkerOptions
 from paysys.worker.worker import Worker
 
 from ..backends import Backend
@@ -41,7 +41,7 @@ def make_worker(
     service: PaymentService | None = None,
     **overrides: Any,
 ) -> Worker:
-    options = dataclasses.replace(worker_options(settings), **overrides)
+    options = dataclasses.replace(WorkerOptions.from_settings(settings), **overrides)
     return Worker(queue or resources.queue, service or resources.service, options)
 
 
@@ -181,7 +181,7 @@ async def test_a_backend_blip_is_retried_in_the_worker_not_after_the_visibility_
     payments = Outage(resources.payments, "transition", times=1)
     service = dataclasses.replace(resources.service, payments=payments)
     worker = make_worker(resources, settings, service=service)
-    assert worker_options(settings).retry_base_seconds == 1.0
+    assert WorkerOptions.from_settings(settings).retry_base_seconds == 1.0
     assert settings.visibility_timeout_seconds == 30
     # Back in 0.5-1 s; the guard is well under the 30 s SQS would hide the message for.
     stats = await asyncio.wait_for(worker.run(burst=True), 15)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from paysys.devtools.bench.procs import cpu_seconds, read_worker_logs
-from paysys.devtools.latency_proxy import serve
+from paysys_tools.bench.procs import cpu_seconds, read_worker_logs
+from paysys_tools.latency_proxy import serve
 
 REQUIRED_KEYS = (
     "payments",

@@ -26,7 +26,7 @@ from paysys import config_docs
 from paysys.api import app as api
 from paysys.api.health import add_health_routes
 from paysys.config import Settings
-from paysys.runtime import iam
+from paysys.ops import iam
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

@@ -7,7 +7,7 @@ import json
 from decimal import Decimal
 
 from paysys.core.domain import PaymentCreated, utcnow
-from paysys.runtime.roles import worker_options
+from paysys.worker.options import WorkerOptions
 from paysys.worker.worker import Worker
 
 from ..backends import Backend
@@ -31,7 +31,7 @@ async def test_poison_messages_are_listed_with_a_reason_and_redriven(backend: Ba
         await resources.events.publish(ghost, "ghost")
         async with asyncio.timeout(20):  # a hang guard: poison reaches the DLQ by itself
             while (await dlq.depth())[0] < 2:
-                worker = Worker(queue, resources.service, worker_options(settings))
+                worker = Worker(queue, resources.service, WorkerOptions.from_settings(settings))
                 await worker.run(burst=True)
                 await asyncio.sleep(1.1)
 

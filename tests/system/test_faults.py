@@ -22,10 +22,10 @@ import pytest
 
 from paysys.adapters.sqs import SqsQueue
 from paysys.config import Settings
-from paysys.devtools.procs import free_port, wait_ready
-from paysys.devtools.worker_log import parse_worker_log
-from paysys.runtime.provision import Provisioned, provision
+from paysys.local.procs import free_port, wait_ready
+from paysys.ops.provision import Provisioned, provision
 from paysys.runtime.resources import Clients, open_clients
+from paysys_tools.worker_log import parse_worker_log
 
 from ..backends import Backend
 from ..client import create

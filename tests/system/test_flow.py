@@ -13,8 +13,8 @@ import pytest
 
 from paysys.adapters.sqs import SqsQueue
 from paysys.config import Settings
-from paysys.devtools.procs import free_port, wait_ready
-from paysys.runtime.provision import Provisioned
+from paysys.local.procs import free_port, wait_ready
+from paysys.ops.provision import Provisioned
 
 from ..client import call, create
 from ..conftest import wait_for_status

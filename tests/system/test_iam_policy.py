@@ -16,15 +16,15 @@ from typing import Any
 import aiohttp
 import pytest
 
-from paysys.adapters.call_log import Call, read_calls
 from paysys.api.auth import new_key
 from paysys.cli import main
 from paysys.config import Settings
 from paysys.core.domain import NewPayment, Payment, PaymentCreated, utcnow
-from paysys.devtools.emulator import free_port
-from paysys.devtools.procs import wait_ready
 from paysys.errors import ConfigError
-from paysys.runtime.iam import actions, allows, arn, iam_action, policy, uncovered
+from paysys.local.emulator import free_port
+from paysys.local.procs import wait_ready
+from paysys.observability.call_log import Call, read_calls
+from paysys.ops.iam import actions, allows, arn, iam_action, policy, uncovered
 from paysys.runtime.resources import open_resources
 
 from ..backends import Backend

@@ -1,7 +1,7 @@
 """`paysys local` as a real process: its moto child never outlives it.
 
 A SIGKILL runs no cleanup in paysys, so only the kernel can stop the emulator then
-(PR_SET_PDEATHSIG, see paysys.devtools.procs); a SIGHUP (the terminal was closed) is a
+(PR_SET_PDEATHSIG, see paysys.local.procs); a SIGHUP (the terminal was closed) is a
 graceful stop, like SIGTERM. `paysys local` runs on uvloop, so this also checks that the
 child's preexec_fn runs under uvloop's subprocess implementation.
 """
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from paysys.devtools.emulator import MOTO_MODULE
-from paysys.devtools.procs import Child, free_port, start, stop, wait_ready
+from paysys.local.emulator import MOTO_MODULE
+from paysys.local.procs import Child, free_port, start, stop, wait_ready
 from paysys.runtime.eventloop import loop_factory
 
 GUARD_SECONDS = 10.0  # hang guards, not speed checks

@@ -15,8 +15,8 @@ import aiohttp
 import jsonschema
 
 from paysys.adapters.sqs import SqsQueue
-from paysys.devtools.worker_log import parse_worker_log
 from paysys.runtime.resources import Clients
+from paysys_tools.worker_log import parse_worker_log
 
 from ..backends import Backend
 from ..client import call, create

@@ -19,9 +19,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from paysys.config import Settings
-from paysys.devtools.procs import stop
+from paysys.local.procs import stop
 from paysys.runtime.resources import Resources
-from paysys.runtime.roles import worker_options
+from paysys.worker.options import WorkerOptions
 from paysys.worker.worker import Worker
 
 from ..conftest import KeyedApi
@@ -166,7 +166,7 @@ def _read_port(marker: Path) -> int | None:
 
 @contextlib.asynccontextmanager
 async def running_worker(settings: Settings, resources: Resources) -> AsyncIterator[Worker]:
-    worker = Worker(resources.queue, resources.service, worker_options(settings))
+    worker = Worker(resources.queue, resources.service, WorkerOptions.from_settings(settings))
     task = asyncio.create_task(worker.run())
     try:
         yield worker

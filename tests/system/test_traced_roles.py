@@ -6,9 +6,9 @@ from __future__ import annotations
 import aiohttp
 
 from paysys.config import Settings
-from paysys.devtools.otlp_sink import otlp_sink
-from paysys.devtools.procs import free_port, wait_ready
-from paysys.runtime.provision import Provisioned
+from paysys.local.procs import free_port, wait_ready
+from paysys.ops.provision import Provisioned
+from paysys_tools.otlp_sink import otlp_sink
 
 from ..conftest import wait_for_status
 from ..processes import role_env, start_role, stop_role

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from paysys.devtools.bench.openloop import drive_open_loop, schedule
-from paysys.devtools.bench.scrape import CALLS, Scrape
+from paysys_tools.bench.openloop import drive_open_loop, schedule
+from paysys_tools.bench.scrape import CALLS, Scrape
 
 
 def test_constant_schedule_spaces_arrivals_evenly() -> None:

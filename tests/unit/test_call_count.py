@@ -1,4 +1,4 @@
-"""The AWS call counter (adapters/call_count.py) on real clients, and its export
+"""The AWS call counter (observability/call_count.py) on real clients, and its export
 (call_metrics.py): no emulator, botocore answered by its stubber or a loopback server."""
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from aiohttp.test_utils import TestServer
 from prometheus_client import CollectorRegistry, generate_latest
 from yarl import URL
 
-from paysys.adapters.call_count import CallCounter
-from paysys.adapters.call_log import Call, CallLog, read_calls
-from paysys.call_metrics import AwsCallCollector
+from paysys.observability.call_count import CallCounter
+from paysys.observability.call_log import Call, CallLog, read_calls
+from paysys.observability.call_metrics import AwsCallCollector
 
 QUEUE = "http://sqs.local/000000000000/paysys-payment-created"
 TOPIC = "arn:aws:sns:us-east-1:000000000000:paysys-events"

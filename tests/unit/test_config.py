@@ -87,8 +87,35 @@ def test_python_dash_m_is_the_same_entrypoint() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "paysys", "--help"], capture_output=True, text=True, check=True
     )
-    assert "--role {api,worker,provision}" in result.stdout
-    assert "provision" in result.stdout
+    assert "--role {api,worker}" in result.stdout
+    for command in ("serve", "provision", "local", "config", "keygen", "iam-policy", "capacity"):
+        assert f"    {command} " in result.stdout
+    for command in ("dlq", "events", "infra", "bench"):
+        assert f"    {command} " in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "flags"),
+    [
+        (["serve"], ["--role {api,worker}"]),
+        (["iam-policy"], ["--role {api,worker,provision}"]),
+        (["capacity"], ["--rate RATE"]),
+        (["config"], ["--markdown"]),
+        (["keygen"], ["--merchant MERCHANT"]),
+        (["events", "tail"], ["--type", "--merchant MERCHANT"]),
+        (["bench"], ["--rate RATE", "--payments PAYMENTS", "--backend"]),
+    ],
+)
+def test_each_command_owns_its_flags(
+    command: list[str], flags: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*command, "--help"], {}) == 0
+    out = capsys.readouterr().out
+    for flag in flags:
+        assert flag in out
+    assert main([*command, "--no-such-flag"], {}) == 2
+    others = {"--rate", "--markdown", "--merchant", "--type"} - {f.split()[0] for f in flags}
+    assert not [flag for flag in others if f"[{flag}" in out], "a flag of another command"
 
 
 def test_readme_configuration_table_matches_the_settings() -> None:

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
-from paysys.core.domain import Payment, PaymentCreated, parse_new_payment, utcnow
+from paysys.core.domain import (
+    NewPayment,
+    Payment,
+    PaymentCreated,
+    PaymentStatus,
+    fingerprint,
+    parse_new_payment,
+    utcnow,
+)
 from paysys.errors import MalformedMessage, ValidationError
 
 MAX = Decimal("1000000.00")
@@ -118,3 +130,45 @@ def test_event_round_trip_keeps_money_exact() -> None:
 def test_malformed_events_are_rejected(body: str) -> None:
     with pytest.raises(MalformedMessage):
         PaymentCreated.from_message(body)
+
+
+def _other_value(value: object) -> object:
+    """A value of the same type that differs from ``value``."""
+    if isinstance(value, Decimal):
+        return value + 1
+    if isinstance(value, str):
+        return value + "x"
+    if isinstance(value, datetime):
+        return value + timedelta(seconds=1)
+    if isinstance(value, PaymentStatus):
+        return PaymentStatus.APPROVED
+    return "changed"
+
+
+def test_every_request_field_is_in_the_fingerprint() -> None:
+    new = NewPayment(Decimal("12.50"), "BRL", "coffee")
+    assert fingerprint(new) == fingerprint(NewPayment(Decimal("12.5"), "BRL", "coffee"))
+    # pinned: records stored by earlier releases keep matching their requests
+    stored = hashlib.sha256(json.dumps(["12.50", "BRL", "coffee"]).encode()).hexdigest()
+    assert fingerprint(new) == stored
+    for field in dataclasses.fields(NewPayment):
+        changed = dataclasses.replace(new, **{field.name: _other_value(getattr(new, field.name))})
+        assert fingerprint(changed) != fingerprint(new), field.name
+
+
+def test_same_request_compares_every_field_but_what_a_transition_changes() -> None:
+    new = NewPayment(Decimal("12.50"), "BRL", "coffee")
+    payment = Payment.create(new, utcnow(), correlation_id="c-1")
+    moved = payment.moved_to(PaymentStatus.APPROVED, utcnow())
+    assert payment.same_request(moved), "a transition keeps it the same request's payment"
+    changed_by_transition = {
+        f.name
+        for f in dataclasses.fields(Payment)
+        if getattr(moved, f.name) != getattr(payment, f.name)
+    }
+    for field in dataclasses.fields(Payment):
+        changed = dataclasses.replace(
+            payment, **{field.name: _other_value(getattr(payment, field.name))}
+        )
+        expected_same = field.name in changed_by_transition | {"approved_at", "decline_reason"}
+        assert payment.same_request(changed) is expected_same, field.name

@@ -14,10 +14,10 @@ from paysys.adapters.dynamodb_items import INDEXES
 from paysys.adapters.idempotency import TTL_ATTRIBUTE
 from paysys.cli import main
 from paysys.config import Settings
-from paysys.runtime.iam import ROLES, policy
-from paysys.runtime.infra import yaml_text
-from paysys.runtime.infra.cloudformation import render, template
-from paysys.runtime.infra.model import KEDA_OPERATOR, describe
+from paysys.ops.iam import ROLES, policy
+from paysys.ops.infra import yaml_text
+from paysys.ops.infra.cloudformation import render, template
+from paysys.ops.infra.model import KEDA_OPERATOR, describe
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "deploy" / "aws" / "paysys.yaml"

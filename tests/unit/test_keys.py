@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from paysys.config import Settings
-from paysys.core import keys
-from paysys.runtime.capacity import WRITE_LIMIT, per_million, per_million_markdown, rows, sample_ids
+from paysys.core import partition_keys
+from paysys.ops.capacity import WRITE_LIMIT, per_million, per_million_markdown, rows, sample_ids
 
 IDS = sample_ids(100_000)
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
@@ -23,9 +23,9 @@ def hottest_share(values: list[str]) -> float:
 @pytest.mark.parametrize(
     ("index", "shards", "key"),
     [
-        ("pending-due", 32, keys.pending_shard),
-        ("merchant-created", 16, lambda i, n: keys.list_pk_of("acme", NOW, i, n)),
-        ("counter items", 32, lambda i, n: keys.counter_id_of("acme", i, n)),
+        ("pending-due", 32, partition_keys.pending_shard),
+        ("merchant-created", 16, lambda i, n: partition_keys.list_pk_of("acme", NOW, i, n)),
+        ("counter items", 32, lambda i, n: partition_keys.counter_id_of("acme", i, n)),
     ],
 )
 def test_the_hottest_key_value_gets_at_most_two_shares(index: str, shards: int, key) -> None:
@@ -59,11 +59,11 @@ def test_the_readme_prices_what_per_million_computes() -> None:
 def test_a_shard_is_stable_across_processes_and_versions() -> None:
     """Pinned values: blake2b, not hash() (salted per process). A change here would strand
     stored payments in shards nobody reads."""
-    assert keys.shard_of("8c8cabde-1d2e-4f00-9a6b-0123456789ab", 32) == 12
-    assert [keys.shard_of(str(n), 1000) for n in range(3)] == [789, 910, 100]
+    assert partition_keys.shard_of("8c8cabde-1d2e-4f00-9a6b-0123456789ab", 32) == 12
+    assert [partition_keys.shard_of(str(n), 1000) for n in range(3)] == [789, 910, 100]
 
 
 def test_months_walk_back_across_a_year() -> None:
-    assert keys.previous_month("2026-01") == "2025-12"
-    assert keys.previous_month("2026-11") == "2026-10"
-    assert keys.month_of(NOW) == "2026-11"
+    assert partition_keys.previous_month("2026-01") == "2025-12"
+    assert partition_keys.previous_month("2026-11") == "2026-10"
+    assert partition_keys.month_of(NOW) == "2026-11"

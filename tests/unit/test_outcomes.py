@@ -14,7 +14,7 @@ import jsonschema
 
 from paysys.core.domain import NewPayment, PaymentCreated
 from paysys.core.rules import load_rules
-from paysys.core.service import Approval
+from paysys.core.service import Decision
 from paysys.worker.reconciler import Reconciler, ReconcilerOptions
 
 from ..fakes import FakeSystem, Outage
@@ -49,7 +49,7 @@ async def make_three(fakes: FakeSystem, **ports: Any) -> tuple[str, str, str]:
         ids.append(accepted.payment_id)
     for payment_id in ids[:2]:
         event = PaymentCreated.of(await service.get(payment_id))
-        assert await service.decide(event, "corr-w") in {Approval.APPROVED, Approval.DECLINED}
+        assert await service.decide(event, "corr-w") in {Decision.APPROVED, Decision.DECLINED}
     await service.cancel(ids[2])
     return ids[0], ids[1], ids[2]
 

@@ -14,7 +14,7 @@ import pytest
 
 from paysys.core.domain import NewPayment, Payment, PaymentCreated, PaymentStatus
 from paysys.core.rules import DeclineReason, Rules, decide, load_rules
-from paysys.core.service import Approval
+from paysys.core.service import Decision
 from paysys.errors import ConfigError
 
 from ..fakes import FakeSystem
@@ -109,15 +109,15 @@ async def test_the_worker_declines_with_a_reason_and_a_final_state_stays(
     declined, approved = event(currency="EUR"), event()
     for e in (declined, approved):
         await fakes.payments.add(_pending(e))
-    assert await service.decide(declined) is Approval.DECLINED
-    assert await service.decide(approved) is Approval.APPROVED
+    assert await service.decide(declined) is Decision.DECLINED
+    assert await service.decide(approved) is Decision.APPROVED
     stored = await fakes.payments.get(declined.payment_id)
     assert (stored.status, stored.decline_reason) == (
         PaymentStatus.DECLINED,
         "currency_not_allowed",
     )
     assert stored.to_json()["decline_reason"] == "currency_not_allowed"
-    assert await service.decide(declined) is Approval.DUPLICATE  # a redelivery: acknowledged
+    assert await service.decide(declined) is Decision.DUPLICATE  # a redelivery: acknowledged
 
 
 @pytest.mark.parametrize("shards", [1, 4])
@@ -133,7 +133,7 @@ async def test_velocity_holds_under_concurrent_workers(fakes: FakeSystem, shards
     queue: asyncio.Queue[PaymentCreated] = asyncio.Queue()
     for e in events:
         queue.put_nowait(e)
-    outcomes: list[Approval] = []
+    outcomes: list[Decision] = []
 
     async def work(n: int) -> None:
         while not queue.empty():
@@ -144,14 +144,14 @@ async def test_velocity_holds_under_concurrent_workers(fakes: FakeSystem, shards
     async with asyncio.TaskGroup() as group:
         for n in range(len(workers)):
             group.create_task(work(n))
-    approved = outcomes.count(Approval.APPROVED)
+    approved = outcomes.count(Decision.APPROVED)
     assert approved == limit if shards == 1 else approved <= limit + shards
-    assert approved + outcomes.count(Approval.DECLINED) == 60
+    assert approved + outcomes.count(Decision.DECLINED) == 60
     reasons = {(await fakes.payments.get(e.payment_id)).decline_reason for e in events}
     assert reasons == {None, "velocity_limit"}
     other = event(merchant="calm")  # another merchant's budget is its own
     await fakes.payments.add(_pending(other))
-    assert await workers[0].decide(other) is Approval.APPROVED
+    assert await workers[0].decide(other) is Decision.APPROVED
 
 
 def _pending(e: PaymentCreated) -> Payment:

@@ -15,7 +15,7 @@ from paysys.core.domain import (
     PaymentStatus,
     fingerprint,
 )
-from paysys.core.service import Approval
+from paysys.core.service import Decision
 from paysys.errors import (
     BackendUnavailable,
     IdempotencyConflict,
@@ -142,9 +142,9 @@ async def test_approve_once_then_duplicate(fakes: FakeSystem) -> None:
     accepted = await service.create(NEW, "c")
     event = PaymentCreated.of(await service.get(accepted.payment_id))
     fakes.clock.advance(2)
-    assert await service.decide(event) is Approval.APPROVED
+    assert await service.decide(event) is Decision.APPROVED
     fakes.clock.advance(2)
-    assert await service.decide(event) is Approval.DUPLICATE
+    assert await service.decide(event) is Decision.DUPLICATE
     approved = await service.get(accepted.payment_id)
     assert approved.approved_at == approved.created_at + timedelta(seconds=2)  # the first time
 
@@ -162,7 +162,7 @@ async def test_cancel_moves_pending_to_canceled_once(fakes: FakeSystem) -> None:
         await service.cancel(accepted.payment_id, "acme")
     assert final.value.to_json()["error"]["status"] == "Canceled"
     event = PaymentCreated.of(canceled)
-    assert await service.decide(event) is Approval.DUPLICATE  # acknowledged, nothing changes
+    assert await service.decide(event) is Decision.DUPLICATE  # acknowledged, nothing changes
     assert await fakes.payments.get(accepted.payment_id) == canceled
 
 

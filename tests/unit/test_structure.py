@@ -142,7 +142,7 @@ BUILD_ROLES = textwrap.dedent(
     worker_health_app(settings, worker, resources, metrics)
     print("built")
     for name in sorted(sys.modules):
-        if name.startswith("paysys.devtools") or name == "moto" or name.startswith("moto."):
+        if name.startswith("paysys_tools") or name == "moto" or name.startswith("moto."):
             print(name)
     """
 )

@@ -8,9 +8,9 @@ import textwrap
 
 import pytest
 
-from paysys import tracing
 from paysys.errors import ConfigError
-from paysys.runtime.telemetry import build_provider, role_tracing, traces_exporter
+from paysys.observability import tracing
+from paysys.observability.telemetry import build_provider, role_tracing, traces_exporter
 
 ENDPOINT = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}
 
@@ -50,8 +50,8 @@ OFF = textwrap.dedent(
     """
     import sys
     from opentelemetry import trace
-    from paysys import tracing
-    from paysys.runtime.telemetry import role_tracing
+    from paysys.observability import tracing
+    from paysys.observability.telemetry import role_tracing
 
     with role_tracing("api", {}):
         assert not tracing.recording()

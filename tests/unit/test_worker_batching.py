@@ -10,7 +10,6 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from paysys.config import Settings
-from paysys.runtime.roles import worker_options
 from paysys.worker.metrics import WorkerMetrics
 from paysys.worker.worker import Worker, WorkerOptions
 
@@ -215,10 +214,15 @@ async def test_metrics_show_the_active_loops_and_the_delete_backlog(fakes: FakeS
 
 def test_the_lingers_are_set_in_milliseconds() -> None:
     env = {"PAYSYS_WORKER_RECEIVE_LINGER_MS": "20", "PAYSYS_WORKER_DELETE_LINGER_MS": "0"}
-    options = worker_options(Settings.from_env(env))
+    options = WorkerOptions.from_settings(Settings.from_env(env))
     assert (options.receive_linger_seconds, options.delete_linger_seconds) == (0.02, 0)
-    defaults = worker_options(Settings())
+    defaults = WorkerOptions.from_settings(Settings())
     assert (defaults.receive_linger_seconds, defaults.delete_linger_seconds) == (LINGER, LINGER)
+
+
+def test_the_options_defaults_are_the_settings_defaults() -> None:
+    assert WorkerOptions() == WorkerOptions.from_settings(Settings())
+    assert WorkerOptions().wait_seconds == Settings().worker_wait_seconds
 
 
 class Staggered:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from paysys.devtools.worker_log import parse_worker_log
+from paysys_tools.worker_log import parse_worker_log
 
 
 def line(outcome: str, payment_id: str, level: str = "info") -> str:

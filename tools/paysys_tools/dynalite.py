@@ -16,9 +16,9 @@ from pathlib import Path
 
 import structlog
 
-from paysys.devtools.emulator import local_server
-from paysys.devtools.procs import LOOPBACK, free_port, run_to_end
 from paysys.errors import BackendUnavailable
+from paysys.local.emulator import local_server
+from paysys.local.procs import LOOPBACK, free_port, run_to_end
 
 log = structlog.get_logger(__name__)
 

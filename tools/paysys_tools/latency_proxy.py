@@ -3,7 +3,7 @@
 It stands in for the network round trip of real AWS in front of a local emulator: each
 request reaches the emulator ``delay`` later than it was sent (a delay line, so pipelined or
 concurrent requests are not serialised), responses come back at once. It runs in its own
-process (``python -m paysys.devtools.latency_proxy``) so it neither steals the benchmark's
+process (``python -m paysys_tools.latency_proxy``) so it neither steals the benchmark's
 event loop nor shares its GIL; :func:`latency_proxy` starts one and yields its URL.
 """
 
@@ -18,8 +18,8 @@ from collections.abc import AsyncIterator, Sequence
 from typing import cast
 from urllib.parse import urlsplit
 
-from paysys.devtools.procs import LOOPBACK, start, stop
 from paysys.errors import BackendUnavailable
+from paysys.local.procs import LOOPBACK, start, stop
 from paysys.runtime.eventloop import loop_factory
 
 
@@ -126,7 +126,7 @@ async def _run(upstream_url: str, delay_ms: float) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m paysys.devtools.latency_proxy")
+    parser = argparse.ArgumentParser(prog="python -m paysys_tools.latency_proxy")
     parser.add_argument("upstream", help="http://host:port of the emulator")
     parser.add_argument("--delay-ms", type=float, required=True)
     args = parser.parse_args(argv)
@@ -141,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 @contextlib.asynccontextmanager
 async def latency_proxy(upstream_url: str, delay_ms: float) -> AsyncIterator[str]:
     """Run the proxy in a child process; yield ``http://127.0.0.1:<port>``."""
-    argv = [sys.executable, "-m", "paysys.devtools.latency_proxy", upstream_url]
+    argv = [sys.executable, "-m", "paysys_tools.latency_proxy", upstream_url]
     argv += ["--delay-ms", str(delay_ms)]
     child = await start("latency-proxy", argv, stdout=asyncio.subprocess.PIPE, new_session=True)
     try:

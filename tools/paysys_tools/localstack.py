@@ -6,7 +6,7 @@ download.
 LocalStack needs Python 3.13 (PEP 695 syntax): it gets a venv of its own, made once in
 ``$XDG_CACHE_HOME/paysys/localstack-venv`` (default ``~/.cache/paysys``) with the pins below,
 a marker file recording them. The interpreter is ``PAYSYS_LOCALSTACK_PYTHON``, else the first
-working ``python3.13`` (PATH, pyenv, /usr/bin). ``python -m paysys.devtools.localstack``
+working ``python3.13`` (PATH, pyenv, /usr/bin). ``python -m paysys_tools.localstack``
 installs it ahead of time.
 
 It runs in host mode on a free loopback port, its files in a temporary directory. Host mode
@@ -29,9 +29,9 @@ from pathlib import Path
 
 import structlog
 
-from paysys.devtools.emulator import local_server, moto_server
-from paysys.devtools.procs import LOOPBACK, free_port, run_to_end
 from paysys.errors import BackendUnavailable
+from paysys.local.emulator import local_server, moto_server
+from paysys.local.procs import LOOPBACK, free_port, run_to_end
 
 log = structlog.get_logger(__name__)
 
@@ -159,6 +159,6 @@ def _read(path: Path) -> str:
         return ""
 
 
-if __name__ == "__main__":  # python -m paysys.devtools.localstack: install ahead of time
+if __name__ == "__main__":  # python -m paysys_tools.localstack: install ahead of time
     installed = asyncio.run(ensure_installed(os.environ))
     sys.stdout.write(f"LocalStack {PINS[0]} in {installed.parent.parent}\n")

@@ -16,7 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from paysys.devtools.procs import LOOPBACK
+from paysys.local.procs import LOOPBACK
 from paysys.runtime.serving import Limits, serving
 
 

@@ -10,8 +10,8 @@ import aiohttp
 from botocore.exceptions import BotoCoreError
 from botocore.exceptions import ClientError as BotoClientError
 
-from paysys import tracing
 from paysys.errors import BackendUnavailable
+from paysys.observability import tracing
 
 
 @asynccontextmanager

@@ -1,7 +1,8 @@
 """PaymentRepository and LeaseStore over DynamoDB (aiodynamo). Money is Decimal end to end.
 
 Every write is one conditional request on one item, so no transaction is needed and no item
-is hot (``paysys.core.keys``). Counts live in counter items (``#count#<merchant>#<shard>``)
+is hot (``paysys.core.partition_keys``). Counts live in counter items
+(``#count#<merchant>#<shard>``)
 that the process which made a transition updates with an atomic ``ADD``, at once or coalesced
 per flush (``paysys.adapters.dynamodb_counts``):
 
@@ -38,7 +39,7 @@ from paysys.adapters.dynamodb_items import (
     to_item,
 )
 from paysys.adapters.dynamodb_list import read_page
-from paysys.core import keys
+from paysys.core import partition_keys
 from paysys.core.domain import (
     Payment,
     PaymentStatus,
@@ -101,7 +102,9 @@ class DynamoPayments:
             & F("pending_shard").remove()
             & F("due_at").remove()
             # In the outbox until its outcome event is published (``clear_outbox``).
-            & F("outbox_shard").set(keys.outbox_shard(payment_id, self.layout.pending_shards))
+            & F("outbox_shard").set(
+                partition_keys.outbox_shard(payment_id, self.layout.pending_shards)
+            )
             & F("outbox_at").set(format_time(now + self.layout.reconcile_after))
         )
         if to is PaymentStatus.APPROVED:
@@ -131,7 +134,7 @@ class DynamoPayments:
         return True
 
     async def due(self, shard: int, now: datetime, limit: int) -> list[Due]:
-        condition = HashKey("pending_shard", f"{keys.PENDING_PREFIX}{shard}") & RangeKey(
+        condition = HashKey("pending_shard", f"{partition_keys.PENDING_PREFIX}{shard}") & RangeKey(
             "due_at"
         ).lt(format_time(now))
         async with dynamo_translated("Query"):
@@ -163,7 +166,7 @@ class DynamoPayments:
         return from_item(item) if item else None
 
     async def outbox(self, shard: int, now: datetime, limit: int) -> list[Due]:
-        condition = HashKey("outbox_shard", f"{keys.OUTBOX_PREFIX}{shard}") & RangeKey(
+        condition = HashKey("outbox_shard", f"{partition_keys.OUTBOX_PREFIX}{shard}") & RangeKey(
             "outbox_at"
         ).lt(format_time(now))
         async with dynamo_translated("Query"):
@@ -220,7 +223,7 @@ class DynamoPayments:
 
     async def counts(self, merchant_id: str) -> Counts:
         await self._counters.flush()  # this process's own counts first
-        ids = [keys.counter_id(merchant_id, n) for n in range(self.layout.counter_shards)]
+        ids = [partition_keys.counter_id(merchant_id, n) for n in range(self.layout.counter_shards)]
         items = (await batch_get(self.client, self.table, ids)).values()
         by_status = {s: sum(int(i.get(counter_field(s), 0)) for i in items) for s in PaymentStatus}
         months = [str(i["first_month"]) for i in items if "first_month" in i]

@@ -28,7 +28,7 @@ from aiodynamo.expressions import F
 from aiodynamo.models import ReturnValues
 
 from paysys.adapters.dynamodb_items import counter_field, dynamo_translated
-from paysys.core import keys
+from paysys.core import partition_keys
 from paysys.core.domain import PaymentStatus
 from paysys.errors import BackendUnavailable
 
@@ -72,9 +72,9 @@ class CounterWriter:
     ) -> None:
         """Count one payment's transition (``first``: the payment is new to the counters)."""
         fields = Counter({counter_field(s): d for s, d in deltas.items()})
-        month = keys.month_of(created_at) if first else None
+        month = partition_keys.month_of(created_at) if first else None
         if self.flush_seconds <= 0:
-            counter = keys.counter_id_of(merchant_id, payment_id, self._shards)
+            counter = partition_keys.counter_id_of(merchant_id, payment_id, self._shards)
             try:
                 await self._write(merchant_id, counter, fields, month)
             except BackendUnavailable as exc:
@@ -95,7 +95,7 @@ class CounterWriter:
             merchants = list(buffer)
             results = await asyncio.gather(
                 *(
-                    self._write(m, keys.counter_id(m, shard), b.deltas, b.first_month)
+                    self._write(m, partition_keys.counter_id(m, shard), b.deltas, b.first_month)
                     for m, b in buffer.items()
                 ),
                 return_exceptions=True,

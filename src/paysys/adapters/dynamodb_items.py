@@ -14,10 +14,10 @@ from aiodynamo.errors import AIODynamoError, ConditionalCheckFailed, ItemNotFoun
 from aiodynamo.models import BatchGetRequest, RetryTimeout
 from aiohttp import ClientError as HttpClientError
 
-from paysys import tracing
-from paysys.core import keys
+from paysys.core import partition_keys
 from paysys.core.domain import DEFAULT_MERCHANT, Payment, PaymentStatus, format_time, parse_time
 from paysys.errors import BackendUnavailable
+from paysys.observability import tracing
 
 # The sparse index the reconciler reads: only payments not yet final carry its keys.
 PENDING_INDEX = "pending-due"
@@ -99,10 +99,10 @@ def to_item(payment: Payment, layout: Layout) -> dict[str, Any]:
         "created_at": created,
         "updated_at": format_time(payment.updated_at),
         "correlation_id": payment.correlation_id,
-        "list_pk": keys.list_pk_of(
+        "list_pk": partition_keys.list_pk_of(
             payment.merchant_id, payment.created_at, payment.id, layout.list_shards
         ),
-        "list_sk": keys.list_sk(created, payment.id),
+        "list_sk": partition_keys.list_sk(created, payment.id),
     }
     if payment.description:
         item["description"] = payment.description
@@ -111,7 +111,7 @@ def to_item(payment: Payment, layout: Layout) -> dict[str, Any]:
     if payment.decline_reason is not None:
         item["decline_reason"] = payment.decline_reason
     if payment.status is PaymentStatus.PENDING:
-        item["pending_shard"] = keys.pending_shard(payment.id, layout.pending_shards)
+        item["pending_shard"] = partition_keys.pending_shard(payment.id, layout.pending_shards)
         item["due_at"] = format_time(payment.created_at + layout.reconcile_after)
     return item
 

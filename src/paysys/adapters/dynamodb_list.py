@@ -21,7 +21,7 @@ from aiodynamo.expressions import HashKey, KeyCondition, RangeKey
 from aiodynamo.models import Select
 
 from paysys.adapters.dynamodb_items import LIST_INDEX, batch_get, dynamo_translated, from_item
-from paysys.core import keys
+from paysys.core import partition_keys
 from paysys.core.domain import Payment, PaymentStatus
 from paysys.core.ports import ListPage, ListPosition
 
@@ -91,7 +91,7 @@ async def read_page(  # noqa: PLR0917 - the adapter forwards its arguments
     found: list[Payment] = []
     month, after = position.month, position.after
     for _ in range(MAX_MONTHS_PER_PAGE):
-        pks = [keys.list_pk(merchant_id, month, n) for n in range(shards)]
+        pks = [partition_keys.list_pk(merchant_id, month, n) for n in range(shards)]
         merge = _MonthMerge(
             [_Shard(client, table, pk, after) for pk in pks], page_size=limit // shards + 2
         )
@@ -111,5 +111,5 @@ async def read_page(  # noqa: PLR0917 - the adapter forwards its arguments
             return ListPage(found, ListPosition(month, after))
         if month <= oldest_month:
             return ListPage(found, None)
-        month, after = keys.previous_month(month), None
+        month, after = partition_keys.previous_month(month), None
     return ListPage(found, ListPosition(month, None))

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from paysys import tracing
 from paysys.adapters.aws import translated
 from paysys.core.ports import Event
 from paysys.errors import BackendUnavailable
+from paysys.observability import tracing
 
 if TYPE_CHECKING:
     from types_aiobotocore_sns.client import SNSClient
@@ -25,6 +26,20 @@ GAP_CAP_LINGERS = 4.0
 # A partial batch lingers while at least half an event is expected within the linger.
 COMPANY_GAP_LINGERS = 2.0
 log = structlog.get_logger(__name__)
+
+
+def message_attributes(
+    event: Event, correlation_id: str, carrier: Mapping[str, str]
+) -> dict[str, MessageAttributeValueTypeDef]:
+    """The SNS message attributes of ``event``: its type, merchant, correlation id and the
+    trace context ``carrier`` (subscribers filter and trace on them)."""
+    fields = {
+        "event_type": event.event_type,
+        "merchant_id": event.merchant_id,
+        "correlation_id": correlation_id,
+        **carrier,
+    }
+    return {name: {"DataType": "String", "StringValue": value} for name, value in fields.items()}
 
 
 @dataclass(slots=True)
@@ -109,13 +124,7 @@ class SnsPublisher:
         span's context (``traceparent``, ``tracestate``), captured here: the batch call runs
         in another task, outside the caller's context."""
         with tracing.producer_span(f"publish {event.event_type}", self.topic_arn):
-            attributes: dict[str, MessageAttributeValueTypeDef] = {
-                "event_type": {"DataType": "String", "StringValue": event.event_type},
-                "merchant_id": {"DataType": "String", "StringValue": event.merchant_id},
-                "correlation_id": {"DataType": "String", "StringValue": correlation_id},
-            }
-            for name, value in tracing.carrier().items():
-                attributes[name] = {"DataType": "String", "StringValue": value}
+            attributes = message_attributes(event, correlation_id, tracing.carrier())
             if len(self._pending) >= self.max_pending:
                 self.shed += 1
                 raise BackendUnavailable(

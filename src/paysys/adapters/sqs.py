@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from paysys import tracing
 from paysys.adapters.aws import translated
 from paysys.core.ports import QueueMessage
+from paysys.observability import tracing
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs.client import SQSClient

@@ -11,11 +11,7 @@ from collections.abc import Sequence
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from paysys.api.auth import enforced_keys
-from paysys.api.cursor import Cursors
-from paysys.api.handlers import add_routes
-from paysys.api.health import add_health_routes
-from paysys.api.keys import (
+from paysys.api.app_state import (
     API_KEYS,
     CURSORS,
     METRICS,
@@ -25,6 +21,10 @@ from paysys.api.keys import (
     SETTINGS,
     STATUS,
 )
+from paysys.api.auth import enforced_keys
+from paysys.api.cursor import Cursors
+from paysys.api.handlers import add_routes
+from paysys.api.health import add_health_routes
 from paysys.api.metrics import ApiMetrics
 from paysys.api.middleware import (
     auth_middleware,

@@ -18,10 +18,10 @@ import secrets
 
 from paysys.core.domain import PaymentStatus
 from paysys.core.ports import ListPosition
-from paysys.errors import ClientError
+from paysys.errors import RequestError
 
 
-class InvalidCursor(ClientError):
+class InvalidCursor(RequestError):
     code = "invalid_cursor"
 
 

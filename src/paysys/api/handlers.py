@@ -13,8 +13,7 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from paysys.api.json_body import decode_json
-from paysys.api.keys import (
+from paysys.api.app_state import (
     CURSORS,
     DEADLINE,
     MERCHANT,
@@ -24,13 +23,14 @@ from paysys.api.keys import (
     SETTINGS,
     STATUS,
 )
+from paysys.api.json_body import decode_json
 from paysys.core.domain import DEFAULT_MERCHANT, PaymentStatus, parse_new_payment
 from paysys.errors import (
     BodyTimeout,
-    ClientError,
     InvalidIdempotencyKey,
     PayloadTooLarge,
     PaymentNotFound,
+    RequestError,
     UnsupportedMediaType,
 )
 
@@ -112,7 +112,7 @@ def _payment_id(request: web.Request) -> str:
 async def list_payments(request: web.Request) -> web.Response:
     raw = request.query.get("limit", str(DEFAULT_LIST_LIMIT))
     if not _LIMIT.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIST_LIMIT:
-        raise ClientError(f"limit must be an integer from 1 to {MAX_LIST_LIMIT}")
+        raise RequestError(f"limit must be an integer from 1 to {MAX_LIST_LIMIT}")
     status = _status_filter(request.query.get("status"))
     merchant = merchant_of(request)
     cursors = request.app[CURSORS]
@@ -142,7 +142,7 @@ def _status_filter(raw: str | None) -> PaymentStatus | None:
         return PaymentStatus(raw)
     except ValueError:
         allowed = ", ".join(s.value for s in PaymentStatus)
-        raise ClientError(f"status must be one of {allowed}") from None
+        raise RequestError(f"status must be one of {allowed}") from None
 
 
 async def openapi(_: web.Request) -> web.Response:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from paysys.api.keys import READINESS, REGISTRY
+from paysys.api.app_state import READINESS, REGISTRY
 
 
 def add_health_routes(app: web.Application) -> None:

@@ -14,8 +14,7 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from paysys import tracing
-from paysys.api.keys import (
+from paysys.api.app_state import (
     API_KEY_ID,
     API_KEYS,
     DEADLINE,
@@ -25,6 +24,7 @@ from paysys.api.keys import (
     SETTINGS,
 )
 from paysys.errors import RETRY_AFTER_SECONDS, PaysysError, RequestTimedOut, Unauthorized
+from paysys.observability import tracing
 
 log = structlog.get_logger(__name__)
 

@@ -90,15 +90,12 @@ class Payment:
 
     def same_request(self, other: Payment) -> bool:
         """True when ``other`` was stored from the same request as this payment (an earlier
-        attempt of our own write that committed although its reply was lost)."""
-        return (
-            self.id == other.id
-            and self.merchant_id == other.merchant_id
-            and self.amount == other.amount
-            and self.currency == other.currency
-            and self.description == other.description
-            and self.correlation_id == other.correlation_id
-            and self.created_at == other.created_at
+        attempt of our own write that committed although its reply was lost): every field
+        but those a transition changes is equal, so a new field is compared by default."""
+        return all(
+            getattr(self, name) == getattr(other, name)
+            for name in _FIELDS
+            if name not in _TRANSITION_FIELDS
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -190,13 +187,20 @@ class PaymentCreated:
             raise MalformedMessage(f"unparsable {EVENT_TYPE} event: {exc!r}") from exc
 
 
+# The fields ``Payment.moved_to`` may change: all others are fixed by the creating request.
+_TRANSITION_FIELDS = frozenset({"status", "updated_at", "approved_at", "decline_reason"})
+_FIELDS = tuple(f.name for f in dataclasses.fields(Payment))
+
+
 def new_payment_id() -> str:
     return str(uuid.uuid4())
 
 
 def fingerprint(new: NewPayment) -> str:
-    """What makes two requests "the same" for an idempotency key: the validated fields."""
-    canonical = json.dumps([format_amount(new.amount), new.currency, new.description])
+    """What makes two requests "the same" for an idempotency key: every field of the
+    validated request, in declaration order (money at its canonical scale)."""
+    values = [getattr(new, f.name) for f in dataclasses.fields(NewPayment)]
+    canonical = json.dumps([format_amount(v) if isinstance(v, Decimal) else v for v in values])
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from paysys.core.cache import SingleFlight
 from paysys.core.domain import PaymentStatus, utcnow
-from paysys.core.keys import month_of
+from paysys.core.partition_keys import month_of
 from paysys.core.ports import Counts, ListPage, ListPosition, MessageQueue, PaymentRepository
 
 

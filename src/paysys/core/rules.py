@@ -33,7 +33,7 @@ from typing import Any
 
 from paysys.core.currencies import ISO_4217
 from paysys.core.domain import PaymentCreated
-from paysys.core.keys import shard_of
+from paysys.core.partition_keys import shard_of
 from paysys.errors import ConfigError
 
 VELOCITY_PREFIX = "#velocity#"

@@ -34,7 +34,7 @@ from paysys.errors import BackendUnavailable, ConfigError, PaymentFinal, Payment
 log = structlog.get_logger(__name__)
 
 
-class Approval(enum.StrEnum):
+class Decision(enum.StrEnum):
     APPROVED = "approved"
     DECLINED = "declined"
     DUPLICATE = "duplicate"
@@ -160,7 +160,7 @@ class PaymentService:
             raise PaymentNotFound(payment_id)
         return payment
 
-    async def decide(self, event: PaymentCreated, correlation_id: str = "") -> Approval:
+    async def decide(self, event: PaymentCreated, correlation_id: str = "") -> Decision:
         """Apply the rules and move the payment ``Pending → Approved | Declined``. Idempotent:
         a delivery of an event whose payment is already final (decided before, or canceled
         meanwhile) is a ``DUPLICATE``, acknowledged."""
@@ -170,14 +170,14 @@ class PaymentService:
         if reason is None and decision.velocity is not None:
             # Spend the merchant's budget only on a payment still to decide.
             if (await self.payments.get(event.payment_id)).status.final:
-                return Approval.DUPLICATE
+                return Decision.DUPLICATE
             if self.velocity is None:
                 raise ConfigError("velocity rules need a VelocityStore")
             if not await self.velocity.take(decision.velocity):
                 reason = DeclineReason.VELOCITY_LIMIT
         to = PaymentStatus.APPROVED if reason is None else PaymentStatus.DECLINED
         if not await self.payments.transition(event.payment_id, to, now, reason):
-            return Approval.DUPLICATE
+            return Decision.DUPLICATE
         outcome = PaymentOutcome(
             event.payment_id, event.merchant_id, event.amount, event.currency,
             to, reason, event.created_at, now,
@@ -185,8 +185,8 @@ class PaymentService:
         await self.announce(outcome, correlation_id or event.payment_id)
         if reason is not None:
             log.info("payment.declined", decline_reason=reason.value)
-            return Approval.DECLINED
-        return Approval.APPROVED
+            return Decision.DECLINED
+        return Decision.APPROVED
 
     async def cancel(self, payment_id: str, merchant_id: str | None = None) -> Payment:
         """``Pending → Canceled``: the canceled payment; ``PaymentFinal`` (409) when it was

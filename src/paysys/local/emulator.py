@@ -1,9 +1,9 @@
 """The embedded AWS emulator: moto's server mode (DynamoDB made atomic, see
-:mod:`paysys.devtools.moto_atomic`) in a child process on loopback.
+:mod:`paysys.local.moto_atomic`) in a child process on loopback.
 
 A child process (not a thread) so the emulator gets its own core and its own GIL; the
 embedded mode, the benchmark and the subprocess-based tests use it. It dies with the
-process that started it (see :mod:`paysys.devtools.procs`).
+process that started it (see :mod:`paysys.local.procs`).
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from pathlib import Path
 
 import structlog
 
-from paysys.devtools.procs import LOOPBACK, Child, free_port, start_ready, stop
+from paysys.local.procs import LOOPBACK, Child, free_port, start_ready, stop
 
 log = structlog.get_logger(__name__)
 
-MOTO_MODULE = "paysys.devtools.moto_atomic"  # what the emulator's command line runs
+MOTO_MODULE = "paysys.local.moto_atomic"  # what the emulator's command line runs
 
 
 @contextlib.asynccontextmanager

@@ -7,7 +7,7 @@ DynamoDB would reject the second. ``atomic_dynamodb`` lets one DynamoDB request 
 into moto; SNS and SQS requests stay concurrent (an SQS long poll must not hold the others
 up). moto's DynamoDB work runs under one GIL anyway, so taking turns costs little.
 
-``python -m paysys.devtools.moto_atomic -H HOST -p PORT`` serves it as a process (the
+``python -m paysys.local.moto_atomic -H HOST -p PORT`` serves it as a process (the
 embedded emulator); ``MotoThread`` serves it from a thread (the test suite's emulator).
 """
 
@@ -28,7 +28,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from paysys.devtools.procs import LOOPBACK
+from paysys.local.procs import LOOPBACK
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment

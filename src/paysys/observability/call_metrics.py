@@ -1,5 +1,5 @@
 """The process's AWS calls on its ``/metrics``, the API's and the worker's alike: read at
-scrape time from the clients' ``CallCounter`` (``adapters/call_count.py``), so a call costs
+scrape time from the clients' ``CallCounter`` (``observability/call_count.py``), so a call costs
 one dict increment and no metrics work.
 
 ``paysys_aws_calls_total{operation="dynamodb:PutItem"}``: calls by operation, as the

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from paysys import tracing
 from paysys.errors import ConfigError
+from paysys.observability import tracing
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider

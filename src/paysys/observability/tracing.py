@@ -1,5 +1,5 @@
 """Traces: the spans paysys makes and the W3C trace context it carries, on the OpenTelemetry
-API alone (the SDK is set up by :mod:`paysys.runtime.telemetry`, and only when asked).
+API alone (the SDK is set up by :mod:`paysys.observability.telemetry`, and only when asked).
 
 Off by default. Then the instrumentation points use the API's no-op tracer: no span is
 recorded, but a span started under an incoming context stands for that context, so a

@@ -5,7 +5,7 @@ payment by kind (``per_million``, also the README's pricing table).
 
 The spread is not assumed: it is measured by running a sample of payments (all from ONE
 merchant, the worst case) through the same key functions the adapter uses
-(``paysys.core.keys``), so this table cannot drift from the code.
+(``paysys.core.partition_keys``), so this table cannot drift from the code.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from paysys.config import Settings
-from paysys.core import keys
+from paysys.core import partition_keys
 
 WRITE_LIMIT = 1000  # write units per second per partition (and so per partition key value)
 READ_LIMIT = 3000
@@ -60,26 +60,30 @@ def rows(settings: Settings, ids: list[str] | None = None) -> list[Row]:
             "index pending-due (sparse)",
             "pending_shard",
             2.0,  # enter at create, leave at approve
-            hottest_share(ids, lambda i: keys.pending_shard(i, settings.pending_shards)),
+            hottest_share(ids, lambda i: partition_keys.pending_shard(i, settings.pending_shards)),
         ),
         Row(
             "index outbox (sparse)",
             "outbox_shard",
             2.0,  # enter at the transition, leave once its outcome event is published
-            hottest_share(ids, lambda i: keys.outbox_shard(i, settings.pending_shards)),
+            hottest_share(ids, lambda i: partition_keys.outbox_shard(i, settings.pending_shards)),
         ),
         Row(
             "index merchant-created (keys only)",
             "list_pk",
             1.0,  # status changes do not touch it
-            hottest_share(ids, lambda i: keys.list_pk_of(merchant, now, i, settings.list_shards)),
+            hottest_share(
+                ids, lambda i: partition_keys.list_pk_of(merchant, now, i, settings.list_shards)
+            ),
         ),
         Row(
             "counter items (table)",
             "id #count#<merchant>#<n>",
             # ADD at create and approve; coalesced: per process and flush, not per payment
             0.0 if settings.counter_flush_seconds > 0 else 2.0,
-            hottest_share(ids, lambda i: keys.counter_id_of(merchant, i, settings.counter_shards)),
+            hottest_share(
+                ids, lambda i: partition_keys.counter_id_of(merchant, i, settings.counter_shards)
+            ),
         ),
     ]
 
@@ -94,7 +98,7 @@ def coalesced_counter_writes(settings: Settings, processes: int) -> float:
 def render(settings: Settings, rate: float) -> str:
     lines = [
         f"paysys capacity at {rate:,.0f} payments/s (all from one merchant: the worst case), "
-        f"sample of {SAMPLE:,} payment ids through paysys.core.keys",
+        f"sample of {SAMPLE:,} payment ids through paysys.core.partition_keys",
         "",
         f"{'what':38} {'partition key':26} {'writes/payment':>14} {'hottest value/s':>16} "
         f"{'limit':>6}  ok",

@@ -18,8 +18,8 @@ from fnmatch import fnmatchcase
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from paysys.adapters.call_log import Call
 from paysys.config import Settings
+from paysys.observability.call_log import Call
 
 Role = Literal["api", "worker", "provision"]
 ROLES: tuple[Role, ...] = ("api", "worker", "provision")

@@ -1,6 +1,6 @@
 """Idempotent provisioning of the table, topic, queue, DLQ, queue policy and subscription.
 
-What it creates is read from the resource model (``paysys.runtime.infra.model``), which the
+What it creates is read from the resource model (``paysys.ops.infra.model``), which the
 CloudFormation template is rendered from too. The embedded mode, the tests, the LocalStack
 compose file and the Kubernetes Job all run this. Running it twice changes nothing.
 """
@@ -25,8 +25,8 @@ from aiodynamo.models import (
 from paysys.adapters.aws import translated
 from paysys.adapters.dynamodb import DynamoPayments
 from paysys.adapters.dynamodb_items import IndexSpec, dynamo_translated
-from paysys.runtime.infra.model import Queue, Table, describe, queue_attributes
-from paysys.runtime.migrate import migrate_table
+from paysys.ops.infra.model import Queue, Table, describe, queue_attributes
+from paysys.ops.migrate import migrate_table
 from paysys.runtime.resources import Clients, layout
 
 log = structlog.get_logger(__name__)

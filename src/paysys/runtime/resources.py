@@ -27,8 +27,6 @@ from yarl import URL
 
 from paysys import __version__
 from paysys.adapters.aws import translated
-from paysys.adapters.call_count import CallCounter
-from paysys.adapters.call_log import CallLog
 from paysys.adapters.dynamodb import DynamoLeases, DynamoPayments
 from paysys.adapters.dynamodb_counts import CounterWriter
 from paysys.adapters.dynamodb_items import Layout
@@ -41,6 +39,8 @@ from paysys.core.queries import StatusReader
 from paysys.core.rules import load_rules
 from paysys.core.service import PaymentService
 from paysys.errors import BackendUnavailable
+from paysys.observability.call_count import CallCounter
+from paysys.observability.call_log import CallLog
 
 if TYPE_CHECKING:
     from types_aiobotocore_sns.client import SNSClient

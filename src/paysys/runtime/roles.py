@@ -17,9 +17,9 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from paysys.api.app import create_app
+from paysys.api.app_state import READINESS, REGISTRY
 from paysys.api.auth import decide_auth
 from paysys.api.health import add_health_routes
-from paysys.api.keys import READINESS, REGISTRY
 from paysys.api.metrics import ApiMetrics
 from paysys.api.readiness import Check, Readiness
 from paysys.config import Settings
@@ -41,21 +41,6 @@ def readiness_checks(resources: Resources) -> list[Check]:
         Check("sns", resources.events.ping, required=False),
         Check("sqs", resources.queue.ping, required=False),
     ]
-
-
-def worker_options(settings: Settings) -> WorkerOptions:
-    return WorkerOptions(
-        loops=settings.worker_loops,
-        max_in_flight=settings.worker_max_in_flight,
-        batch_size=settings.worker_batch_size,
-        wait_seconds=settings.worker_wait_seconds,
-        drain_seconds=settings.shutdown_timeout_seconds,
-        visibility_timeout_seconds=settings.visibility_timeout_seconds,
-        receive_linger_seconds=settings.worker_receive_linger_ms / 1000,
-        delete_linger_seconds=settings.worker_delete_linger_ms / 1000,
-        retry_attempts=settings.worker_retry_attempts,
-        retry_base_seconds=settings.worker_retry_base_seconds,
-    )
 
 
 def api_app(settings: Settings, resources: Resources) -> web.Application:
@@ -149,7 +134,9 @@ def build_worker(settings: Settings, resources: Resources) -> tuple[Worker, Work
     """The worker over the resources' queue and service, observed by its own registry (with
     the AWS calls of the resources' clients)."""
     metrics = WorkerMetrics(CollectorRegistry())
-    worker = Worker(resources.queue, resources.service, worker_options(settings), metrics)
+    worker = Worker(
+        resources.queue, resources.service, WorkerOptions.from_settings(settings), metrics
+    )
     metrics.watch(worker)
     metrics.watch_calls(resources.clients.calls)
     return worker, metrics

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from paysys.call_metrics import AwsCallCollector, CallCounts
+from paysys.observability.call_metrics import AwsCallCollector, CallCounts
 from paysys.worker.reconciler import Reconciler
 from paysys.worker.worker import Worker
 

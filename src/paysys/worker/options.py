@@ -6,25 +6,45 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from paysys.config import Settings
+
+_DEFAULT = Settings()  # the options' defaults are the settings' (embedded mode's) defaults
+
 
 @dataclass(frozen=True, slots=True)
 class WorkerOptions:
-    loops: int = 4
-    max_in_flight: int = 64
-    batch_size: int = 10
-    wait_seconds: int = 10
-    drain_seconds: float = 10.0
-    visibility_timeout_seconds: int = 30
+    loops: int = _DEFAULT.worker_loops
+    max_in_flight: int = _DEFAULT.worker_max_in_flight
+    batch_size: int = _DEFAULT.worker_batch_size
+    wait_seconds: int = _DEFAULT.worker_wait_seconds
+    drain_seconds: float = _DEFAULT.shutdown_timeout_seconds
+    visibility_timeout_seconds: int = _DEFAULT.visibility_timeout_seconds
+    # The receive loops' backoff after a failed receive is capped here (not a setting).
     max_backoff_seconds: float = 5.0
     # After a partial receive, the loop waits this long before its next one (0: never).
-    receive_linger_seconds: float = 0.05
+    receive_linger_seconds: float = _DEFAULT.worker_receive_linger_ms / 1000
     # An acknowledged message waits at most this long for a DeleteMessageBatch of 10
     # (0: each batch deletes its own messages when it ends).
-    delete_linger_seconds: float = 0.05
+    delete_linger_seconds: float = _DEFAULT.worker_delete_linger_ms / 1000
     # A decision that hits a backend failure is retried this many times in the worker, the
     # n-th after half to all of ``retry_base_seconds * 2**(n-1)`` (0: left to SQS at once).
-    retry_attempts: int = 3
-    retry_base_seconds: float = 1.0
+    retry_attempts: int = _DEFAULT.worker_retry_attempts
+    retry_base_seconds: float = _DEFAULT.worker_retry_base_seconds
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WorkerOptions:
+        return cls(
+            loops=settings.worker_loops,
+            max_in_flight=settings.worker_max_in_flight,
+            batch_size=settings.worker_batch_size,
+            wait_seconds=settings.worker_wait_seconds,
+            drain_seconds=settings.shutdown_timeout_seconds,
+            visibility_timeout_seconds=settings.visibility_timeout_seconds,
+            receive_linger_seconds=settings.worker_receive_linger_ms / 1000,
+            delete_linger_seconds=settings.worker_delete_linger_ms / 1000,
+            retry_attempts=settings.worker_retry_attempts,
+            retry_base_seconds=settings.worker_retry_base_seconds,
+        )
 
 
 class ReceiveObserver(Protocol):

@@ -12,7 +12,7 @@ payments that are due, oldest first:
   run, a payment is republished at most once per window;
 - the claimed ones are republished through the batching publisher;
 - between passes there is always a pause.
-Approval is idempotent, so an extra event only costs a duplicate delivery.
+Deciding is idempotent, so an extra event only costs a duplicate delivery.
 
 The same pass, under the same shard lease, drains the sparse *outbox* index: final payments
 whose outcome event was not published after their transition (the outcomes topic failed, or

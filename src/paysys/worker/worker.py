@@ -22,11 +22,11 @@ from collections.abc import Sequence
 
 import structlog
 
-from paysys import tracing
 from paysys.core.domain import EVENT_TYPE, PaymentCreated
 from paysys.core.ports import MessageQueue, QueueMessage
-from paysys.core.service import Approval, PaymentService
+from paysys.core.service import Decision, PaymentService
 from paysys.errors import BackendUnavailable, MalformedMessage, PaymentNotFound
+from paysys.observability import tracing
 from paysys.worker.acks import AckBuffer
 from paysys.worker.options import ReceiveObserver, Unobserved, WorkerOptions, WorkerStats
 from paysys.worker.pacing import ActiveLoops, Slots
@@ -221,7 +221,7 @@ class Worker:
                 traceparent=message.traceparent,
             ),
         ):
-            outcome, acked, error = await self._approve(message)
+            outcome, acked, error = await self._decide(message)
             fields: dict[str, object] = {
                 "outcome": outcome,
                 "receive_count": message.receive_count,
@@ -233,7 +233,7 @@ class Worker:
                 log.info("message.processed", **fields)
         return acked
 
-    async def _approve(self, message: QueueMessage) -> tuple[str, bool, str | None]:
+    async def _decide(self, message: QueueMessage) -> tuple[str, bool, str | None]:
         try:
             event = PaymentCreated.from_message(message.body)
         except MalformedMessage as exc:
@@ -241,7 +241,7 @@ class Worker:
             return "malformed", False, str(exc)
         structlog.contextvars.bind_contextvars(payment_id=event.payment_id)
         try:
-            approval = await self._retrying.run(
+            decision = await self._retrying.run(
                 lambda: self._service.decide(event, message.correlation_id or "")
             )
         except PaymentNotFound as exc:
@@ -256,13 +256,13 @@ class Worker:
             self.stats.failed += 1
             log.exception("message.crashed")
             return "error", False, repr(exc)
-        if approval is Approval.APPROVED:
+        if decision is Decision.APPROVED:
             self.stats.approved += 1
-        elif approval is Approval.DECLINED:
+        elif decision is Decision.DECLINED:
             self.stats.declined += 1
         else:
             self.stats.duplicates += 1
-        return approval.value, True, None
+        return decision.value, True, None
 
     async def _drain(self) -> None:
         """Wait a bounded time for running batches (their acks go to the buffer), cancel

@@ -1,15 +1,15 @@
 """An alternated A/B of two revisions with ``paysys bench``: base, change, base, change, ...
 
-    python -m paysys.devtools.bench.ab --base main~1 --change main --pairs 2 -- \\
+    python -m paysys_tools.bench.ab --base main~1 --change main --pairs 2 -- \\
         --backend keepalive --rate 60 --duration 20
 
 Each revision is checked out once into a detached git worktree (under ``--trees``, default
 ``$TMPDIR/paysys-ab``); each run is ``python -m paysys bench <args> --json`` with
-``PYTHONPATH=<worktree>/src``, so the bench and the roles it starts run that revision's code
-(with this interpreter's installed dependencies). Alternating spreads the machine's drift over
-both sides. Prints one JSON line per run (``variant``, ``rev`` and the headline figures) and
-then the median of each headline figure per variant and their ratio (change / base);
-``--raw FILE`` appends every run's whole JSON object too.
+``PYTHONPATH=<worktree>/src:<worktree>/tools``, so the bench and the roles it starts run that
+revision's code (with this interpreter's installed dependencies). Alternating spreads the
+machine's drift over both sides. Prints one JSON line per run (``variant``, ``rev`` and the
+headline figures) and then the median of each headline figure per variant and their ratio
+(change / base); ``--raw FILE`` appends every run's whole JSON object too.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ HEADLINE = (
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m paysys.devtools.bench.ab")
+    parser = argparse.ArgumentParser(prog="python -m paysys_tools.bench.ab")
     parser.add_argument("--base", required=True, help="git revision A")
     parser.add_argument("--change", required=True, help="git revision B")
     parser.add_argument("--pairs", type=int, default=2, help="base+change pairs (2)")
@@ -86,7 +86,7 @@ def _rev(tree: Path) -> str:
 
 
 def _bench(tree: Path, bench_args: Sequence[str]) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": str(tree / "src")}
+    env = {**os.environ, "PYTHONPATH": f"{tree / 'src'}:{tree / 'tools'}"}
     completed = subprocess.run(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "paysys", "bench", *bench_args, "--json"],
         capture_output=True,

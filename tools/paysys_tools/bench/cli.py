@@ -5,37 +5,42 @@ and ``--workers`` worker processes and drives ``--payments`` payments through th
 at ``--concurrency``; every figure is reported beside a raw ceiling measured in the same run
 with the same clients. Logs go to stderr; stdout gets a table and, with ``--json``, one JSON
 object on its last line. See ``benchmarks/README.md``.
+
+Dev tooling: the ``paysys-tools`` distribution plugs this command into ``paysys`` through the
+``paysys.commands`` entry point (see :func:`register`); the shipped image has no bench.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
-import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from typing import Any
 
 import structlog
 
 from paysys.config import Settings
-from paysys.devtools.bench.options import bench_options, build_parser
-from paysys.devtools.bench.phases import run_bench
-from paysys.devtools.bench.report import render_table
 from paysys.errors import PaysysError
-from paysys.logging import configure_logging
+from paysys.observability.logging import configure_logging
 from paysys.runtime.eventloop import loop_factory
+from paysys_tools.bench.options import add_arguments, bench_options
+from paysys_tools.bench.phases import run_bench
+from paysys_tools.bench.report import render_table
 
 log = structlog.get_logger(__name__)
 
 
-def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    args = build_parser(__doc__.split("\n\n")[0] if __doc__ else None).parse_args(argv)
-    env = os.environ if environ is None else environ
-    try:
-        settings = Settings.from_env(env)
-    except PaysysError as exc:
-        sys.stderr.write(f"paysys: {exc}\n")
-        return 2
+def register(commands: argparse._SubParsersAction[Any]) -> None:
+    """Add ``bench`` to the ``paysys`` command line (the ``paysys.commands`` entry point)."""
+    summary = "throughput, latency and CPU per payment against raw ceilings (dev tooling)"
+    parser = commands.add_parser("bench", help=summary, description=summary)
+    add_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) -> int:
     configure_logging(settings.log_format, settings.log_level, stream=sys.stderr)
     options = bench_options(args, progress=sys.stderr.isatty())
     try:

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from paysys.config import Settings
-from paysys.devtools.bench.options import BenchOptions, Names
-from paysys.devtools.bench.procs import Endpoints, Role, start_role
-from paysys.runtime.provision import Provisioned
+from paysys.ops.provision import Provisioned
 from paysys.runtime.resources import Clients
+from paysys_tools.bench.options import BenchOptions, Names
+from paysys_tools.bench.procs import Endpoints, Role, start_role
+from paysys_tools.names import names_env
 
 
 @dataclass(slots=True)
@@ -47,13 +48,9 @@ class Bench:
         env.update(
             PAYSYS_AWS_ENDPOINT_URL=self.measured.aws,
             PAYSYS_DYNAMODB_ENDPOINT_URL=self.measured.dynamodb,
-            PAYSYS_TABLE_NAME=s.table_name,
-            PAYSYS_IDEMPOTENCY_TABLE_NAME=s.idempotency_table_name,
-            PAYSYS_TOPIC_NAME=s.topic_name,
+            **names_env(s),
             PAYSYS_TOPIC_ARN=self.paysys.topic_arn,
-            PAYSYS_QUEUE_NAME=s.queue_name,
             PAYSYS_QUEUE_URL=self.paysys.queue_url,
-            PAYSYS_DLQ_NAME=s.dlq_name,
             PAYSYS_API_HOST="127.0.0.1",
             PAYSYS_WORKER_HOST="127.0.0.1",
             PAYSYS_WORKER_LOOPS=str(loops),

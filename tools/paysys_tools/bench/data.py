@@ -8,80 +8,53 @@ what is measured.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import Coroutine, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiodynamo.models import BatchGetRequest, BatchWriteRequest
 
+from paysys.adapters.dynamodb_items import from_item, to_item
+from paysys.adapters.sns import message_attributes
 from paysys.adapters.sqs import SqsQueue
-from paysys.core import keys
-from paysys.runtime.provision import Provisioned
-from paysys.runtime.resources import Clients
+from paysys.config import Settings
+from paysys.core.domain import NewPayment, Payment, PaymentCreated, format_time, utcnow
+from paysys.ops.provision import Provisioned
+from paysys.runtime.resources import Clients, layout
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
 
 AMOUNT = Decimal("12.50")
 CURRENCY = "BRL"
-# What a POST without a merchant gets, and the default shard counts and reconcile window of
-# ``Settings`` (the API and workers of the bench run with these defaults).
-MERCHANT = "default"
-PENDING_SHARDS, LIST_SHARDS = 32, 16
-RECONCILE_AFTER = timedelta(seconds=60)
+# The API and workers of the bench run with the settings' defaults: the same index layout.
+LAYOUT = layout(Settings())
 log = structlog.get_logger(__name__)
 
 
 def stamp(moment: datetime | None = None) -> str:
-    moment = moment or datetime.now(UTC)
-    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return format_time(moment or utcnow())
 
 
 def new_item() -> dict[str, Any]:
-    """A ``Pending`` payment item, field for field what paysys stores (index keys included)."""
-    created = datetime.now(UTC)
-    now, payment_id = stamp(created), str(uuid.uuid4())
-    return {
-        "id": payment_id,
-        "merchant_id": MERCHANT,
-        "amount": AMOUNT,
-        "currency": CURRENCY,
-        "description": "bench",
-        "status": "Pending",
-        "created_at": now,
-        "updated_at": now,
-        "correlation_id": str(uuid.uuid4()),
-        "list_pk": keys.list_pk_of(MERCHANT, created, payment_id, LIST_SHARDS),
-        "list_sk": keys.list_sk(now, payment_id),
-        "pending_shard": keys.pending_shard(payment_id, PENDING_SHARDS),
-        "due_at": stamp(created + RECONCILE_AFTER),
-    }
+    """A ``Pending`` payment item as paysys stores it (its own item builder: index keys
+    included), for a POST without a merchant."""
+    new = NewPayment(AMOUNT, CURRENCY, "bench")
+    return to_item(Payment.create(new, utcnow(), correlation_id=str(uuid.uuid4())), LAYOUT)
 
 
 def event_body(item: dict[str, Any]) -> str:
     """The ``PaymentCreated`` message body paysys publishes for ``item``."""
-    return json.dumps(
-        {
-            "type": "PaymentCreated",
-            "payment_id": item["id"],
-            "amount": f"{item['amount']:.2f}",
-            "currency": item["currency"],
-            "created_at": item["created_at"],
-        },
-        separators=(",", ":"),
-    )
+    return PaymentCreated.of(from_item(item)).to_message()
 
 
-def attributes(correlation_id: str) -> dict[str, Any]:
-    return {
-        "event_type": {"DataType": "String", "StringValue": "PaymentCreated"},
-        "correlation_id": {"DataType": "String", "StringValue": correlation_id},
-    }
+def attributes(item: dict[str, Any]) -> dict[str, Any]:
+    """The message attributes paysys publishes ``item``'s event with (no trace context)."""
+    return dict(message_attributes(PaymentCreated.of(from_item(item)), item["correlation_id"], {}))
 
 
 # --- harness -----------------------------------------------------------------------------------
@@ -113,7 +86,7 @@ async def feed(
         {
             "Id": str(i),
             "MessageBody": event_body(item),
-            "MessageAttributes": attributes(item["correlation_id"]),
+            "MessageAttributes": attributes(item),
         }
         for i, item in enumerate(items)
     ]

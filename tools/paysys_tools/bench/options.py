@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import cast
 
 from paysys.config import Settings
-from paysys.devtools.bench.openloop import ARRIVALS, Arrivals
-from paysys.devtools.bench.procs import BACKENDS, Backend, Endpoints
+from paysys_tools.bench.openloop import ARRIVALS, Arrivals
+from paysys_tools.bench.procs import BACKENDS, Backend, Endpoints
+from paysys_tools.names import per_run
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,20 +52,15 @@ class Names:
     suffix: str
 
     def settings(self, kind: str, ends: Endpoints, loops: int | None = None) -> Settings:
-        return self.base.replace(
+        return per_run(self.base, f"bench-{kind}-{self.suffix}").replace(
             aws_endpoint_url=ends.aws,
             dynamodb_endpoint_url=ends.dynamodb,
-            table_name=f"bench-{kind}-{self.suffix}",
-            idempotency_table_name=f"bench-{kind}-idem-{self.suffix}",
-            topic_name=f"bench-{kind}-{self.suffix}",
-            queue_name=f"bench-{kind}-{self.suffix}",
-            dlq_name=f"bench-{kind}-dlq-{self.suffix}",
             worker_loops=self.options.workers * (loops or self.options.loops),
         )
 
 
-def build_parser(description: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="paysys bench", description=description)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``paysys bench``'s flags, on the parser the CLI gives it."""
     add = parser.add_argument
     add("--payments", type=_positive, default=1000, help="payments per phase (default 1000)")
     add("--concurrency", type=_positive, default=16, help="concurrent POSTs (default 16)")
@@ -95,7 +91,6 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     )
     steady.add_argument("--sweep-e2e-ms", type=_positive_float, default=1000.0, help="(1000)")
     add("--json", action="store_true", help="print one JSON object as the last stdout line")
-    return parser
 
 
 def bench_options(args: argparse.Namespace, *, progress: bool) -> BenchOptions:

@@ -8,7 +8,7 @@
 4. worker: P payments seeded and their events fed exactly as in 2, approved by the workers;
 5. optional loops sweep: 2 and 4 again for every loop count.
 
-The raw phases (1, 2) live in :mod:`paysys.devtools.bench.raw`, beside their ceilings.
+The raw phases (1, 2) live in :mod:`paysys_tools.bench.raw`, beside their ceilings.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ from typing import Any
 import structlog
 
 from paysys.config import Settings
-from paysys.devtools.bench.context import Bench
-from paysys.devtools.bench.data import (
+from paysys.ops.provision import provision
+from paysys.runtime.resources import open_clients
+from paysys_tools.bench.context import Bench
+from paysys_tools.bench.data import (
     feed,
     new_item,
     remove,
@@ -34,9 +36,9 @@ from paysys.devtools.bench.data import (
     until_final,
     wait_drained,
 )
-from paysys.devtools.bench.driver import drive_api
-from paysys.devtools.bench.options import BenchOptions, Names
-from paysys.devtools.bench.procs import (
+from paysys_tools.bench.driver import drive_api
+from paysys_tools.bench.options import BenchOptions, Names
+from paysys_tools.bench.procs import (
     CpuWindow,
     Role,
     start_backend,
@@ -44,13 +46,11 @@ from paysys.devtools.bench.procs import (
     stop_roles,
     with_latency,
 )
-from paysys.devtools.bench.raw import raw_pipeline, raw_worker
-from paysys.devtools.bench.report import per_1k, percentile, ratio
-from paysys.devtools.bench.steady import run_steady
-from paysys.devtools.bench.verify import correctness
-from paysys.devtools.otlp_sink import otlp_sink
-from paysys.runtime.provision import provision
-from paysys.runtime.resources import open_clients
+from paysys_tools.bench.raw import raw_pipeline, raw_worker
+from paysys_tools.bench.report import per_1k, percentile, ratio
+from paysys_tools.bench.steady import run_steady
+from paysys_tools.bench.verify import correctness
+from paysys_tools.otlp_sink import otlp_sink
 
 log = structlog.get_logger(__name__)
 

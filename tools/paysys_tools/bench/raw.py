@@ -24,8 +24,9 @@ from aiodynamo.errors import ConditionalCheckFailed
 from aiodynamo.expressions import F
 from aiodynamo.models import ReturnValues
 
-from paysys.devtools.bench.context import Bench
-from paysys.devtools.bench.data import (
+from paysys.runtime.resources import Clients, open_clients
+from paysys_tools.bench.context import Bench
+from paysys_tools.bench.data import (
     attributes,
     event_body,
     feed,
@@ -34,8 +35,7 @@ from paysys.devtools.bench.data import (
     stamp,
     wait_drained,
 )
-from paysys.devtools.bench.report import percentile
-from paysys.runtime.resources import Clients, open_clients
+from paysys_tools.bench.report import percentile
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs.type_defs import MessageTypeDef
@@ -151,7 +151,7 @@ async def raw_produce(
                 await clients.sns.publish(
                     TopicArn=topic_arn,
                     Message=event_body(item),
-                    MessageAttributes=attributes(item["correlation_id"]),
+                    MessageAttributes=attributes(item),
                 )
             except Exception:  # noqa: BLE001 - counted, the ceiling keeps going
                 tally.errors += 1

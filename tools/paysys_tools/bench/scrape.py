@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from paysys.devtools.bench.procs import Role, cpu_seconds, emulator_pids
+from paysys_tools.bench.procs import Role, cpu_seconds, emulator_pids
 
 CALLS = "paysys_aws_calls_total"
 ENTRIES = "paysys_aws_call_entries_total"

@@ -23,13 +23,13 @@ from typing import Any
 import aiohttp
 import structlog
 
-from paysys.devtools.bench.context import Bench
-from paysys.devtools.bench.data import FINAL, until_final, wait_drained
-from paysys.devtools.bench.openloop import OpenLoop, drive_open_loop, schedule
-from paysys.devtools.bench.procs import Role, start_role, stop_roles
-from paysys.devtools.bench.report import percentile
-from paysys.devtools.bench.scrape import CALLS, ENTRIES, RECEIVED, Snapshot
-from paysys.devtools.bench.verify import correctness
+from paysys_tools.bench.context import Bench
+from paysys_tools.bench.data import FINAL, until_final, wait_drained
+from paysys_tools.bench.openloop import OpenLoop, drive_open_loop, schedule
+from paysys_tools.bench.procs import Role, start_role, stop_roles
+from paysys_tools.bench.report import percentile
+from paysys_tools.bench.scrape import CALLS, ENTRIES, RECEIVED, Snapshot
+from paysys_tools.bench.verify import correctness
 
 log = structlog.get_logger(__name__)
 

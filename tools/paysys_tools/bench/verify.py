@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from paysys.devtools.bench.context import Bench
-from paysys.devtools.bench.data import read_items
-from paysys.devtools.worker_log import read_worker_logs
+from paysys_tools.bench.context import Bench
+from paysys_tools.bench.data import read_items
+from paysys_tools.worker_log import read_worker_logs
 
 
 async def correctness(bench: Bench) -> dict[str, Any]:

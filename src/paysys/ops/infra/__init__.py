@@ -1,3 +1,3 @@
 """The AWS resources of paysys, described once (``model``), applied by ``paysys provision``
-(``paysys.runtime.provision``) and rendered as a CloudFormation template
+(``paysys.ops.provision``) and rendered as a CloudFormation template
 (``cloudformation``; ``paysys infra cloudformation > deploy/aws/paysys.yaml``)."""

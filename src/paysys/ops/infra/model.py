@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from paysys.adapters.dynamodb_items import INDEXES, IndexSpec
 from paysys.adapters.idempotency import TTL_ATTRIBUTE
 from paysys.config import Settings
-from paysys.runtime.iam import ROLES, Role, Target
+from paysys.ops.iam import ROLES, Role, Target
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs.literals import QueueAttributeNameType

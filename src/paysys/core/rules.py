@@ -77,25 +77,27 @@ class VelocityWindow:
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
+class Verdict:
+    """What the rules say of a payment before the velocity take."""
+
     reason: DeclineReason | None = None  # None: approve (after the velocity take, if any)
     velocity: VelocityWindow | None = None
 
 
-def decide(rules: Rules, event: PaymentCreated, now: datetime) -> Decision:
+def decide(rules: Rules, event: PaymentCreated, now: datetime) -> Verdict:
     """The static rules first (cheapest, no shared state), then the velocity window to take."""
     merchant_id, amount, currency = event.merchant_id, event.amount, event.currency
     if merchant_id in rules.deny_merchants:
-        return Decision(DeclineReason.MERCHANT_DENIED)
+        return Verdict(DeclineReason.MERCHANT_DENIED)
     if rules.currencies is not None and currency not in rules.currencies:
-        return Decision(DeclineReason.CURRENCY_NOT_ALLOWED)
+        return Verdict(DeclineReason.CURRENCY_NOT_ALLOWED)
     bound = rules.max_amount.get(currency)
     if bound is not None and amount > bound:
-        return Decision(DeclineReason.AMOUNT_TOO_LARGE)
+        return Verdict(DeclineReason.AMOUNT_TOO_LARGE)
     window = velocity_window(rules.velocity, event, now)
     if window is not None and window.max_amount is not None and amount > window.max_amount:
-        return Decision(DeclineReason.VELOCITY_LIMIT)  # more than a whole minute allows
-    return Decision(velocity=window)
+        return Verdict(DeclineReason.VELOCITY_LIMIT)  # more than a whole minute allows
+    return Verdict(velocity=window)
 
 
 def velocity_window(

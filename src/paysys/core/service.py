@@ -165,15 +165,15 @@ class PaymentService:
         a delivery of an event whose payment is already final (decided before, or canceled
         meanwhile) is a ``DUPLICATE``, acknowledged."""
         now = self.clock()
-        decision = decide(self.rules, event, now)
-        reason = decision.reason
-        if reason is None and decision.velocity is not None:
+        verdict = decide(self.rules, event, now)
+        reason = verdict.reason
+        if reason is None and verdict.velocity is not None:
             # Spend the merchant's budget only on a payment still to decide.
             if (await self.payments.get(event.payment_id)).status.final:
                 return Decision.DUPLICATE
             if self.velocity is None:
                 raise ConfigError("velocity rules need a VelocityStore")
-            if not await self.velocity.take(decision.velocity):
+            if not await self.velocity.take(verdict.velocity):
                 reason = DeclineReason.VELOCITY_LIMIT
         to = PaymentStatus.APPROVED if reason is None else PaymentStatus.DECLINED
         if not await self.payments.transition(event.payment_id, to, now, reason):

@@ -143,6 +143,23 @@ class BackendUnavailable(PaysysError):
     code = "backend_unavailable"
 
 
+class StoreUnconfirmed(BackendUnavailable):
+    """A create whose every write attempt failed without an answer: the payment may be
+    stored. The 503 names its id, so the client can look (``GET``) before sending it again."""
+
+    code = "store_unconfirmed"
+
+    def __init__(self, payment_id: str, cause: str) -> None:
+        super().__init__(
+            f"{cause}; payment {payment_id} may have been stored: GET /payments/{payment_id} "
+            "before sending it again without an Idempotency-Key"
+        )
+        self.payment_id = payment_id
+
+    def to_json(self) -> dict[str, object]:
+        return {"error": {"code": self.code, "message": str(self), "payment_id": self.payment_id}}
+
+
 class RequestTimedOut(PaysysError):
     """A handler ran past its deadline (usually a slow backend): retry later (503)."""
 

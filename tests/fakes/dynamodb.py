@@ -33,14 +33,22 @@ class FakePayments:
     async def add(self, payment: Payment) -> bool:
         if payment.id in self._items:
             return False
+        self.commit_only(payment)
+        await self.count_existing(payment)
+        return True
+
+    def commit_only(self, payment: Payment) -> None:
+        """What a put whose reply was lost leaves: the item, but not counted (the adapter
+        counts only once the put answered)."""
         self._items[payment.id] = payment
         if payment.status is PaymentStatus.PENDING:
             self._due[payment.id] = payment.created_at + self.layout.reconcile_after
+
+    async def count_existing(self, payment: Payment) -> None:
         self._counts[payment.merchant_id, payment.status] += 1
         month = partition_keys.month_of(payment.created_at)
         self._first_month.setdefault(payment.merchant_id, month)
         self._first_month[payment.merchant_id] = min(self._first_month[payment.merchant_id], month)
-        return True
 
     async def get(self, payment_id: str) -> Payment:
         try:

@@ -118,9 +118,54 @@ async def test_nothing_stored_is_still_a_503(wired: Settings, resources: Resourc
     async with client_for(wired.replace(dynamodb_endpoint_url="http://127.0.0.1:9")) as api:
         response = await api.post("/payments", json=BODY)
         error = (await response.json())["error"]
+        keyed = await api.post("/payments", json=BODY, headers={"Idempotency-Key": "k-down"})
+        keyed_error = (await keyed.json())["error"]
     assert response.status == 503
-    assert error["code"] == "backend_unavailable"
+    assert response.headers["Retry-After"] == "1"
+    # Without a key the 503 names the id it tried, so the client can look before resending.
+    assert error["code"] == "store_unconfirmed"
+    assert error["payment_id"] in error["message"]
+    assert (keyed.status, keyed_error["code"]) == (503, "backend_unavailable")
     assert await stored_ids(resources, wired.table_name) == []
+
+
+async def test_a_put_that_met_its_own_write_is_202_even_when_no_read_can_confirm_it(
+    wired: Settings, resources: Resources, backend: Backend
+) -> None:
+    """The put commits, its reply is lost, the client's retry finds the id taken and every
+    GetItem fails: the id is this request's fresh one, so it is its own write: 202."""
+    drop_put = drop_first_put(wired.table_name)
+
+    def rule(request: bytes) -> Fault:
+        return Fault.REFUSE if dynamodb_operation(request) == "GetItem" else drop_put(request)
+
+    async with HttpFaults(backend.dynamodb, rule) as proxy:
+        async with client_for(wired.replace(dynamodb_endpoint_url=proxy.url)) as api:
+            response = await api.post("/payments", json=BODY)
+            body = await response.json()
+        assert proxy.seen[Fault.DROP_REPLY] == 1
+    assert response.status == 202, body
+    assert await stored_ids(resources, wired.table_name) == [body["id"]]
+
+
+async def test_a_create_never_answered_names_the_payment_it_stored(
+    wired: Settings, resources: Resources, backend: Backend
+) -> None:
+    table = wired.table_name.encode()
+
+    def drop_every_put(request: bytes) -> Fault:
+        putting = dynamodb_operation(request) == "PutItem" and table in request
+        return Fault.DROP_REPLY if putting else Fault.PASS
+
+    async with (
+        HttpFaults(backend.dynamodb, drop_every_put) as proxy,
+        client_for(wired.replace(dynamodb_endpoint_url=proxy.url)) as api,
+    ):
+        response = await api.post("/payments", json=BODY)
+        error = (await response.json())["error"]
+    assert response.status == 503
+    assert error["code"] == "store_unconfirmed"
+    assert await stored_ids(resources, wired.table_name) == [error["payment_id"]]
 
 
 # --- 2. hostile JSON --------------------------------------------------------------------

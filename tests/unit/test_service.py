@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import ClassVar
 
 import pytest
 
@@ -22,6 +23,7 @@ from paysys.errors import (
     IdempotencyKeyReused,
     PaymentFinal,
     PaymentNotFound,
+    StoreUnconfirmed,
 )
 
 from ..fakes import FakeSystem, Outage
@@ -121,7 +123,8 @@ async def test_a_failed_store_releases_the_key_for_an_immediate_retry(fakes: Fak
     service = fakes.service(payments=payments)
     with pytest.raises(BackendUnavailable):
         await service.create(NEW, "c", idempotency_key="order-4")
-    [(_, (attempted,))] = payments.refused
+    attempted = payments.refused[0][1][0]
+    assert {args[0].id for _, args in payments.refused} == {attempted.id}  # retried, same id
 
     with payments.restored():  # no lease to wait out: the key was released
         accepted = await service.create(NEW, "c", idempotency_key="order-4")
@@ -201,18 +204,66 @@ async def test_keys_and_reads_are_scoped_per_merchant(fakes: FakeSystem) -> None
 async def test_a_store_that_failed_after_committing_is_answered_from_the_item(
     fakes: FakeSystem, logs
 ) -> None:
-    """The put committed but its answer was an error: read back, answer 202, not 503."""
+    """The put committed but its answer was an error, and no read can confirm it: the retried
+    put recognises its own write (202, counted once), never a 503 for a stored payment."""
 
     class CommitsThenFails:
+        committed: ClassVar[set[str]] = set()
+
         def __getattr__(self, name: str) -> object:
             return getattr(fakes.payments, name)
 
         async def add(self, payment: Payment) -> bool:
-            await fakes.payments.add(payment)
+            if payment.id in self.committed:
+                return await fakes.payments.add(payment)  # the condition: the id is taken
+            fakes.payments.commit_only(payment)
+            self.committed.add(payment.id)
             raise BackendUnavailable("reply lost")
+
+        async def get(self, payment_id: str) -> Payment:
+            raise BackendUnavailable("GetItem failed")
 
     service = fakes.service(payments=CommitsThenFails())
     accepted = await service.create(NEW, "c")
     assert (await fakes.payments.get(accepted.payment_id)).status is PaymentStatus.PENDING
     assert logs.events("payment.store_confirmed")
     assert await fakes.queue.depth() == (1, 0)
+    assert (await fakes.payments.counts("default")).by_status[PaymentStatus.PENDING] == 1
+
+
+async def test_a_put_retried_inside_the_client_that_meets_its_own_write_is_accepted(
+    fakes: FakeSystem,
+) -> None:
+    """aiodynamo re-sends a put whose reply was lost and meets its own write: the condition
+    fails (``add`` answers False) for this request's fresh id. 202, counted once, no read."""
+
+    class OwnWriteMet:
+        def __getattr__(self, name: str) -> object:
+            return getattr(fakes.payments, name)
+
+        async def add(self, payment: Payment) -> bool:
+            fakes.payments.commit_only(payment)  # the first request committed, its reply lost
+            return await fakes.payments.add(payment)  # the re-sent request: the id is taken
+
+        async def get(self, payment_id: str) -> Payment:
+            raise BackendUnavailable("GetItem failed")
+
+    service = fakes.service(payments=OwnWriteMet())
+    accepted = await service.create(NEW, "c")
+    assert (await fakes.payments.get(accepted.payment_id)).status is PaymentStatus.PENDING
+    assert (await fakes.payments.counts("default")).by_status[PaymentStatus.PENDING] == 1
+
+
+async def test_a_store_never_answered_names_the_payment_it_may_have_stored(
+    fakes: FakeSystem,
+) -> None:
+    payments = Outage(fakes.payments, "add")
+    service = fakes.service(payments=payments)
+    with pytest.raises(StoreUnconfirmed) as caught:
+        await service.create(NEW, "c")
+    attempted = payments.refused[0][1][0]
+    assert caught.value.to_json()["error"]["payment_id"] == attempted.id
+    assert len(payments.refused) == 2  # retried once before answering 503
+    with pytest.raises(BackendUnavailable) as keyed:  # with a key: retrying it is safe
+        await service.create(NEW, "c", idempotency_key="order-9")
+    assert not isinstance(keyed.value, StoreUnconfirmed)

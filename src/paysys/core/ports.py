@@ -46,6 +46,10 @@ class PaymentRepository(Protocol):
     async def add(self, payment: Payment) -> bool:
         """Store a new payment (and count it); True if stored, False if that id exists."""
 
+    async def count_existing(self, payment: Payment) -> None:
+        """Count a payment stored without being counted (a write whose reply was lost, or one
+        stored before counters existed)."""
+
     async def get(self, payment_id: str) -> Payment:
         """Return the payment or raise ``PaymentNotFound``."""
 

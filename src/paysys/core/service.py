@@ -29,9 +29,18 @@ from paysys.core.ports import (
     VelocityStore,
 )
 from paysys.core.rules import DeclineReason, Rules, decide
-from paysys.errors import BackendUnavailable, ConfigError, PaymentFinal, PaymentNotFound
+from paysys.errors import (
+    BackendUnavailable,
+    ConfigError,
+    PaymentFinal,
+    PaymentNotFound,
+    StoreUnconfirmed,
+)
 
 log = structlog.get_logger(__name__)
+
+# A create tries its conditional put this often (each try is the client's whole retry budget).
+STORE_ATTEMPTS = 2
 
 
 class Decision(enum.StrEnum):
@@ -81,7 +90,7 @@ class PaymentService:
             payment = Payment.create(
                 new, self.clock(), correlation_id=correlation_id, merchant_id=merchant_id
             )
-            return Accepted(await self._store_and_publish(payment, False))
+            return Accepted(await self._store_and_publish(payment, resumed=False, keyed=False))
         # Keys are scoped per merchant: two merchants never collide or read each other's answers.
         idempotency_key = f"{merchant_id}:{idempotency_key}"
         claim = await self.idempotency.claim(
@@ -99,7 +108,7 @@ class PaymentService:
         )
         try:
             resumed = claim.state is ClaimState.RESUMED
-            body = await self._store_and_publish(payment, resumed)
+            body = await self._store_and_publish(payment, resumed=resumed, keyed=True)
         except BackendUnavailable:
             await self._release(idempotency_key)
             raise
@@ -117,40 +126,42 @@ class PaymentService:
         except BackendUnavailable as exc:  # the lease then simply runs out
             log.warning("idempotency.release_failed", error=str(exc))
 
-    async def _store_and_publish(self, payment: Payment, resumed: bool) -> dict[str, Any]:
+    async def _store_and_publish(
+        self, payment: Payment, *, resumed: bool, keyed: bool
+    ) -> dict[str, Any]:
         structlog.contextvars.bind_contextvars(payment_id=payment.id)
-        payment = await self._store(payment, resumed)
+        payment = await self._store(payment, resumed=resumed, keyed=keyed)
         try:  # the answer need not wait for SNS: the reconciler makes a lost event good
             await self.events.submit(PaymentCreated.of(payment), payment.correlation_id)
         except BackendUnavailable as exc:
             log.warning("payment.publish_deferred", error=str(exc))
         return payment.to_json()
 
-    async def _store(self, payment: Payment, resumed: bool) -> Payment:
-        """Store ``payment``; return what is stored under its id."""
-        try:
-            if await self.payments.add(payment):
-                return payment
-        except BackendUnavailable:
-            # The write may have committed before the failure (a lost reply, a timeout after
-            # the commit): look before answering 503.
-            stored = await self._stored(payment.id)
-            if stored is None or not (resumed or payment.same_request(stored)):
-                raise
-            log.info("payment.store_confirmed", how="read_back_after_error")
-            return stored
-        # The id exists. Ours is a fresh uuid4, so this is an earlier attempt of this very
-        # write (the client retried a lost reply) or, when resuming, the request we resume.
-        stored = await self.payments.get(payment.id)
-        if not (resumed or payment.same_request(stored)):
-            raise BackendUnavailable(f"payment id {payment.id} already exists")
-        return stored
+    async def _store(self, payment: Payment, *, resumed: bool, keyed: bool) -> Payment:
+        """Store ``payment``; return what is stored under its id.
 
-    async def _stored(self, payment_id: str) -> Payment | None:
-        try:
-            return await self.payments.get(payment_id)
-        except (PaymentNotFound, BackendUnavailable):
-            return None
+        A write whose reply is lost is retried, and the retry recognises its own earlier
+        success: the conditional put finds the id taken. A fresh request's id is a new uuid4,
+        so a taken id is this request's own earlier attempt (an aiodynamo retry of a put that
+        committed, or the service's own retry below); it is counted then, since the attempt
+        that committed never returned to count it. A resumed idempotent request reads what
+        the request it resumes stored."""
+        for attempt in range(1, STORE_ATTEMPTS + 1):
+            try:
+                if await self.payments.add(payment):
+                    return payment
+                break
+            except BackendUnavailable as exc:
+                if attempt == STORE_ATTEMPTS:
+                    if keyed:
+                        raise  # a retry with the same Idempotency-Key resumes it safely
+                    raise StoreUnconfirmed(payment.id, str(exc)) from exc
+                log.warning("payment.store_retried", attempt=attempt, error=str(exc))
+        if resumed:
+            return await self.payments.get(payment.id)
+        log.info("payment.store_confirmed", how="own_earlier_attempt")
+        await self.payments.count_existing(payment)
+        return payment
 
     async def get(self, payment_id: str, merchant_id: str | None = None) -> Payment:
         """The payment; ``PaymentNotFound`` also when it belongs to another merchant (a 404,

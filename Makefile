@@ -60,8 +60,8 @@ fmt: $(STAMP) ## format the code
 	$(BIN)/ruff format src tests tools
 	$(BIN)/ruff check --fix src tests tools
 
-docs: $(STAMP) ## regenerate the README's configuration table from the settings
-	$(BIN)/python scripts/readme_config.py
+docs: $(STAMP) ## regenerate the settings table of docs/reference/configuration.md
+	$(BIN)/python scripts/config_docs.py
 
 clean: ## remove the venv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,7 +1,8 @@
 """One typed, frozen settings object read from ``PAYSYS_*`` environment variables.
 
-Every field has a default that serves the embedded mode; the table in the README is
-checked against :data:`FIELDS` by a test. Secrets are ``repr=False`` and never logged.
+Every field has a default that serves the embedded mode; docs/reference/configuration.md
+holds the table ``paysys config --markdown`` prints from these fields (``make docs`` writes it,
+a test compares). Secrets are ``repr=False`` and never logged.
 """
 
 from __future__ import annotations

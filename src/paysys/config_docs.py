@@ -1,5 +1,6 @@
-"""Every setting described: its variable, default and meaning (``paysys config``, the README's
-table), read from the ``Settings`` fields' metadata so the docs cannot drift from the code."""
+"""Every setting described: its variable, default and meaning (``paysys config``, and the table
+of docs/reference/configuration.md), read from the ``Settings`` fields' metadata so the docs
+cannot drift from the code."""
 
 from __future__ import annotations
 

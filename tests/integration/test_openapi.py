@@ -1,4 +1,4 @@
-"""src/paysys/openapi.json is the contract: real responses of the running app must match it.
+"""src/paysys/api/openapi.json is the contract: real responses of the running app must match it.
 
 Every documented route is called for its success and its main errors, and each response is
 checked against the document: status documented, content type, required headers and their
@@ -30,6 +30,7 @@ from referencing.jsonschema import DRAFT202012
 from paysys.config import Settings
 from paysys.core.currencies import ISO_4217
 from paysys.core.domain import fingerprint, new_payment_id, parse_new_payment, utcnow
+from paysys.core.rules import DeclineReason
 from paysys.runtime.resources import Resources
 
 from ..backends import Backend
@@ -152,6 +153,29 @@ def test_the_document_is_valid_openapi_3_1() -> None:
 
 def test_the_currency_enum_is_the_one_the_code_accepts() -> None:
     assert set(SPEC["components"]["schemas"]["Currency"]["enum"]) == ISO_4217
+
+
+def _descriptions(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [
+            text
+            for key, value in node.items()
+            for text in ([value] if key == "description" and isinstance(value, str) else [])
+            + _descriptions(value)
+        ]
+    if isinstance(node, list):
+        return [text for value in node for text in _descriptions(value)]
+    return []
+
+
+def test_the_decline_reasons_are_the_ones_the_rules_give() -> None:
+    """Named once, as the enum a payment's decline_reason refers to; no prose lists them."""
+    schemas = SPEC["components"]["schemas"]
+    assert schemas["DeclineReason"]["enum"] == [reason.value for reason in DeclineReason]
+    field = schemas["Payment"]["properties"]["decline_reason"]
+    assert {"$ref": "#/components/schemas/DeclineReason"} in field["anyOf"]
+    prose = " ".join(_descriptions(SPEC))
+    assert not [reason.value for reason in DeclineReason if reason.value in prose]
 
 
 def test_security_covers_exactly_the_payment_and_stats_routes() -> None:

@@ -203,7 +203,7 @@ def documented_steps(readme: Path) -> list[str]:
     return [name for _, name in steps[:end]]
 
 
-@pytest.mark.parametrize("readme", ["README.md", "deploy/README.md"])
+@pytest.mark.parametrize("readme", ["docs/operations/kind.md", "deploy/README.md"])
 def test_docs_list_the_kind_up_steps_of_the_script(readme: str):
     assert len(script_steps()) >= 8
     assert documented_steps(ROOT / readme) == script_steps()

@@ -1,4 +1,4 @@
-"""Settings from the environment, the `paysys` CLI, and the README kept true."""
+"""Settings from the environment, the `paysys` CLI, and the configuration page kept true."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import pytest
 
 from paysys.cli import main
 from paysys.config import Settings
-from paysys.config_docs import describe
+from paysys.config_docs import describe, markdown_table
 from paysys.errors import ConfigError
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+CONFIGURATION = Path(__file__).resolve().parents[2] / "docs" / "reference" / "configuration.md"
 
 
 def test_defaults_serve_the_embedded_mode() -> None:
@@ -118,8 +118,14 @@ def test_each_command_owns_its_flags(
     assert not [flag for flag in others if f"[{flag}" in out], "a flag of another command"
 
 
-def test_readme_configuration_table_matches_the_settings() -> None:
+def test_the_configuration_page_lists_every_setting_with_its_default() -> None:
     row = re.compile(r"^\| `(PAYSYS_[A-Z0-9_]+)` \| `([^`]*)` \|", re.M)
-    rows = {m.group(1): m.group(2) for m in row.finditer(README.read_text())}
+    rows = {m.group(1): m.group(2) for m in row.finditer(CONFIGURATION.read_text())}
     expected = {doc.env: doc.default for doc in describe()}
     assert rows == expected
+
+
+def test_the_configuration_page_holds_the_table_the_code_prints() -> None:
+    """The whole table, meanings included: `make docs` rewrites it from the settings."""
+    table = markdown_table()
+    assert table in CONFIGURATION.read_text(), "docs/reference/configuration.md: run `make docs`"

@@ -46,14 +46,14 @@ def test_requests_per_million_payments_follow_the_writes_of_the_capacity_rows() 
     assert by_kind["receives"].low == 1 / Settings().worker_batch_size
 
 
-def test_the_readme_prices_what_per_million_computes() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+def test_the_costs_page_prices_what_per_million_computes() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "design" / "costs.md").read_text()
     table = per_million_markdown(Settings())
     header = table.splitlines()[0]
-    assert header in readme, "README: add the table `per_million_markdown()` prints"
-    start = readme.index(header)
-    end = readme.index("\n\n", start)
-    assert readme[start : end + 1] == table
+    assert header in page, "docs/design/costs.md: add the table `per_million_markdown()` prints"
+    start = page.index(header)
+    end = page.index("\n\n", start)
+    assert page[start : end + 1] == table
 
 
 def test_a_shard_is_stable_across_processes_and_versions() -> None:

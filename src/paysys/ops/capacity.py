@@ -1,7 +1,7 @@
 """``paysys capacity --rate R``: for R payments/s, the writes and reads per second that land on
 the hottest partition key value of the table, of each index and of the counter items, and the
 SNS/SQS calls per second, against DynamoDB's per-partition limits; and the AWS requests of a
-payment by kind (``per_million``, also the README's pricing table).
+payment by kind (``per_million``, also the table of docs/design/costs.md).
 
 The spread is not assumed: it is measured by running a sample of payments (all from ONE
 merchant, the worst case) through the same key functions the adapter uses
@@ -63,7 +63,7 @@ def rows(settings: Settings, ids: list[str] | None = None) -> list[Row]:
             hottest_share(ids, lambda i: partition_keys.pending_shard(i, settings.pending_shards)),
         ),
         Row(
-            "index outbox (sparse)",
+            "index outbox-due (sparse)",
             "outbox_shard",
             2.0,  # enter at the transition, leave once its outcome event is published
             hottest_share(ids, lambda i: partition_keys.outbox_shard(i, settings.pending_shards)),
@@ -194,7 +194,7 @@ def per_million(settings: Settings) -> list[Requests]:
 
 
 def per_million_markdown(settings: Settings) -> str:
-    """The README's table of AWS requests per million payments."""
+    """The table of AWS requests per million payments in docs/design/costs.md."""
     lines = [
         "| Kind | AWS request | Per million payments | At most | Notes |",
         "|---|---|---|---|---|",

@@ -17,7 +17,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "deploy" / "prometheus"
 SOURCE = ROOT / "src" / "paysys"
 
-# Named by the rules, not exported yet: take a name off once the code exports it.
 
 # What prometheus_client adds to a counter's or a histogram's name.
 SUFFIXES = ("_total", "_created", "_bucket", "_count", "_sum")

@@ -7,7 +7,7 @@ A child dies with its parent. On Linux each child is started with
 ``prctl(PR_SET_PDEATHSIG, SIGTERM)`` run between fork and exec (``preexec_fn``), so when the
 process that started it dies, even by SIGKILL, which runs no cleanup at all, the kernel sends
 the child SIGTERM. Both asyncio's default loop and uvloop (the loop ``paysys local`` and the
-benchmark run on) call ``preexec_fn`` in the child; ``tests/test_local_lifecycle.py`` checks
+benchmark run on) call ``preexec_fn`` in the child; ``tests/system/test_local_lifecycle.py`` checks
 both. So neither a wrapper that sets the flag and then execs (a second interpreter start per
 child) nor a watcher polling ``getppid()`` (code inside moto and node we do not own) is
 needed. SIGTERM, not SIGKILL: a paysys role drains, moto and dynalite simply exit. Details:

@@ -3,7 +3,7 @@ which of our resources, rendered for the configured names (``paysys iam-policy -
 
 The declaration is checked against what the code really calls: every role process of the test
 suite records its AWS operations (``PAYSYS_AWS_CALL_LOG``) and none may be outside the role's
-policy (tests/test_iam_policy.py, and tests/conftest.py at the end of
+policy (tests/system/test_iam_policy.py, and tests/conftest.py at the end of
 every run). Batch calls are authorized by their single action (``sns:PublishBatch`` by
 ``sns:Publish``, ``sqs:DeleteMessageBatch`` by ``sqs:DeleteMessage``, ...).
 """

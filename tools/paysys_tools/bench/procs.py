@@ -26,7 +26,7 @@ from paysys.local.procs import LOOPBACK, Child, free_port, start_ready, stop
 from paysys_tools.dynalite import dynalite_server
 from paysys_tools.latency_proxy import latency_proxy
 from paysys_tools.localstack import localstack_server, localstack_with_moto
-from paysys_tools.worker_log import read_worker_logs as read_worker_logs  # noqa: PLC0414 - tests/test_bench.py imports it from here
+from paysys_tools.worker_log import read_worker_logs as read_worker_logs  # noqa: PLC0414 - tests/system/test_bench.py imports it from here
 
 log = structlog.get_logger(__name__)
 

@@ -89,7 +89,7 @@ def test_the_cli_prints_the_policy_and_wants_a_role(capsys: pytest.CaptureFixtur
     printed = json.loads(capsys.readouterr().out)
     assert printed == policy("worker", Settings.from_env(env))
     assert main(["iam-policy"], {}) == 2
-    assert "iam-policy --role api | worker | provision" in capsys.readouterr().err
+    assert "--role {api,worker,provision}" in capsys.readouterr().err  # its own flag
     assert main(["--role", "provision"], {}) == 2  # a policy role, not one to serve
     with pytest.raises(ConfigError, match="AWS_ACCOUNT_ID must be 12 digits"):
         Settings.from_env({"PAYSYS_AWS_ACCOUNT_ID": "12345"})

@@ -62,16 +62,36 @@ async def test_concurrent_transitions_of_one_payment_have_one_winner(ports: Port
             for to in moves
         )
     )
-    assert won.count(True) == 1
+    winners = [moved for moved in won if moved is not None]
+    assert len(winners) == 1
     final = await ports.payments.get(stored.id)
-    assert final.status is moves[won.index(True)]
+    assert final.status is winners[0].status
+
+
+async def test_a_retry_with_its_token_recognises_its_own_move_counted_once(ports: Ports) -> None:
+    """A transition whose reply was lost is tried again with the same token: the retry
+    finds its own write (even where it would now decide otherwise) and it counts once;
+    another token finds the payment final and moves nothing."""
+    stored = payment()
+    await ports.payments.add(stored)
+    first = await ports.payments.transition(stored.id, APPROVED, T0, token="t-1")
+    assert first is not None
+    again = await ports.payments.transition(
+        stored.id, PaymentStatus.DECLINED, T0, "velocity_limit", token="t-1"
+    )
+    assert again is not None
+    assert again.status is APPROVED  # what is stored, not what the retry would have written
+    assert await ports.payments.transition(stored.id, APPROVED, T0, token="t-2") is None
+    assert await ports.payments.transition(stored.id, APPROVED, T0) is None
+    counts = (await ports.payments.counts(stored.merchant_id)).by_status
+    assert (counts[PaymentStatus.PENDING], counts[APPROVED]) == (0, 1)
 
 
 async def test_approve_is_a_conditional_pending_to_approved(ports: Ports) -> None:
     stored = payment()
     await ports.payments.add(stored)
     when = T0 + timedelta(seconds=3)
-    assert await ports.payments.transition(stored.id, APPROVED, when) is True
+    assert await ports.payments.transition(stored.id, APPROVED, when) is not None
     approved = await ports.payments.get(stored.id)
     assert approved.status is APPROVED
     assert (approved.approved_at, approved.updated_at) == (when, when)
@@ -79,9 +99,7 @@ async def test_approve_is_a_conditional_pending_to_approved(ports: Ports) -> Non
     assert approved.decline_reason is None
 
     # A duplicate delivery: no second approval, the first one's time is kept.
-    assert (
-        await ports.payments.transition(stored.id, APPROVED, when + timedelta(seconds=5)) is False
-    )
+    assert await ports.payments.transition(stored.id, APPROVED, when + timedelta(seconds=5)) is None
     assert await ports.payments.get(stored.id) == approved
 
 
@@ -96,7 +114,7 @@ async def test_every_transition_leaves_pending_once_and_a_final_state_never_chan
     stored = of(merchant, 0)
     await ports.payments.add(stored)
     when = T0 + timedelta(seconds=1)
-    assert await ports.payments.transition(stored.id, to, when, reason) is True
+    assert await ports.payments.transition(stored.id, to, when, reason) is not None
     final = await ports.payments.get(stored.id)
     assert final == stored.moved_to(to, when, reason)
     assert final.to_json()["decline_reason"] == reason
@@ -105,7 +123,7 @@ async def test_every_transition_leaves_pending_once_and_a_final_state_never_chan
         (PaymentStatus.DECLINED, "x"),
         (PaymentStatus.CANCELED, None),
     ]:
-        assert await ports.payments.transition(stored.id, other, when, why) is False
+        assert await ports.payments.transition(stored.id, other, when, why) is None
     assert await ports.payments.get(stored.id) == final
     counts = (await ports.payments.counts(merchant)).by_status
     assert counts == {s: int(s is to) for s in PaymentStatus}

@@ -27,6 +27,7 @@ class FakePayments:
         self._items: dict[str, Payment] = {}
         self._due: dict[str, datetime] = {}  # present while not final
         self._outbox: dict[str, datetime] = {}  # final, outcome not known to be published
+        self._decided_by: dict[str, str] = {}  # the token of the transition that made it final
         self._counts: Counter[tuple[str, PaymentStatus]] = Counter()
         self._first_month: dict[str, str] = {}
 
@@ -57,18 +58,28 @@ class FakePayments:
             raise PaymentNotFound(payment_id) from None
 
     async def transition(
-        self, payment_id: str, to: PaymentStatus, now: datetime, reason: str | None = None
-    ) -> bool:
+        self,
+        payment_id: str,
+        to: PaymentStatus,
+        now: datetime,
+        reason: str | None = None,
+        token: str = "",
+    ) -> Payment | None:
         check_transition(PaymentStatus.PENDING, to, reason)
         current = await self.get(payment_id)
         if current.status.final:
-            return False
-        self._items[payment_id] = current.moved_to(to, now, reason)
+            if token and self._decided_by.get(payment_id) == token:
+                return current  # this token's own earlier move (counted when it was made)
+            return None
+        moved = current.moved_to(to, now, reason)
+        self._items[payment_id] = moved
+        if token:
+            self._decided_by[payment_id] = token
         self._due.pop(payment_id, None)
         self._outbox[payment_id] = now + self.layout.reconcile_after
         self._counts[current.merchant_id, PaymentStatus.PENDING] -= 1
         self._counts[current.merchant_id, to] += 1
-        return True
+        return moved
 
     async def due(self, shard: int, now: datetime, limit: int) -> list[Due]:
         mine = [

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 from paysys.core.ports import QueueMessage
@@ -78,13 +77,13 @@ class HeldPayments:
         self.running = 0
         self.peak = 0
 
-    async def transition(self, payment_id: str, to: Any, now: datetime, reason: Any = None) -> bool:
+    async def transition(self, payment_id: str, to: Any, *args: Any, **kwargs: Any) -> Any:
         self.running += 1
         self.peak = max(self.peak, self.running)
         try:
             await self.released.wait()
             await asyncio.sleep(self.delay)
-            return bool(await self.inner.transition(payment_id, to, now, reason))
+            return await self.inner.transition(payment_id, to, *args, **kwargs)
         finally:
             self.running -= 1
 

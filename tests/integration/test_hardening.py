@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -17,9 +18,12 @@ from hypothesis import strategies as st
 
 from paysys.api.readiness import Check, Readiness
 from paysys.config import Settings
+from paysys.core.domain import DEFAULT_MERCHANT, NewPayment, PaymentStatus
 from paysys.runtime.resources import Resources, open_resources
 from paysys.runtime.serving import Limits
 from paysys.runtime.serving import serving as serve_with_limits
+from paysys.worker.options import WorkerOptions
+from paysys.worker.worker import Worker
 
 from ..backends import Backend
 from ..conftest import make_app, serving
@@ -27,6 +31,7 @@ from ..http_faults import Fault, HttpFaults, dynamodb_operation
 
 BODY = {"amount": "12.50", "currency": "BRL", "description": "hardening"}
 JSON = {"Content-Type": "application/json"}
+NEW = NewPayment(Decimal("12.50"), "BRL", "hardening")
 
 
 async def stored_ids(resources: Resources, table: str) -> list[str]:
@@ -166,6 +171,59 @@ async def test_a_create_never_answered_names_the_payment_it_stored(
     assert response.status == 503
     assert error["code"] == "store_unconfirmed"
     assert await stored_ids(resources, wired.table_name) == [error["payment_id"]]
+
+
+def drop_first_update_to(table: str, status: str) -> Any:
+    """Drops the reply of the first UpdateItem of ``table`` that writes ``status``."""
+    armed = [True]
+
+    def rule(request: bytes) -> Fault:
+        moving = dynamodb_operation(request) == "UpdateItem" and table.encode() in request
+        if armed[0] and moving and f'"{status}"'.encode() in request:
+            armed[0] = False
+            return Fault.DROP_REPLY
+        return Fault.PASS
+
+    return rule
+
+
+async def test_a_decision_whose_reply_is_lost_is_counted_and_announced_at_once(
+    wired: Settings, resources: Resources, backend: Backend
+) -> None:
+    """The transition commits, its reply is lost and the retry finds the payment final: by
+    its own token, so the decision is finished (counted, its outcome published and the
+    outbox cleared) instead of being taken for a duplicate left to the reconciler."""
+    accepted = await resources.service.create(NEW, "lost-decision")
+    await resources.events.flush()
+    rule = drop_first_update_to(wired.table_name, "Approved")
+    async with (
+        HttpFaults(backend.dynamodb, rule) as proxy,
+        open_resources(wired.replace(dynamodb_endpoint_url=proxy.url)) as faulty,
+    ):
+        options = WorkerOptions.from_settings(wired)
+        stats = await Worker(faulty.queue, faulty.service, options).run(burst=True)
+        counts = (await faulty.payments.counts(DEFAULT_MERCHANT)).by_status
+    assert proxy.seen[Fault.DROP_REPLY] == 1
+    assert (stats.approved, stats.duplicates, stats.deleted) == (1, 0, 1)
+    item = await resources.clients.dynamodb.get_item(wired.table_name, {"id": accepted.payment_id})
+    assert item["status"] == "Approved"
+    assert "outbox_shard" not in item, "the outcome was published, not left to the reconciler"
+    assert (counts[PaymentStatus.PENDING], counts[PaymentStatus.APPROVED]) == (0, 1)
+
+
+async def test_a_cancel_whose_reply_is_lost_is_a_202_not_a_409(
+    wired: Settings, resources: Resources, backend: Backend
+) -> None:
+    accepted = await resources.service.create(NEW, "lost-cancel")
+    rule = drop_first_update_to(wired.table_name, "Canceled")
+    async with HttpFaults(backend.dynamodb, rule) as proxy:
+        async with client_for(wired.replace(dynamodb_endpoint_url=proxy.url)) as api:
+            response = await api.post(f"/payments/{accepted.payment_id}/cancel")
+            body = await response.json()
+            counts = (await (await api.get("/stats")).json())["payments"]
+        assert proxy.seen[Fault.DROP_REPLY] == 1
+    assert (response.status, body["status"]) == (202, "Canceled"), body
+    assert (counts["Pending"], counts["Canceled"]) == (0, 1)
 
 
 # --- 2. hostile JSON --------------------------------------------------------------------

@@ -27,7 +27,7 @@ from aiodynamo.errors import ConditionalCheckFailed, ItemNotFound
 from aiodynamo.expressions import F, HashKey, RangeKey
 from aiodynamo.models import ReturnValues, Select
 
-from paysys.adapters.dynamodb_counts import CounterWriter
+from paysys.adapters.dynamodb_counts import CountedOnce, CounterWriter
 from paysys.adapters.dynamodb_items import (
     OUTBOX_INDEX,
     PENDING_INDEX,
@@ -52,6 +52,9 @@ from paysys.errors import BackendUnavailable, PaymentNotFound
 
 log = structlog.get_logger(__name__)
 
+# The item attribute that names the token of the transition that made a payment final.
+DECIDED_BY = "decided_by"
+
 
 @dataclass(frozen=True, slots=True)
 class DynamoPayments:
@@ -59,6 +62,7 @@ class DynamoPayments:
     table: str
     layout: Layout = field(default_factory=Layout)
     counters: CounterWriter | None = None  # None: each transition's counts written at once
+    counted: CountedOnce = field(default_factory=CountedOnce)  # transitions counted, by token
 
     def __post_init__(self) -> None:
         if self.counters is None:
@@ -92,8 +96,13 @@ class DynamoPayments:
         return from_item(item)
 
     async def transition(
-        self, payment_id: str, to: PaymentStatus, now: datetime, reason: str | None = None
-    ) -> bool:
+        self,
+        payment_id: str,
+        to: PaymentStatus,
+        now: datetime,
+        reason: str | None = None,
+        token: str = "",
+    ) -> Payment | None:
         check_transition(PaymentStatus.PENDING, to, reason)
         stamp = format_time(now)
         update = (
@@ -111,6 +120,8 @@ class DynamoPayments:
             update = update & F("approved_at").set(stamp)
         if reason is not None:
             update = update & F("decline_reason").set(reason)
+        if token:  # who moved it: a retry of this very write recognises its own success
+            update = update & F(DECIDED_BY).set(token)
         try:
             async with dynamo_translated("UpdateItem"):
                 item = await self.client.update_item(
@@ -121,17 +132,36 @@ class DynamoPayments:
                     return_values=ReturnValues.all_new,
                 )
         except ConditionalCheckFailed:
-            # Already final (a duplicate delivery, or another transition won), or no such
-            # payment: ``get`` raises PaymentNotFound then.
-            current = await self.get(payment_id)
-            if current.status.final:
-                return False
+            return await self._moved_by(payment_id, to, token)
+        if item is None:
+            return None
+        moved = from_item(item)
+        if not token or self.counted.first(token):
+            await self._count(moved, {PaymentStatus.PENDING: -1, moved.status: 1})
+        return moved
+
+    async def _moved_by(self, payment_id: str, to: PaymentStatus, token: str) -> Payment | None:
+        """After a failed condition: the payment if ``token`` moved it (an earlier attempt of
+        this write committed, its reply lost: counted now, as that attempt never did), None
+        if another writer did; ``PaymentNotFound`` if there is no such payment."""
+        try:
+            async with dynamo_translated("GetItem"):
+                item = await self.client.get_item(
+                    self.table, {"id": payment_id}, consistent_read=True
+                )
+        except ItemNotFound:
+            raise PaymentNotFound(payment_id) from None
+        current = from_item(item)
+        if not current.status.final:
             raise BackendUnavailable(
                 f"payment {payment_id} is {current.status}, cannot move it to {to}"
-            ) from None
-        if item is not None:
-            await self._count(from_item(item), {PaymentStatus.PENDING: -1, to: 1})
-        return True
+            )
+        if not token or item.get(DECIDED_BY) != token:
+            return None
+        log.info("payment.transition_confirmed", status=current.status.value)
+        if self.counted.first(token):  # the attempt that committed never returned to count
+            await self._count(current, {PaymentStatus.PENDING: -1, current.status: 1})
+        return current
 
     async def due(self, shard: int, now: datetime, limit: int) -> list[Due]:
         condition = HashKey("pending_shard", f"{partition_keys.PENDING_PREFIX}{shard}") & RangeKey(

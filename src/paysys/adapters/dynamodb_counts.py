@@ -35,6 +35,24 @@ from paysys.errors import BackendUnavailable
 log = structlog.get_logger(__name__)
 
 
+class CountedOnce:
+    """The tokens of the writes this process has counted lately (a bounded memory): a write
+    recognised as its own earlier success is counted only if that attempt was not."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self._seen: dict[str, None] = {}
+        self._capacity = capacity
+
+    def first(self, token: str) -> bool:
+        """True the first time ``token`` is seen (then remembered); False after."""
+        if token in self._seen:
+            return False
+        self._seen[token] = None
+        if len(self._seen) > self._capacity:
+            del self._seen[next(iter(self._seen))]
+        return True
+
+
 @dataclass(slots=True)
 class _Buffered:
     deltas: Counter[str] = field(default_factory=Counter)  # counter field -> delta

@@ -54,13 +54,20 @@ class PaymentRepository(Protocol):
         """Return the payment or raise ``PaymentNotFound``."""
 
     async def transition(
-        self, payment_id: str, to: PaymentStatus, now: datetime, reason: str | None = None
-    ) -> bool:
+        self,
+        payment_id: str,
+        to: PaymentStatus,
+        now: datetime,
+        reason: str | None = None,
+        token: str = "",
+    ) -> Payment | None:
         """Move ``Pending → to`` (a final state; ``reason`` only with ``Declined``) in one
-        conditional write (condition: status is Pending) that leaves the pending index, then
-        count it. True if this call moved it; False if it was already final (any final state:
-        a duplicate delivery, or a race that another transition won); ``PaymentNotFound`` if
-        there is no such payment."""
+        conditional write (condition: status is Pending) that leaves the pending index and
+        records ``token``, then count it. Returns the payment as moved by this ``token``: by
+        this call, or by an earlier call with the same token whose reply was lost (its move
+        is counted now, and may be to another state: the stored one is returned); None if
+        another writer made it final (a duplicate delivery, or a race another transition
+        won); ``PaymentNotFound`` if there is no such payment."""
 
     async def due(self, shard: int, now: datetime, limit: int) -> list[Due]:
         """Payments of one pending-index shard whose ``due_at`` is before ``now``, earliest

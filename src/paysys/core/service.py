@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,7 +30,7 @@ from paysys.core.ports import (
     PaymentRepository,
     VelocityStore,
 )
-from paysys.core.rules import DeclineReason, Rules, decide
+from paysys.core.rules import DeclineReason, Rules, VelocityWindow, decide
 from paysys.errors import (
     BackendUnavailable,
     ConfigError,
@@ -39,7 +41,8 @@ from paysys.errors import (
 
 log = structlog.get_logger(__name__)
 
-# A create tries its conditional put this often (each try is the client's whole retry budget).
+# A create or a cancel tries its conditional write this often (each try is the client's whole
+# retry budget); a retry recognises the earlier try's success.
 STORE_ATTEMPTS = 2
 
 
@@ -47,6 +50,11 @@ class Decision(enum.StrEnum):
     APPROVED = "approved"
     DECLINED = "declined"
     DUPLICATE = "duplicate"
+
+
+def new_token() -> str:
+    """A write's request token: its retries recognise their own earlier success by it."""
+    return uuid.uuid4().hex
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +78,9 @@ class PaymentService:
     rules: Rules = field(default_factory=Rules)
     velocity: VelocityStore | None = None  # needed when ``rules`` have a velocity limit
     outcomes: EventPublisher | None = None  # the outcomes topic; None: events stay in the outbox
+    _background: set[asyncio.Future[bool]] = field(
+        default_factory=set, init=False, repr=False, compare=False
+    )
 
     async def create(
         self,
@@ -171,49 +182,76 @@ class PaymentService:
             raise PaymentNotFound(payment_id)
         return payment
 
-    async def decide(self, event: PaymentCreated, correlation_id: str = "") -> Decision:
+    async def decide(
+        self, event: PaymentCreated, correlation_id: str = "", token: str = ""
+    ) -> Decision:
         """Apply the rules and move the payment ``Pending → Approved | Declined``. Idempotent:
         a delivery of an event whose payment is already final (decided before, or canceled
-        meanwhile) is a ``DUPLICATE``, acknowledged."""
+        meanwhile) is a ``DUPLICATE``, acknowledged. ``token`` names this attempt (the same
+        for its retries): a retry whose earlier write committed although its reply was lost
+        finishes that decision (counted, announced) instead of taking it for a duplicate."""
         now = self.clock()
         verdict = decide(self.rules, event, now)
         reason = verdict.reason
         if reason is None and verdict.velocity is not None:
-            # Spend the merchant's budget only on a payment still to decide.
-            if (await self.payments.get(event.payment_id)).status.final:
-                return Decision.DUPLICATE
-            if self.velocity is None:
-                raise ConfigError("velocity rules need a VelocityStore")
-            if not await self.velocity.take(verdict.velocity):
+            # Spend the merchant's budget only on a payment still to decide; a final one goes
+            # to the transition, which tells this attempt's own write from a duplicate.
+            final = (await self.payments.get(event.payment_id)).status.final
+            if not final and not await self._take(verdict.velocity):
                 reason = DeclineReason.VELOCITY_LIMIT
         to = PaymentStatus.APPROVED if reason is None else PaymentStatus.DECLINED
-        if not await self.payments.transition(event.payment_id, to, now, reason):
+        moved = await self.payments.transition(event.payment_id, to, now, reason, token)
+        if moved is None:
             return Decision.DUPLICATE
-        outcome = PaymentOutcome(
-            event.payment_id, event.merchant_id, event.amount, event.currency,
-            to, reason, event.created_at, now,
-        )  # fmt: skip
-        await self.announce(outcome, correlation_id or event.payment_id)
-        if reason is not None:
-            log.info("payment.declined", decline_reason=reason.value)
+        await self.announce(PaymentOutcome.of(moved), correlation_id or event.payment_id)
+        if moved.status is PaymentStatus.DECLINED:
+            log.info("payment.declined", decline_reason=moved.decline_reason)
             return Decision.DECLINED
         return Decision.APPROVED
 
+    async def _take(self, window: VelocityWindow) -> bool:
+        if self.velocity is None:
+            raise ConfigError("velocity rules need a VelocityStore")
+        return await self.velocity.take(window)
+
     async def cancel(self, payment_id: str, merchant_id: str | None = None) -> Payment:
         """``Pending → Canceled``: the canceled payment; ``PaymentFinal`` (409) when it was
-        already final, ``PaymentNotFound`` also for another merchant's payment."""
+        already final, ``PaymentNotFound`` also for another merchant's payment. A cancel
+        whose write committed although its reply was lost is recognised by its token when
+        retried (202, not 409); the outcome event is sent in the background (the outbox and
+        the reconciler make it good), so a slow SNS cannot turn a done cancel into a 503."""
         payment = await self.get(payment_id, merchant_id)
-        now = self.clock()
         if not payment.status.final:
-            if await self.payments.transition(payment_id, PaymentStatus.CANCELED, now):
+            token, now = new_token(), self.clock()
+            for attempt in range(1, STORE_ATTEMPTS + 1):
+                try:
+                    moved = await self.payments.transition(
+                        payment_id, PaymentStatus.CANCELED, now, token=token
+                    )
+                    break
+                except BackendUnavailable as exc:
+                    if attempt == STORE_ATTEMPTS:
+                        raise
+                    log.warning("payment.cancel_retried", attempt=attempt, error=str(exc))
+            if moved is not None:
                 log.info("payment.canceled")
-                canceled = payment.moved_to(PaymentStatus.CANCELED, now)
-                await self.announce(
-                    PaymentOutcome.of(canceled), canceled.correlation_id or payment_id
+                self._in_background(
+                    self.announce(PaymentOutcome.of(moved), moved.correlation_id or payment_id)
                 )
-                return canceled
+                return moved
             payment = await self.payments.get(payment_id)  # another transition won the race
         raise PaymentFinal(payment_id, payment.status.value)
+
+    def _in_background(self, work: Coroutine[Any, Any, bool]) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def settle(self) -> None:
+        """Wait for the outcome events sent in the background (a stopping role, before it
+        closes its clients); one that fails stays in the outbox for the reconciler."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
 
     async def announce(self, outcome: PaymentOutcome, correlation_id: str) -> bool:
         """Publish the outcome event, then take the payment out of the outbox. A failure

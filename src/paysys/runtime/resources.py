@@ -161,6 +161,14 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         )
         queue = SqsQueue(clients.sqs, queue_url)
         dlq = SqsQueue(clients.sqs, dlq_url)
+        service = PaymentService(
+            payments,
+            events,
+            idempotency,
+            rules=load_rules(settings.rules),
+            velocity=DynamoVelocity(clients.dynamodb, settings.table_name),
+            outcomes=outcomes,
+        )
         try:
             yield Resources(
                 clients=clients,
@@ -169,19 +177,12 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
                 outcomes=outcomes,
                 queue=queue,
                 dlq=dlq,
-                service=PaymentService(
-                    payments,
-                    events,
-                    idempotency,
-                    rules=load_rules(settings.rules),
-                    velocity=DynamoVelocity(clients.dynamodb, settings.table_name),
-                    outcomes=outcomes,
-                ),
+                service=service,
                 status=StatusReader(payments, queue, dlq, settings.stats_cache_seconds),
                 leases=DynamoLeases(clients.dynamodb, settings.table_name),
             )
         finally:  # a stopping role sends the events and writes the counts it holds
-            await asyncio.gather(events.close(), outcomes.close())
+            await asyncio.gather(service.settle(), events.close(), outcomes.close())
             await counters.close()
 
 

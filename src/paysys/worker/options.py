@@ -3,10 +3,12 @@ tells of each receive (``ReceiveObserver``): shared by the worker and its helper
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Protocol
 
 from paysys.config import Settings
+from paysys.core.ports import QueueMessage
 
 _DEFAULT = Settings()  # the options' defaults are the settings' (embedded mode's) defaults
 
@@ -45,6 +47,12 @@ class WorkerOptions:
             retry_attempts=settings.worker_retry_attempts,
             retry_base_seconds=settings.worker_retry_base_seconds,
         )
+
+
+def receive_token(message: QueueMessage) -> str:
+    """The token of one receive of ``message`` (its receipt handle is new each receive): the
+    decision's retries share it, a redelivery gets another (see ``PaymentService.decide``)."""
+    return hashlib.blake2b(message.receipt_handle.encode(), digest_size=12).hexdigest()
 
 
 class ReceiveObserver(Protocol):

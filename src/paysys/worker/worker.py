@@ -28,7 +28,13 @@ from paysys.core.service import Decision, PaymentService
 from paysys.errors import BackendUnavailable, MalformedMessage, PaymentNotFound
 from paysys.observability import tracing
 from paysys.worker.acks import AckBuffer
-from paysys.worker.options import ReceiveObserver, Unobserved, WorkerOptions, WorkerStats
+from paysys.worker.options import (
+    ReceiveObserver,
+    Unobserved,
+    WorkerOptions,
+    WorkerStats,
+    receive_token,
+)
 from paysys.worker.pacing import ActiveLoops, Slots
 from paysys.worker.retries import Retrying
 
@@ -241,8 +247,9 @@ class Worker:
             return "malformed", False, str(exc)
         structlog.contextvars.bind_contextvars(payment_id=event.payment_id)
         try:
+            token = receive_token(message)  # one per receive: its retries share it
             decision = await self._retrying.run(
-                lambda: self._service.decide(event, message.correlation_id or "")
+                lambda: self._service.decide(event, message.correlation_id or "", token)
             )
         except PaymentNotFound as exc:
             self.stats.failed += 1

@@ -90,7 +90,7 @@ class FakePayments:
         return sorted(mine, key=lambda d: d.due_at)[:limit]
 
     async def claim(self, due: Due, next_due: datetime) -> Payment | None:
-        if self._due.get(due.payment_id) != due.due_at:
+        if self._due.get(due.payment_id) not in (due.due_at, next_due):  # or its own retry
             return None
         self._due[due.payment_id] = next_due
         return self._items[due.payment_id]
@@ -104,7 +104,7 @@ class FakePayments:
         return sorted(mine, key=lambda d: d.due_at)[:limit]
 
     async def claim_outbox(self, due: Due, next_due: datetime) -> Payment | None:
-        if self._outbox.get(due.payment_id) != due.due_at:
+        if self._outbox.get(due.payment_id) not in (due.due_at, next_due):  # or its own retry
             return None
         self._outbox[due.payment_id] = next_due
         return self._items[due.payment_id]

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from typing import Any
+
+import pytest
 
 from paysys.adapters.dynamodb_items import Layout
 from paysys.core.domain import NewPayment, PaymentCreated
+from paysys.errors import BackendUnavailable, PaymentNotFound
 from paysys.worker.reconciler import Reconciler, ReconcilerOptions
 
 from ..conftest import until
@@ -122,3 +126,75 @@ async def test_a_pass_always_pauses_even_when_a_full_batch_was_found(fakes: Fake
     await asyncio.wait_for(running, GUARD_SECONDS)
     assert worker.stats.passes == 1
     assert worker.stats.republished == 5  # one pass paged through all five, one per query
+
+
+class FailingOne:
+    """Wraps a repository: claims of ``bad`` raise ``error`` (the rest pass through)."""
+
+    def __init__(self, inner: FakePayments, bad: str, error: Exception) -> None:
+        self.inner, self.bad, self.error = inner, bad, error
+
+    async def claim(self, due: Any, next_due: Any) -> Any:
+        if due.payment_id == self.bad:
+            raise self.error
+        return await self.inner.claim(due, next_due)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.mark.parametrize(
+    "error", [BackendUnavailable("throttled"), KeyError("status"), PaymentNotFound("x")]
+)
+async def test_one_failed_claim_strands_none_of_the_others(
+    fakes: FakeSystem, logs, error: Exception
+) -> None:
+    """A claim that fails (an outage, a malformed item) is that payment's alone: the claims
+    of the same page that succeeded are republished, and the worker keeps running."""
+    fakes = FakeSystem(payments=FakePayments(Layout(pending_shards=1)))
+    service = fakes.service()
+    made = [(await service.create(NEW, f"c{i}")).payment_id for i in range(5)]
+    await drained(fakes)
+    fakes.clock.advance(AFTER + 1)
+    payments = FailingOne(fakes.payments, made[2], error)
+    worker = Reconciler(
+        payments, fakes.leases, fakes.topic,
+        ReconcilerOptions(after_seconds=AFTER, batch_size=10, shards=1),
+        owner="w", clock=fakes.clock.now,
+    )  # fmt: skip
+    assert await worker.pass_once() == 4
+    republished = {e.payment_id for e in fakes.topic.published[-4:]}
+    assert republished == set(made) - {made[2]}
+    [failed] = logs.events("reconciler.claim_failed")
+    assert failed["payment_id"] == made[2]
+
+
+async def test_an_unexpected_error_does_not_end_the_reconciler(fakes: FakeSystem, logs) -> None:
+    lost = await fakes.service().create(NEW, "lost")
+    await drained(fakes)
+    fakes.clock.advance(AFTER + 1)
+
+    class Unexpected:
+        def __init__(self) -> None:
+            self.down = True
+
+        async def acquire(self, *args: Any) -> bool:
+            if self.down:
+                raise RuntimeError("malformed lease item")
+            return bool(await fakes.leases.acquire(*args))
+
+    leases = Unexpected()
+    worker = Reconciler(
+        fakes.payments, leases, fakes.topic,
+        ReconcilerOptions(after_seconds=AFTER, interval_seconds=0.01),
+        owner="w", clock=fakes.clock.now,
+    )  # fmt: skip
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    await until(lambda: bool(logs.events("reconciler.crashed")))
+    assert not running.done(), "the reconciler outlives an unexpected error"
+    leases.down = False
+    await until(lambda: bool(logs.events("payment.republished")))
+    stop.set()
+    await asyncio.wait_for(running, GUARD_SECONDS)
+    assert fakes.topic.published[-1].payment_id == lost.payment_id

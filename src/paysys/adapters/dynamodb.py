@@ -187,7 +187,12 @@ class DynamoPayments:
                     self.table,
                     {"id": due.payment_id},
                     update,
-                    condition=F("due_at").equals(format_time(due.due_at))
+                    # Also passes where ``due_at`` is already ours: a retry of this very
+                    # claim whose reply was lost recognises its own success.
+                    condition=(
+                        F("due_at").equals(format_time(due.due_at))
+                        | F("due_at").equals(format_time(next_due))
+                    )
                     & F("status").equals(PaymentStatus.PENDING.value),
                     return_values=ReturnValues.all_new,
                 )
@@ -219,7 +224,8 @@ class DynamoPayments:
                     self.table,
                     {"id": due.payment_id},
                     F("outbox_at").set(format_time(next_due)),
-                    condition=F("outbox_at").equals(format_time(due.due_at)),
+                    condition=F("outbox_at").equals(format_time(due.due_at))
+                    | F("outbox_at").equals(format_time(next_due)),  # or our own retry
                     return_values=ReturnValues.all_new,
                 )
         except ConditionalCheckFailed:

@@ -75,15 +75,17 @@ class PaymentRepository(Protocol):
 
     async def claim(self, due: Due, next_due: datetime) -> Payment | None:
         """Move ``due`` to ``next_due`` if nobody did since it was read (a conditional write)
-        and it is still not final; the payment if this call claimed it, else None."""
+        and it is still not final; the payment if this call claimed it, else None. A retry
+        of the same claim (same ``next_due``) whose first try committed claims it too."""
 
     async def outbox(self, shard: int, now: datetime, limit: int) -> list[Due]:
         """Final payments of one outbox shard whose outcome event may not be published yet
         (marked by the transition, ``due_at`` = when to look), earliest first."""
 
     async def claim_outbox(self, due: Due, next_due: datetime) -> Payment | None:
-        """Move the outbox mark to ``next_due`` if nobody did since it was read; the payment
-        if this call claimed it (then publish its outcome), else None."""
+        """Move the outbox mark to ``next_due`` if nobody did since it was read (or a retry of
+        this same claim did); the payment if this call claimed it (then publish its outcome),
+        else None."""
 
     async def clear_outbox(self, payment_id: str) -> None:
         """Its outcome event was published: leave the outbox index."""

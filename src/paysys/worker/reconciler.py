@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -34,7 +34,7 @@ import structlog
 from paysys.core.domain import Payment, PaymentCreated, utcnow
 from paysys.core.outcomes import PaymentOutcome
 from paysys.core.ports import Due, EventPublisher, LeaseStore, PaymentRepository
-from paysys.errors import BackendUnavailable
+from paysys.errors import BackendUnavailable, PaymentNotFound
 
 log = structlog.get_logger(__name__)
 
@@ -83,6 +83,9 @@ class Reconciler:
             except BackendUnavailable as exc:
                 self.stats.failures += 1
                 log.warning("reconciler.failed", error=str(exc))
+            except Exception:  # a safety net must never end the worker: the next pass runs
+                self.stats.failures += 1
+                log.exception("reconciler.crashed")
             else:
                 if count:
                     log.info("reconciler.republished", count=count)
@@ -124,7 +127,7 @@ class Reconciler:
                 first = min(d.created_at for d in due)
                 oldest = first if oldest is None or first < oldest else oldest
             claimed = await asyncio.gather(
-                *(self._payments.claim(d, self._next(d, now)) for d in due)
+                *(self._claimed(self._payments.claim(d, self._next(d, now)), d) for d in due)
             )
             mine = [p for p in claimed if p is not None]
             await asyncio.gather(*(self._republish(p) for p in mine))
@@ -140,7 +143,7 @@ class Reconciler:
         while True:
             due = await self._payments.outbox(shard, now, self._options.batch_size)
             claimed = await asyncio.gather(
-                *(self._payments.claim_outbox(d, self._next(d, now)) for d in due)
+                *(self._claimed(self._payments.claim_outbox(d, self._next(d, now)), d) for d in due)
             )
             mine = [p for p in claimed if p is not None]
             published = await asyncio.gather(
@@ -150,11 +153,21 @@ class Reconciler:
             if len(due) < self._options.batch_size or not mine:
                 return total
 
+    async def _claimed(self, claim: Awaitable[Payment | None], due: Due) -> Payment | None:
+        """One claim of a page: a failure is that payment's alone (it comes back at its due
+        time), never the page's: the claims that succeeded are republished."""
+        try:
+            return await claim
+        except Exception as exc:  # noqa: BLE001 - a malformed item too: one payment, not the pass
+            self.stats.failures += 1
+            log.warning("reconciler.claim_failed", payment_id=due.payment_id, error=repr(exc))
+            return None
+
     async def _publish_outcome(self, outcomes: EventPublisher, payment: Payment) -> bool:
         try:
             await outcomes.publish(PaymentOutcome.of(payment), payment.correlation_id or payment.id)
             await self._payments.clear_outbox(payment.id)
-        except BackendUnavailable as exc:  # claimed: it comes back at its next due time
+        except (BackendUnavailable, PaymentNotFound) as exc:  # it comes back when due again
             self.stats.failures += 1
             log.warning("reconciler.outcome_failed", payment_id=payment.id, error=str(exc))
             return False

@@ -7,11 +7,15 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 BENCH_ARGS ?=
+# `make chaos` runs a short campaign; SEED=n replays seed n alone, SEEDS=200 runs a long one.
+SEEDS ?= 2
+SEED  ?=
+CHAOS_ARGS ?=
 # `make lock LOCK_ARGS=--upgrade` (or --upgrade-package NAME) moves pins on purpose.
 LOCK_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-fast test-localstack lint lock lock-check fmt docs bench soak clean
+.PHONY: help venv run test test-fast test-localstack lint lock lock-check fmt docs bench soak chaos clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -68,6 +72,9 @@ clean: ## remove the venv and caches
 
 bench: $(STAMP) ## benchmark against raw ceilings (BENCH_ARGS="--backend fast --json" ...)
 	$(BIN)/paysys bench $(BENCH_ARGS)
+
+chaos: $(STAMP) ## seeded fault campaign, checked; exit 1 on a violation (SEED=n, SEEDS=n)
+	$(BIN)/python -m paysys_tools.chaos $(if $(SEED),--seeds 1 --seed $(SEED),--seeds $(SEEDS)) $(CHAOS_ARGS)
 
 soak: $(STAMP) ## 10,000 payments at concurrency 64 through 2 workers (about 10 min here)
 	$(BIN)/paysys bench --payments 10000 --concurrency 64 --workers 2 $(BENCH_ARGS)

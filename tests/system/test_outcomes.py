@@ -16,6 +16,7 @@ import jsonschema
 
 from paysys.adapters.sqs import SqsQueue
 from paysys.runtime.resources import Clients
+from paysys_tools.chaos.collect import subscribe_outcomes
 from paysys_tools.worker_log import parse_worker_log
 
 from ..backends import Backend
@@ -36,18 +37,8 @@ TYPES = {
 
 async def subscriber(clients: Clients, topic_name: str, name: str) -> SqsQueue:
     """A queue subscribed (raw delivery) to the outcomes topic, as another service would."""
-    queue_url = (await clients.sqs.create_queue(QueueName=name))["QueueUrl"]
-    attributes = await clients.sqs.get_queue_attributes(
-        QueueUrl=queue_url, AttributeNames=["QueueArn"]
-    )
     topic_arn = (await clients.sns.create_topic(Name=topic_name))["TopicArn"]
-    await clients.sns.subscribe(
-        TopicArn=topic_arn,
-        Protocol="sqs",
-        Endpoint=attributes["Attributes"]["QueueArn"],
-        Attributes={"RawMessageDelivery": "true"},
-    )
-    return SqsQueue(clients.sqs, queue_url)
+    return await subscribe_outcomes(clients, topic_arn, name)
 
 
 async def post(system: System, http: aiohttp.ClientSession, currency: str) -> str:

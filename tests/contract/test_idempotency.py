@@ -90,3 +90,28 @@ async def test_after_the_ttl_a_key_is_new_again(ports: Ports, completed: bool) -
         await ports.idempotency.complete("k", RESPONSE, T0)
     claim = await ports.idempotency.claim("k", "other body", "p-2", later(ports, ttl=1, seconds=1))
     assert (claim.state, claim.payment_id) == (ClaimState.NEW, "p-2")
+
+
+async def test_a_claim_retried_by_its_owner_is_still_its_own(ports: Ports) -> None:
+    """A claim whose reply was lost is tried again by the same request (same owner and
+    payment id): its own claim, not "in progress"; another request is still refused."""
+    first = await ports.idempotency.claim("k", "fp", "p-1", T0, owner="a")
+    again = await ports.idempotency.claim("k", "fp", "p-1", T0, owner="a")
+    assert (first.state, again.state, again.payment_id) == (ClaimState.NEW, ClaimState.NEW, "p-1")
+    with pytest.raises(IdempotencyConflict):
+        await ports.idempotency.claim("k", "fp", "p-2", T0, owner="b")
+
+
+async def test_an_overtaken_request_cannot_release_the_new_holders_lease(ports: Ports) -> None:
+    await ports.idempotency.claim("k", "fp", "p-1", T0, owner="a")
+    after = later(ports, lease=1, seconds=1)  # a stalls past its lease: b resumes it
+    resumed = await ports.idempotency.claim("k", "fp", "p-2", after, owner="b")
+    assert (resumed.state, resumed.payment_id) == (ClaimState.RESUMED, "p-1")
+    again = await ports.idempotency.claim("k", "fp", "p-2", after, owner="b")  # b's retry
+    assert (again.state, again.payment_id) == (ClaimState.RESUMED, "p-1")
+    await ports.idempotency.release("k", owner="a")  # a gives up: not its lease any more
+    with pytest.raises(IdempotencyConflict):  # b's lease still holds
+        await ports.idempotency.claim("k", "fp", "p-3", after, owner="c")
+    await ports.idempotency.release("k", owner="b")
+    claim = await ports.idempotency.claim("k", "fp", "p-3", after, owner="c")
+    assert (claim.state, claim.payment_id) == (ClaimState.RESUMED, "p-1")

@@ -170,7 +170,10 @@ async def test_due_lists_pending_payments_past_their_window_once_claimed(ports: 
     claimed = await ports.payments.claim(due[0], later)
     assert claimed is not None
     assert claimed.id == due[0].payment_id
-    assert await ports.payments.claim(due[0], later) is None  # someone (we) moved it already
+    # another worker's claim (its own next due time) finds it moved; a retry of this very
+    # claim (same next due time, its reply lost) recognises its own success
+    assert await ports.payments.claim(due[0], later + timedelta(seconds=1)) is None
+    assert await ports.payments.claim(due[0], later) is not None
     remaining = await all_due(ports, T0 + window + timedelta(minutes=5))
     assert [d.payment_id for d in remaining] == [due[1].payment_id]
 
@@ -268,7 +271,9 @@ async def test_a_transition_enters_the_outbox_until_cleared(ports: Ports) -> Non
     claimed = await ports.payments.claim_outbox(due[0], later + window)
     assert claimed is not None
     assert claimed.status is PaymentStatus.CANCELED
-    assert await ports.payments.claim_outbox(due[0], later + window) is None  # moved already
+    other_worker = later + window + timedelta(seconds=1)
+    assert await ports.payments.claim_outbox(due[0], other_worker) is None  # moved already
+    assert await ports.payments.claim_outbox(due[0], later + window) is not None  # own retry
     await ports.payments.clear_outbox(due[1].payment_id)
     assert await all_outbox(ports, later) == []
     assert [d.payment_id for d in await all_outbox(ports, later + 2 * window)] == [

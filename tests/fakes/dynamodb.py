@@ -28,20 +28,28 @@ class FakePayments:
         self._due: dict[str, datetime] = {}  # present while not final
         self._outbox: dict[str, datetime] = {}  # final, outcome not known to be published
         self._decided_by: dict[str, str] = {}  # the token of the transition that made it final
+        self._created_by: dict[str, str] = {}  # the token of the put that stored it
+        self._counted: set[str] = set()  # tokens whose put was counted
         self._counts: Counter[tuple[str, PaymentStatus]] = Counter()
         self._first_month: dict[str, str] = {}
 
-    async def add(self, payment: Payment) -> bool:
+    async def add(self, payment: Payment, token: str = "") -> bool:
         if payment.id in self._items:
-            return False
-        self.commit_only(payment)
+            if not token or self._created_by.get(payment.id) != token:
+                return False  # another request stored this id
+            if token in self._counted:
+                return True  # this token's own earlier success, already counted
+        else:
+            self.commit_only(payment, token)
+        self._counted.add(token)
         await self.count_existing(payment)
         return True
 
-    def commit_only(self, payment: Payment) -> None:
+    def commit_only(self, payment: Payment, token: str = "") -> None:
         """What a put whose reply was lost leaves: the item, but not counted (the adapter
-        counts only once the put answered)."""
+        counts only once the put answered, or its retry recognised it)."""
         self._items[payment.id] = payment
+        self._created_by[payment.id] = token
         if payment.status is PaymentStatus.PENDING:
             self._due[payment.id] = payment.created_at + self.layout.reconcile_after
 
@@ -187,7 +195,7 @@ class FakeLeases:
     async def acquire(self, name: str, owner: str, now: datetime, seconds: float) -> bool:
         epoch = now.timestamp()
         held = self._held.get(name)
-        if held is not None and held[1] >= epoch:
+        if held is not None and held[1] >= epoch and held[0] != owner:  # its own: renewed
             return False
         self._held[name] = (owner, epoch + seconds)
         return True
@@ -200,6 +208,7 @@ class _Key:
     locked_until: int
     expires_at: int
     response: str | None = None  # set once done (stored as JSON text, as DynamoDB holds it)
+    owner: str = ""  # the token of the request holding the lease
 
 
 @dataclass
@@ -211,13 +220,16 @@ class FakeIdempotency:
     lock_seconds: int = 30
     _keys: dict[str, _Key] = field(default_factory=dict)
 
-    async def claim(self, key: str, fingerprint: str, payment_id: str, now: datetime) -> Claim:
+    async def claim(
+        self, key: str, fingerprint: str, payment_id: str, now: datetime, owner: str = ""
+    ) -> Claim:
         epoch = int(now.timestamp())
         held = self._keys.get(key)
         if held is None or held.expires_at < epoch:  # an expired record counts as absent
             self._keys[key] = _Key(
-                fingerprint, payment_id, epoch + self.lock_seconds, epoch + self.ttl_seconds
-            )
+                fingerprint, payment_id, epoch + self.lock_seconds, epoch + self.ttl_seconds,
+                owner=owner,
+            )  # fmt: skip
             return Claim(ClaimState.NEW, payment_id)
         if held.fingerprint != fingerprint:
             raise IdempotencyKeyReused(
@@ -225,9 +237,12 @@ class FakeIdempotency:
             )
         if held.response is not None:
             return Claim(ClaimState.DONE, held.payment_id, json.loads(held.response))
+        if owner and held.owner == owner:  # this request's own claim (or resume), retried
+            state = ClaimState.NEW if held.payment_id == payment_id else ClaimState.RESUMED
+            return Claim(state, held.payment_id)
         if held.locked_until > epoch:
             raise IdempotencyConflict("a request with this Idempotency-Key is in progress")
-        held.locked_until = epoch + self.lock_seconds
+        held.locked_until, held.owner = epoch + self.lock_seconds, owner
         return Claim(ClaimState.RESUMED, held.payment_id)
 
     async def complete(self, key: str, response: dict[str, Any], now: datetime) -> None:
@@ -235,7 +250,7 @@ class FakeIdempotency:
         held.response = json.dumps(response)
         held.expires_at = int(now.timestamp()) + self.ttl_seconds
 
-    async def release(self, key: str) -> None:
+    async def release(self, key: str, owner: str = "") -> None:
         held = self._keys.get(key)
-        if held is not None and held.response is None:
+        if held is not None and held.response is None and (not owner or held.owner == owner):
             held.locked_until = 0

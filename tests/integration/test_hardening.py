@@ -226,6 +226,24 @@ async def test_a_cancel_whose_reply_is_lost_is_a_202_not_a_409(
     assert (counts["Pending"], counts["Canceled"]) == (0, 1)
 
 
+async def test_a_claim_whose_reply_is_lost_is_still_the_requests_own(
+    wired: Settings, resources: Resources, backend: Backend
+) -> None:
+    """The idempotency claim commits and its reply is lost; the client's retry of the put
+    finds the record: its owner's, so the request goes on (202), not "in progress" (409)."""
+    headers = {"Idempotency-Key": "lost-claim"}
+    async with HttpFaults(backend.dynamodb, drop_first_put(wired.idempotency_table_name)) as proxy:
+        async with client_for(wired.replace(dynamodb_endpoint_url=proxy.url)) as api:
+            first = await api.post("/payments", json=BODY, headers=headers)
+            first_body = await first.json()
+            again = await api.post("/payments", json=BODY, headers=headers)
+            again_body = await again.json()
+        assert proxy.seen[Fault.DROP_REPLY] == 1
+    assert first.status == 202, first_body
+    assert (again.status, again_body["id"]) == (202, first_body["id"])
+    assert await stored_ids(resources, wired.table_name) == [first_body["id"]]
+
+
 # --- 2. hostile JSON --------------------------------------------------------------------
 
 

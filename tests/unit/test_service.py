@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
@@ -213,10 +213,10 @@ async def test_a_store_that_failed_after_committing_is_answered_from_the_item(
         def __getattr__(self, name: str) -> object:
             return getattr(fakes.payments, name)
 
-        async def add(self, payment: Payment) -> bool:
-            if payment.id in self.committed:
-                return await fakes.payments.add(payment)  # the condition: the id is taken
-            fakes.payments.commit_only(payment)
+        async def add(self, payment: Payment, token: str = "") -> bool:
+            if payment.id in self.committed:  # the retry: its token's own write
+                return await fakes.payments.add(payment, token)
+            fakes.payments.commit_only(payment, token)
             self.committed.add(payment.id)
             raise BackendUnavailable("reply lost")
 
@@ -226,24 +226,24 @@ async def test_a_store_that_failed_after_committing_is_answered_from_the_item(
     service = fakes.service(payments=CommitsThenFails())
     accepted = await service.create(NEW, "c")
     assert (await fakes.payments.get(accepted.payment_id)).status is PaymentStatus.PENDING
-    assert logs.events("payment.store_confirmed")
     assert await fakes.queue.depth() == (1, 0)
     assert (await fakes.payments.counts("default")).by_status[PaymentStatus.PENDING] == 1
+    assert logs.events("payment.store_retried"), "the put was tried again, and recognised"
 
 
 async def test_a_put_retried_inside_the_client_that_meets_its_own_write_is_accepted(
     fakes: FakeSystem,
 ) -> None:
-    """aiodynamo re-sends a put whose reply was lost and meets its own write: the condition
-    fails (``add`` answers False) for this request's fresh id. 202, counted once, no read."""
+    """aiodynamo re-sends a put whose reply was lost and meets its own write: the token makes
+    it this request's (202, counted once, no read)."""
 
     class OwnWriteMet:
         def __getattr__(self, name: str) -> object:
             return getattr(fakes.payments, name)
 
-        async def add(self, payment: Payment) -> bool:
-            fakes.payments.commit_only(payment)  # the first request committed, its reply lost
-            return await fakes.payments.add(payment)  # the re-sent request: the id is taken
+        async def add(self, payment: Payment, token: str = "") -> bool:
+            fakes.payments.commit_only(payment, token)  # the first request committed, reply lost
+            return await fakes.payments.add(payment, token)  # the re-sent one: its own write
 
         async def get(self, payment_id: str) -> Payment:
             raise BackendUnavailable("GetItem failed")
@@ -267,3 +267,27 @@ async def test_a_store_never_answered_names_the_payment_it_may_have_stored(
     with pytest.raises(BackendUnavailable) as keyed:  # with a key: retrying it is safe
         await service.create(NEW, "c", idempotency_key="order-9")
     assert not isinstance(keyed.value, StoreUnconfirmed)
+
+
+async def test_a_request_overtaken_after_its_lease_answers_the_stored_payment(
+    fakes: FakeSystem,
+) -> None:
+    """A stalls past its lease; B (same key, same body) resumes, stores the payment with
+    the same id and answers. A's put then finds the id taken by B: A answers what is stored
+    (202, the same payment), never a 503 for a stored payment, and it is counted once."""
+    answers: dict[str, Any] = {}
+
+    class Stalls:
+        def __getattr__(self, name: str) -> object:
+            return getattr(fakes.payments, name)
+
+        async def add(self, payment: Payment, token: str = "") -> bool:
+            fakes.clock.advance(fakes.idempotency.lock_seconds + 1)
+            answers["b"] = await fakes.service().create(NEW, "b", idempotency_key="order-x")
+            return await fakes.payments.add(payment, token)
+
+    a = await fakes.service(payments=Stalls()).create(NEW, "a", idempotency_key="order-x")
+    b = answers["b"]
+    assert a.payment_id == b.payment_id
+    assert a.body == b.body  # both answer what is stored
+    assert (await fakes.payments.counts("default")).by_status[PaymentStatus.PENDING] == 1

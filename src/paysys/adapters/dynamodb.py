@@ -52,7 +52,9 @@ from paysys.errors import BackendUnavailable, PaymentNotFound
 
 log = structlog.get_logger(__name__)
 
-# The item attribute that names the token of the transition that made a payment final.
+# The item attributes that name the token of the write that created a payment, and of the
+# transition that made it final: a retry of that write recognises its own success by them.
+CREATED_BY = "created_by"
 DECIDED_BY = "decided_by"
 
 
@@ -74,26 +76,35 @@ class DynamoPayments:
         assert self.counters is not None  # noqa: S101 - set by __post_init__
         return self.counters
 
-    async def add(self, payment: Payment) -> bool:
+    async def add(self, payment: Payment, token: str = "") -> bool:
+        item, condition = to_item(payment, self.layout), F("id").does_not_exist()
+        if token:  # a retry of this very put passes, while the payment is still as it wrote it
+            item[CREATED_BY] = token
+            condition = condition | (
+                F(CREATED_BY).equals(token) & F("status").equals(PaymentStatus.PENDING.value)
+            )
         try:
             async with dynamo_translated("PutItem"):
-                await self.client.put_item(
-                    self.table, to_item(payment, self.layout), condition=F("id").does_not_exist()
-                )
+                await self.client.put_item(self.table, item, condition=condition)
         except ConditionalCheckFailed:
-            return False
-        await self._count(payment, {payment.status: 1}, first=True)
+            if not token or (await self._raw(payment.id)).get(CREATED_BY) != token:
+                return False  # another request stored this id
+            log.info("payment.store_confirmed", how="own_earlier_attempt")
+        if not token or self.counted.first(token):  # the attempt that committed never counted
+            await self._count(payment, {payment.status: 1}, first=True)
         return True
 
-    async def get(self, payment_id: str) -> Payment:
+    async def _raw(self, payment_id: str) -> dict[str, Any]:
         try:
             async with dynamo_translated("GetItem"):
-                item = await self.client.get_item(
+                return await self.client.get_item(
                     self.table, {"id": payment_id}, consistent_read=True
                 )
         except ItemNotFound:
             raise PaymentNotFound(payment_id) from None
-        return from_item(item)
+
+    async def get(self, payment_id: str) -> Payment:
+        return from_item(await self._raw(payment_id))
 
     async def transition(
         self,
@@ -144,13 +155,7 @@ class DynamoPayments:
         """After a failed condition: the payment if ``token`` moved it (an earlier attempt of
         this write committed, its reply lost: counted now, as that attempt never did), None
         if another writer did; ``PaymentNotFound`` if there is no such payment."""
-        try:
-            async with dynamo_translated("GetItem"):
-                item = await self.client.get_item(
-                    self.table, {"id": payment_id}, consistent_read=True
-                )
-        except ItemNotFound:
-            raise PaymentNotFound(payment_id) from None
+        item = await self._raw(payment_id)
         current = from_item(item)
         if not current.status.final:
             raise BackendUnavailable(
@@ -279,24 +284,3 @@ class DynamoPayments:
         await self._counters.count(
             payment.merchant_id, payment.id, payment.created_at, deltas, first=first
         )
-
-
-@dataclass(frozen=True, slots=True)
-class DynamoLeases:
-    """Leases as items ``#lease#<name>`` in the payments table (no index key: in no index)."""
-
-    client: Client
-    table: str
-
-    async def acquire(self, name: str, owner: str, now: datetime, seconds: float) -> bool:
-        epoch = now.timestamp()
-        item: dict[str, Any] = {
-            "id": f"#lease#{name}", "kind": "lease", "owner": owner, "until": epoch + seconds,
-        }  # fmt: skip
-        free = F("id").does_not_exist() | F("until").lt(epoch)
-        try:
-            async with dynamo_translated("PutItem"):
-                await self.client.put_item(self.table, item, condition=free)
-        except ConditionalCheckFailed:
-            return False
-        return True

@@ -2,7 +2,10 @@
 
 A claim is a conditional put; a live claim is a lease (``locked_until``) so a request that
 died mid-way does not block its key for a day: after the lease the next request with the same
-key and body resumes it, with the same payment id.
+key and body resumes it, with the same payment id. The record names its ``owner`` (a token per
+request): a retry of the owner's own claim or resume whose reply was lost passes its condition,
+and only the owner releases the lease, so a request overtaken after its lease ran out (another
+pod resumed it; leases are compared against each pod's clock) never frees the new holder's.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from paysys.errors import IdempotencyConflict, IdempotencyKeyReused
 IN_PROGRESS = "in_progress"
 DONE = "done"
 TTL_ATTRIBUTE = "expires_at"
+OWNER = "owner"  # the token of the request that holds (or last held) the lease
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +37,9 @@ class DynamoIdempotency:
     ttl_seconds: int
     lock_seconds: int
 
-    async def claim(self, key: str, fingerprint: str, payment_id: str, now: datetime) -> Claim:
+    async def claim(
+        self, key: str, fingerprint: str, payment_id: str, now: datetime, owner: str = ""
+    ) -> Claim:
         epoch = int(now.timestamp())
         item = {
             "key": key,
@@ -45,14 +51,21 @@ class DynamoIdempotency:
         }
         # TTL deletion is lazy: an expired record counts as absent.
         free = F("key").does_not_exist() | F(TTL_ATTRIBUTE).lt(epoch)
+        if owner:  # a retry of this very claim (its reply lost) is still this request's
+            item[OWNER] = owner
+            free = free | (
+                F(OWNER).equals(owner)
+                & F("payment_id").equals(payment_id)
+                & F("state").equals(IN_PROGRESS)
+            )
         try:
             async with dynamo_translated("PutItem"):
                 await self.client.put_item(self.table, item, condition=free)
         except ConditionalCheckFailed:
-            return await self._existing(key, fingerprint, epoch)
+            return await self._existing(key, fingerprint, epoch, owner)
         return Claim(ClaimState.NEW, payment_id)
 
-    async def _existing(self, key: str, fingerprint: str, epoch: int) -> Claim:
+    async def _existing(self, key: str, fingerprint: str, epoch: int, owner: str) -> Claim:
         try:
             async with dynamo_translated("GetItem"):
                 record = await self.client.get_item(self.table, {"key": key}, consistent_read=True)
@@ -66,17 +79,23 @@ class DynamoIdempotency:
             )
         if record["state"] == DONE:
             return Claim(ClaimState.DONE, record["payment_id"], json.loads(record["response"]))
+        if owner and record.get(OWNER) == owner:  # this request's own resume, retried
+            return Claim(ClaimState.RESUMED, record["payment_id"])
         if int(record["locked_until"]) > epoch:
             raise IdempotencyConflict("a request with this Idempotency-Key is in progress")
         # The holder's lease ran out: take the key over, unless someone else just did.
+        taken = F("locked_until").equals(record["locked_until"])
+        update = F("locked_until").set(epoch + self.lock_seconds)
+        if owner:
+            update = update & F(OWNER).set(owner)
+            taken = taken | F(OWNER).equals(owner)  # or this resume's own retry
         try:
             async with dynamo_translated("UpdateItem"):
                 await self.client.update_item(
                     self.table,
                     {"key": key},
-                    F("locked_until").set(epoch + self.lock_seconds),
-                    condition=F("locked_until").equals(record["locked_until"])
-                    & F("state").equals(IN_PROGRESS),
+                    update,
+                    condition=taken & F("state").equals(IN_PROGRESS),
                 )
         except ConditionalCheckFailed:
             raise IdempotencyConflict(
@@ -94,14 +113,15 @@ class DynamoIdempotency:
                 & F(TTL_ATTRIBUTE).set(int(now.timestamp()) + self.ttl_seconds),
             )
 
-    async def release(self, key: str) -> None:
+    async def release(self, key: str, owner: str = "") -> None:
         # End the lease but keep the record: the store may have happened even though we saw
         # an error, so the retry must resume with the same payment id, not mint a new one.
-        with contextlib.suppress(ConditionalCheckFailed):  # completed after all: keep it
+        # Only while this request still holds it: an overtaken request leaves it alone.
+        holding = F("state").equals(IN_PROGRESS)
+        if owner:
+            holding = holding & F(OWNER).equals(owner)
+        with contextlib.suppress(ConditionalCheckFailed):  # completed, or not ours: keep it
             async with dynamo_translated("UpdateItem"):
                 await self.client.update_item(
-                    self.table,
-                    {"key": key},
-                    F("locked_until").set(0),
-                    condition=F("state").equals(IN_PROGRESS),
+                    self.table, {"key": key}, F("locked_until").set(0), condition=holding
                 )

@@ -43,12 +43,10 @@ class Counts:
 
 
 class PaymentRepository(Protocol):
-    async def add(self, payment: Payment) -> bool:
-        """Store a new payment (and count it); True if stored, False if that id exists."""
-
-    async def count_existing(self, payment: Payment) -> None:
-        """Count a payment stored without being counted (a write whose reply was lost, or one
-        stored before counters existed)."""
+    async def add(self, payment: Payment, token: str = "") -> bool:
+        """Store a new payment (and count it) in one conditional put that records ``token``:
+        True if stored by this token (by this call, or by an earlier call with the same token
+        whose reply was lost: counted once), False if another request stored that id."""
 
     async def get(self, payment_id: str) -> Payment:
         """Return the payment or raise ``PaymentNotFound``."""
@@ -161,14 +159,18 @@ class Claim:
 
 
 class IdempotencyStore(Protocol):
-    async def claim(self, key: str, fingerprint: str, payment_id: str, now: datetime) -> Claim:
-        """Take the key for this request, or raise ``IdempotencyKeyReused`` (other body) /
-        ``IdempotencyConflict`` (a live request holds it)."""
+    async def claim(
+        self, key: str, fingerprint: str, payment_id: str, now: datetime, owner: str = ""
+    ) -> Claim:
+        """Take the key for this request (``owner``: its token; a retry of the same claim
+        whose reply was lost is still its own), or raise ``IdempotencyKeyReused`` (other
+        body) / ``IdempotencyConflict`` (a live request holds it)."""
 
     async def complete(self, key: str, response: dict[str, Any], now: datetime) -> None: ...
 
-    async def release(self, key: str) -> None:
-        """End an unfinished claim's lease so a retry resumes it at once, same payment id."""
+    async def release(self, key: str, owner: str = "") -> None:
+        """End an unfinished claim's lease so a retry resumes it at once, same payment id;
+        only while ``owner`` still holds it (an overtaken request leaves the new lease)."""
 
 
 @dataclass(frozen=True, slots=True)

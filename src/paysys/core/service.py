@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import enum
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
@@ -24,7 +24,7 @@ from paysys.core.domain import (
 )
 from paysys.core.outcomes import PaymentOutcome
 from paysys.core.ports import (
-    ClaimState,
+    Claim,
     EventPublisher,
     IdempotencyStore,
     PaymentRepository,
@@ -41,9 +41,18 @@ from paysys.errors import (
 
 log = structlog.get_logger(__name__)
 
-# A create or a cancel tries its conditional write this often (each try is the client's whole
-# retry budget); a retry recognises the earlier try's success.
-STORE_ATTEMPTS = 2
+T = TypeVar("T")
+
+
+async def _retried(call: Callable[[], Awaitable[T]], event: str) -> T:
+    """``call``, and once more if it raises ``BackendUnavailable`` (each try is the client's
+    whole retry budget). Safe for a write that carries a token: the retry recognises the
+    first try's success."""
+    try:
+        return await call()
+    except BackendUnavailable as exc:
+        log.warning(event, error=str(exc))
+    return await call()
 
 
 class Decision(enum.StrEnum):
@@ -101,12 +110,11 @@ class PaymentService:
             payment = Payment.create(
                 new, self.clock(), correlation_id=correlation_id, merchant_id=merchant_id
             )
-            return Accepted(await self._store_and_publish(payment, resumed=False, keyed=False))
+            return Accepted(await self._store_and_publish(payment, keyed=False))
         # Keys are scoped per merchant: two merchants never collide or read each other's answers.
         idempotency_key = f"{merchant_id}:{idempotency_key}"
-        claim = await self.idempotency.claim(
-            idempotency_key, fingerprint(new), new_payment_id(), self.clock()
-        )
+        owner = new_token()
+        claim = await self._claim(idempotency_key, fingerprint(new), owner)
         if claim.response is not None:  # ClaimState.DONE
             structlog.contextvars.bind_contextvars(payment_id=claim.payment_id, replayed=True)
             return Accepted(claim.response, replayed=True)
@@ -118,10 +126,9 @@ class PaymentService:
             merchant_id=merchant_id,
         )
         try:
-            resumed = claim.state is ClaimState.RESUMED
-            body = await self._store_and_publish(payment, resumed=resumed, keyed=True)
+            body = await self._store_and_publish(payment, keyed=True)
         except BackendUnavailable:
-            await self._release(idempotency_key)
+            await self._release(idempotency_key, owner)
             raise
         try:
             await self.idempotency.complete(idempotency_key, body, self.clock())
@@ -131,48 +138,55 @@ class PaymentService:
             log.warning("idempotency.complete_failed", error=str(exc))
         return Accepted(body)
 
-    async def _release(self, idempotency_key: str) -> None:
+    async def _claim(self, key: str, print_: str, owner: str) -> Claim:
+        """Claim the key (retried: a retry whose first try committed is still this request's
+        claim, same owner and payment id). When no try is answered the claim may still have
+        committed: it is released, so the client's retry is not told "in progress" for a
+        whole lease while nothing runs."""
+        payment_id = new_payment_id()
         try:
-            await self.idempotency.release(idempotency_key)
+            return await _retried(
+                lambda: self.idempotency.claim(key, print_, payment_id, self.clock(), owner),
+                "idempotency.claim_retried",
+            )
+        except BackendUnavailable:
+            await self._release(key, owner)
+            raise
+
+    async def _release(self, idempotency_key: str, owner: str) -> None:
+        try:
+            await self.idempotency.release(idempotency_key, owner)
         except BackendUnavailable as exc:  # the lease then simply runs out
             log.warning("idempotency.release_failed", error=str(exc))
 
-    async def _store_and_publish(
-        self, payment: Payment, *, resumed: bool, keyed: bool
-    ) -> dict[str, Any]:
+    async def _store_and_publish(self, payment: Payment, *, keyed: bool) -> dict[str, Any]:
         structlog.contextvars.bind_contextvars(payment_id=payment.id)
-        payment = await self._store(payment, resumed=resumed, keyed=keyed)
+        payment = await self._store(payment, keyed=keyed)
         try:  # the answer need not wait for SNS: the reconciler makes a lost event good
             await self.events.submit(PaymentCreated.of(payment), payment.correlation_id)
         except BackendUnavailable as exc:
             log.warning("payment.publish_deferred", error=str(exc))
         return payment.to_json()
 
-    async def _store(self, payment: Payment, *, resumed: bool, keyed: bool) -> Payment:
+    async def _store(self, payment: Payment, *, keyed: bool) -> Payment:
         """Store ``payment``; return what is stored under its id.
 
         A write whose reply is lost is retried, and the retry recognises its own earlier
-        success: the conditional put finds the id taken. A fresh request's id is a new uuid4,
-        so a taken id is this request's own earlier attempt (an aiodynamo retry of a put that
-        committed, or the service's own retry below); it is counted then, since the attempt
-        that committed never returned to count it. A resumed idempotent request reads what
-        the request it resumes stored."""
-        for attempt in range(1, STORE_ATTEMPTS + 1):
-            try:
-                if await self.payments.add(payment):
-                    return payment
-                break
-            except BackendUnavailable as exc:
-                if attempt == STORE_ATTEMPTS:
-                    if keyed:
-                        raise  # a retry with the same Idempotency-Key resumes it safely
-                    raise StoreUnconfirmed(payment.id, str(exc)) from exc
-                log.warning("payment.store_retried", attempt=attempt, error=str(exc))
-        if resumed:
-            return await self.payments.get(payment.id)
-        log.info("payment.store_confirmed", how="own_earlier_attempt")
-        await self.payments.count_existing(payment)
-        return payment
+        success: the put carries this request's token, and a put of the same token passes
+        (the repository counts it once). A taken id is then another request's: one holding
+        the same Idempotency-Key (a resumed or overtaken request), whose payment is read and
+        answered; without a key the id is a fresh uuid4, so that cannot happen."""
+        token = new_token()
+        try:
+            if await _retried(lambda: self.payments.add(payment, token), "payment.store_retried"):
+                return payment
+        except BackendUnavailable as exc:
+            if keyed:
+                raise  # a retry with the same Idempotency-Key resumes it safely
+            raise StoreUnconfirmed(payment.id, str(exc)) from exc
+        if not keyed:
+            raise BackendUnavailable(f"payment id {payment.id} already exists")
+        return await self.payments.get(payment.id)
 
     async def get(self, payment_id: str, merchant_id: str | None = None) -> Payment:
         """The payment; ``PaymentNotFound`` also when it belongs to another merchant (a 404,
@@ -223,16 +237,12 @@ class PaymentService:
         payment = await self.get(payment_id, merchant_id)
         if not payment.status.final:
             token, now = new_token(), self.clock()
-            for attempt in range(1, STORE_ATTEMPTS + 1):
-                try:
-                    moved = await self.payments.transition(
-                        payment_id, PaymentStatus.CANCELED, now, token=token
-                    )
-                    break
-                except BackendUnavailable as exc:
-                    if attempt == STORE_ATTEMPTS:
-                        raise
-                    log.warning("payment.cancel_retried", attempt=attempt, error=str(exc))
+            moved = await _retried(
+                lambda: self.payments.transition(
+                    payment_id, PaymentStatus.CANCELED, now, token=token
+                ),
+                "payment.cancel_retried",
+            )
             if moved is not None:
                 log.info("payment.canceled")
                 self._in_background(

@@ -27,9 +27,10 @@ from yarl import URL
 
 from paysys import __version__
 from paysys.adapters.aws import translated
-from paysys.adapters.dynamodb import DynamoLeases, DynamoPayments
+from paysys.adapters.dynamodb import DynamoPayments
 from paysys.adapters.dynamodb_counts import CounterWriter
 from paysys.adapters.dynamodb_items import Layout
+from paysys.adapters.dynamodb_leases import DynamoLeases
 from paysys.adapters.idempotency import DynamoIdempotency
 from paysys.adapters.sns import SnsPublisher
 from paysys.adapters.sqs import SqsQueue

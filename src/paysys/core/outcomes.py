@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from paysys.core.domain import Payment, PaymentStatus, format_amount, format_time
+from paysys.core.domain import Payment, PaymentStatus, format_time
+from paysys.core.money import format_amount
 
 OUTCOME_VERSION = 1
 OUTCOME_TYPES = {

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from paysys.core.money import format_amount, parse_amount, parse_currency
+from paysys.core.money import canonical_amount, format_amount, parse_money
 from paysys.errors import FieldError, MalformedMessage, ValidationError
 
 MAX_DESCRIPTION_LENGTH = 500
@@ -95,11 +95,12 @@ class Payment:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The public JSON shape: money as a string, times as ISO 8601 UTC."""
+        """The public JSON shape: money as a string at its currency's minor unit, times as
+        ISO 8601 UTC."""
         return {
             "id": self.id,
             "merchant_id": self.merchant_id,
-            "amount": format_amount(self.amount),
+            "amount": format_amount(self.amount, self.currency),
             "currency": self.currency,
             "description": self.description,
             "status": self.status.value,
@@ -156,7 +157,7 @@ class PaymentCreated:
                 "type": EVENT_TYPE,
                 "payment_id": self.payment_id,
                 "merchant_id": self.merchant_id,
-                "amount": format_amount(self.amount),
+                "amount": format_amount(self.amount, self.currency),
                 "currency": self.currency,
                 "created_at": format_time(self.created_at),
             },
@@ -194,9 +195,9 @@ def new_payment_id() -> str:
 
 def fingerprint(new: NewPayment) -> str:
     """What makes two requests "the same" for an idempotency key: every field of the
-    validated request, in declaration order (money at its canonical scale)."""
+    validated request, in declaration order (money as ``canonical_amount`` spells it)."""
     values = [getattr(new, f.name) for f in dataclasses.fields(NewPayment)]
-    canonical = json.dumps([format_amount(v) if isinstance(v, Decimal) else v for v in values])
+    canonical = json.dumps([canonical_amount(v) if isinstance(v, Decimal) else v for v in values])
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -221,8 +222,7 @@ def parse_new_payment(data: object, *, max_amount: Decimal) -> NewPayment:
         for key in data
         if key not in {"amount", "currency", "description"}
     ]
-    amount = parse_amount(data.get("amount"), max_amount, errors)
-    currency = parse_currency(data.get("currency"), errors)
+    amount, currency = parse_money(data.get("amount"), data.get("currency"), max_amount, errors)
     description = data.get("description", "")
     if not isinstance(description, str):
         errors.append(FieldError("description", "must be a string"))

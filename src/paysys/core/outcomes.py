@@ -65,7 +65,7 @@ class PaymentOutcome:
                 "version": OUTCOME_VERSION,
                 "payment_id": self.payment_id,
                 "merchant_id": self.merchant_id,
-                "amount": format_amount(self.amount),
+                "amount": format_amount(self.amount, self.currency),
                 "currency": self.currency,
                 "status": self.status.value,
                 "decline_reason": self.decline_reason,

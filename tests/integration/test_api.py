@@ -111,6 +111,34 @@ async def test_publishes_payment_created_event(
     assert '"type":"PaymentCreated"' in message.body
 
 
+async def test_amounts_follow_the_currency_minor_unit(
+    api: TestClient[Any, Any], resources: Resources
+) -> None:
+    # JPY has no minor unit: 0.50 is refused, naming the field and the decimals allowed.
+    refused = await api.post("/payments", json={"amount": "0.50", "currency": "JPY"})
+    assert refused.status == 422
+    [field] = (await refused.json())["error"]["fields"]
+    assert field["field"] == "amount"
+    assert "0 decimal places" in field["message"]
+
+    # KWD's minor unit is 3: 1.005 is accepted, stored, rendered and published as it is.
+    response = await api.post("/payments", json={"amount": "1.005", "currency": "KWD"})
+    assert response.status == 202
+    created = await response.json()
+    assert created["amount"] == "1.005"
+    assert (await (await api.get(f"/payments/{created['id']}")).json())["amount"] == "1.005"
+    item = await resources.clients.dynamodb.get_item(
+        resources.clients.settings.table_name, {"id": created["id"]}
+    )
+    assert item["amount"] == Decimal("1.005")
+    await resources.events.flush()
+    [message] = await resources.queue.receive(10, 1)
+    assert '"amount":"1.005"' in message.body
+
+    yen = await api.post("/payments", json={"amount": "1000", "currency": "JPY"})
+    assert (yen.status, (await yen.json())["amount"]) == (202, "1000")
+
+
 @pytest.mark.parametrize(
     ("body", "headers", "status", "code"),
     [

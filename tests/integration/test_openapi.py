@@ -27,8 +27,9 @@ from openapi_spec_validator import validate as validate_spec
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from paysys import errors
 from paysys.config import Settings
-from paysys.core.currencies import ISO_4217
+from paysys.core.currencies import ISO_4217, MINOR_UNITS
 from paysys.core.domain import fingerprint, new_payment_id, parse_new_payment, utcnow
 from paysys.core.rules import DeclineReason
 from paysys.runtime.resources import Resources
@@ -185,6 +186,34 @@ def test_security_covers_exactly_the_payment_and_stats_routes() -> None:
             assert secured == ((path, method) in SECURED), (path, method)
 
 
+@pytest.mark.parametrize("unit", [0, 3])
+def test_the_minor_unit_enums_are_the_code_s_table(unit: int) -> None:
+    documented = SPEC["components"]["schemas"][f"CurrencyMinorUnit{unit}"]["enum"]
+    assert set(documented) == {code for code, u in MINOR_UNITS.items() if u == unit}
+
+
+@pytest.mark.parametrize("currency", ["JPY", "BRL", "KWD"])
+def test_the_amount_patterns_and_the_app_agree(currency: str) -> None:
+    """The hand-written amount patterns against the app's own check, over a grid of decimal
+    texts: whole part, then none or a fraction (trailing zeros, one digit too many, ...)."""
+    wholes = ["", "0", "00", "7", "999999", "1000000", "1000001"]
+    fractions = ["", "0", "00", "000", "0000", "5", "05", "005", "0005", "50", "500", "5000"]
+    fractions += ["010", "001", "0010", "12", "123", "1230", "1234"]
+    max_amount = Settings.from_env({}).max_amount
+    disagree = []
+    for text in [*wholes, *(f"{w}.{f}" for w in wholes for f in fractions)]:
+        body = {"amount": text, "currency": currency}
+        try:
+            parse_new_payment(body, max_amount=max_amount)
+        except errors.ValidationError:
+            accepted = False
+        else:
+            accepted = True
+        if _valid_new_payment(body) is not accepted:
+            disagree.append((text, accepted))
+    assert disagree == []
+
+
 @pytest.mark.parametrize(
     ("body", "valid"),
     [
@@ -192,7 +221,18 @@ def test_security_covers_exactly_the_payment_and_stats_routes() -> None:
         ({"amount": "0.01", "currency": "USD", "description": "x" * 500}, True),
         ({"amount": "1000000.00", "currency": "EUR"}, True),
         ({"amount": 5, "currency": "EUR"}, True),
-        ({"amount": 12.5, "currency": "JPY"}, True),
+        ({"amount": "12.500", "currency": "BRL"}, True),
+        ({"amount": "1000", "currency": "JPY"}, True),
+        ({"amount": "1000.00", "currency": "JPY"}, True),
+        ({"amount": 1000, "currency": "JPY"}, True),
+        ({"amount": "1000000", "currency": "JPY"}, True),
+        ({"amount": "1.005", "currency": "KWD"}, True),
+        ({"amount": ".001", "currency": "KWD"}, True),
+        ({"amount": "1000000.000", "currency": "KWD"}, True),
+        ({"amount": 12.5, "currency": "JPY"}, False),
+        ({"amount": "0.50", "currency": "JPY"}, False),
+        ({"amount": "1.0005", "currency": "KWD"}, False),
+        ({"amount": "1000000.001", "currency": "KWD"}, False),
         ({"amount": ".5", "currency": "BRL"}, True),
         ({"amount": "0", "currency": "BRL"}, False),
         ({"amount": "0.00", "currency": "BRL"}, False),

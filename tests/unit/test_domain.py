@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.resources
 import json
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+import jsonschema
 import pytest
 
 from paysys.core.domain import (
@@ -19,9 +21,13 @@ from paysys.core.domain import (
     parse_new_payment,
     utcnow,
 )
+from paysys.core.outcomes import PaymentOutcome
 from paysys.errors import MalformedMessage, ValidationError
 
 MAX = Decimal("1000000.00")
+OUTCOME_SCHEMA = json.loads(
+    (importlib.resources.files("paysys.core") / "schemas/payment_outcome.v1.json").read_text()
+)
 
 
 def fields_of(exc: pytest.ExceptionInfo[ValidationError]) -> dict[str, str]:
@@ -72,6 +78,76 @@ def test_invalid_amounts_are_named(raw: object, fragment: str) -> None:
     with pytest.raises(ValidationError) as exc:
         parse_new_payment({"amount": raw, "currency": "BRL"}, max_amount=MAX)
     assert fragment in fields_of(exc)["amount"]
+
+
+def rendered(payment: Payment) -> set[str]:
+    """The amount's text everywhere it is rendered: the API's JSON, the PaymentCreated event
+    and the outcome event (checked against its JSON Schema)."""
+    created = json.loads(PaymentCreated.of(payment).to_message())
+    outcome = json.loads(
+        PaymentOutcome.of(payment.moved_to(PaymentStatus.APPROVED, utcnow())).to_message()
+    )
+    jsonschema.validate(outcome, OUTCOME_SCHEMA)
+    return {payment.to_json()["amount"], created["amount"], outcome["amount"]}
+
+
+@pytest.mark.parametrize(
+    ("raw", "currency", "text"),
+    [
+        ("1000", "JPY", "1000"),  # ISO 4217 minor unit 0
+        ("1000.00", "JPY", "1000"),  # trailing zeros are no finer
+        (7, "CLP", "7"),
+        ("1.005", "KWD", "1.005"),  # minor unit 3
+        ("1.5", "KWD", "1.500"),
+        (Decimal("0.001"), "BHD", "0.001"),
+        ("12.5", "BRL", "12.50"),  # minor unit 2
+        ("12.500", "BRL", "12.50"),
+    ],
+)
+def test_amounts_are_kept_and_rendered_at_the_currency_minor_unit(
+    raw: object, currency: str, text: str
+) -> None:
+    new = parse_new_payment({"amount": raw, "currency": currency}, max_amount=MAX)
+    assert str(new.amount) == text
+    payment = Payment.create(new, utcnow(), correlation_id="c-1")
+    assert rendered(payment) == {text}
+
+
+@pytest.mark.parametrize(
+    ("raw", "currency", "fragment"),
+    [
+        ("0.50", "JPY", "0 decimal places"),
+        (Decimal("0.5"), "JPY", "0 decimal places"),  # a JSON number
+        ("1000.1", "KRW", "0 decimal places"),
+        ("1.0005", "KWD", "at most 3 decimal places"),
+        ("0.0001", "OMR", "at most 3 decimal places"),
+        ("12.345", "BRL", "at most 2 decimal places"),
+    ],
+)
+def test_amounts_finer_than_the_currency_minor_unit_are_refused(
+    raw: object, currency: str, fragment: str
+) -> None:
+    with pytest.raises(ValidationError) as exc:
+        parse_new_payment({"amount": raw, "currency": currency}, max_amount=MAX)
+    assert set(fields_of(exc)) == {"amount"}
+    assert fragment in fields_of(exc)["amount"]
+    assert currency in fields_of(exc)["amount"]
+
+
+@pytest.mark.parametrize(
+    ("currency", "bound"), [("JPY", "1000000"), ("BRL", "1000000.00"), ("KWD", "1000000.000")]
+)
+def test_the_bound_is_said_at_the_currency_minor_unit(currency: str, bound: str) -> None:
+    with pytest.raises(ValidationError) as exc:
+        parse_new_payment({"amount": "1000001", "currency": currency}, max_amount=MAX)
+    assert fields_of(exc)["amount"] == f"must be at most {bound}"
+
+
+def test_an_amount_stored_before_minor_units_is_never_rounded() -> None:
+    # A JPY 0.50 accepted by an earlier release (DynamoDB gives it back as 0.5): it is shown
+    # with the 2 decimals it was accepted with, not rounded to a yen it was not paid in.
+    new = NewPayment(Decimal("0.5"), "JPY", "")
+    assert rendered(Payment.create(new, utcnow(), correlation_id="c-1")) == {"0.50"}
 
 
 def test_lone_surrogates_are_refused() -> None:
@@ -154,6 +230,21 @@ def test_every_request_field_is_in_the_fingerprint() -> None:
     for field in dataclasses.fields(NewPayment):
         changed = dataclasses.replace(new, **{field.name: _other_value(getattr(new, field.name))})
         assert fingerprint(changed) != fingerprint(new), field.name
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "hashed"),
+    [
+        ("1000", "JPY", "1000.00"),  # as every earlier release hashed it: old keys still match
+        ("1.50", "KWD", "1.50"),
+        ("1.005", "KWD", "1.005"),  # a third decimal place is part of the request
+    ],
+)
+def test_the_fingerprint_of_every_currency(amount: str, currency: str, hashed: str) -> None:
+    new = parse_new_payment({"amount": amount, "currency": currency}, max_amount=MAX)
+    expected = hashlib.sha256(json.dumps([hashed, currency, ""]).encode()).hexdigest()
+    assert fingerprint(new) == expected
+    assert fingerprint(new) != fingerprint(dataclasses.replace(new, amount=Decimal("1.00")))
 
 
 def test_same_request_compares_every_field_but_what_a_transition_changes() -> None:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from paysys.core.currencies import ISO_4217
+from paysys.core.money import canonical_amount, format_amount, parse_money
 from paysys.errors import FieldError, MalformedMessage, ValidationError
 
 MAX_DESCRIPTION_LENGTH = 500
@@ -22,10 +22,6 @@ DEFAULT_MERCHANT = "default"
 # Lower-case letters, digits, "_" and "-": it is part of index keys, where "#" separates parts.
 MERCHANT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 EVENT_TYPE = "PaymentCreated"
-_CENT = Decimal("0.01")
-# Digits with an optional decimal point, and a minus so "-3" hears "must be greater than 0".
-# No plus, exponent, spaces or "1_000": Decimal takes all of those, a payment API should not.
-_AMOUNT_TEXT = re.compile(r"-?(?=\.?[0-9])[0-9]*(\.[0-9]*)?")
 # C0 and C1 control characters (NUL, newlines, escapes): never stored in a text field.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -99,11 +95,12 @@ class Payment:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The public JSON shape: money as a string, times as ISO 8601 UTC."""
+        """The public JSON shape: money as a string at its currency's minor unit, times as
+        ISO 8601 UTC."""
         return {
             "id": self.id,
             "merchant_id": self.merchant_id,
-            "amount": format_amount(self.amount),
+            "amount": format_amount(self.amount, self.currency),
             "currency": self.currency,
             "description": self.description,
             "status": self.status.value,
@@ -160,7 +157,7 @@ class PaymentCreated:
                 "type": EVENT_TYPE,
                 "payment_id": self.payment_id,
                 "merchant_id": self.merchant_id,
-                "amount": format_amount(self.amount),
+                "amount": format_amount(self.amount, self.currency),
                 "currency": self.currency,
                 "created_at": format_time(self.created_at),
             },
@@ -198,14 +195,10 @@ def new_payment_id() -> str:
 
 def fingerprint(new: NewPayment) -> str:
     """What makes two requests "the same" for an idempotency key: every field of the
-    validated request, in declaration order (money at its canonical scale)."""
+    validated request, in declaration order (money as ``canonical_amount`` spells it)."""
     values = [getattr(new, f.name) for f in dataclasses.fields(NewPayment)]
-    canonical = json.dumps([format_amount(v) if isinstance(v, Decimal) else v for v in values])
+    canonical = json.dumps([canonical_amount(v) if isinstance(v, Decimal) else v for v in values])
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def format_amount(amount: Decimal) -> str:
-    return str(amount.quantize(_CENT))
 
 
 def format_time(moment: datetime) -> str:
@@ -229,8 +222,7 @@ def parse_new_payment(data: object, *, max_amount: Decimal) -> NewPayment:
         for key in data
         if key not in {"amount", "currency", "description"}
     ]
-    amount = _parse_amount(data.get("amount"), max_amount, errors)
-    currency = _parse_currency(data.get("currency"), errors)
+    amount, currency = parse_money(data.get("amount"), data.get("currency"), max_amount, errors)
     description = data.get("description", "")
     if not isinstance(description, str):
         errors.append(FieldError("description", "must be a string"))
@@ -254,46 +246,3 @@ def _is_utf8(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def _parse_amount(raw: object, max_amount: Decimal, errors: list[FieldError]) -> Decimal | None:
-    amount = _to_decimal(raw)
-    if isinstance(amount, str):
-        problem = amount
-    elif amount <= 0:
-        problem = "must be greater than 0"
-    elif amount > max_amount:
-        problem = f"must be at most {format_amount(max_amount)}"
-    elif amount != amount.quantize(_CENT):
-        problem = "must have at most 2 decimal places"
-    else:
-        return amount.quantize(_CENT)
-    errors.append(FieldError("amount", problem))
-    return None
-
-
-def _to_decimal(raw: object) -> Decimal | str:
-    """The amount as a finite Decimal, or what is wrong with it."""
-    if raw is None:
-        return "is required"
-    if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
-        return 'must be a decimal string or number, e.g. "12.50"'
-    if isinstance(raw, str) and not _AMOUNT_TEXT.fullmatch(raw):
-        return f'{raw!r} is not a decimal number like "12.50"'
-    try:
-        amount = Decimal(raw)
-    except InvalidOperation:
-        return f"{raw!r} is not a decimal number"
-    if not amount.is_finite():
-        return "must be a finite number"
-    return amount
-
-
-def _parse_currency(raw: object, errors: list[FieldError]) -> str | None:
-    if raw is None:
-        errors.append(FieldError("currency", "is required"))
-    elif not isinstance(raw, str) or raw not in ISO_4217:
-        errors.append(FieldError("currency", "must be an ISO 4217 code in upper case, e.g. BRL"))
-    else:
-        return raw
-    return None

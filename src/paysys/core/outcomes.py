@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from paysys.core.domain import Payment, PaymentStatus, format_amount, format_time
+from paysys.core.domain import Payment, PaymentStatus, format_time
+from paysys.core.money import format_amount
 
 OUTCOME_VERSION = 1
 OUTCOME_TYPES = {
@@ -64,7 +65,7 @@ class PaymentOutcome:
                 "version": OUTCOME_VERSION,
                 "payment_id": self.payment_id,
                 "merchant_id": self.merchant_id,
-                "amount": format_amount(self.amount),
+                "amount": format_amount(self.amount, self.currency),
                 "currency": self.currency,
                 "status": self.status.value,
                 "decline_reason": self.decline_reason,

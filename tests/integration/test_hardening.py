@@ -244,6 +244,30 @@ async def test_a_claim_whose_reply_is_lost_is_still_the_requests_own(
     assert await stored_ids(resources, wired.table_name) == [first_body["id"]]
 
 
+@pytest.mark.parametrize("flush_seconds", [3600.0, 0.0])
+async def test_a_counter_write_whose_reply_is_lost_is_applied_once(
+    wired: Settings, resources: Resources, backend: Backend, flush_seconds: float
+) -> None:
+    """The counter ADD commits and its reply is lost; aiodynamo sends it again: its writer
+    sequence number makes the second one known applied, so one payment counts once."""
+    armed = [True]
+
+    def drop_first_count(request: bytes) -> Fault:
+        if armed[0] and dynamodb_operation(request) == "UpdateItem" and b"#count#" in request:
+            armed[0] = False
+            return Fault.DROP_REPLY
+        return Fault.PASS
+
+    faulty_settings = wired.replace(counter_flush_seconds=flush_seconds)
+    async with HttpFaults(backend.dynamodb, drop_first_count) as proxy:
+        async with open_resources(faulty_settings.replace(dynamodb_endpoint_url=proxy.url)) as r:
+            await r.service.create(NEW, "lost-count")
+            await r.payments.counts(DEFAULT_MERCHANT)  # flushes this process's counts
+        assert proxy.seen[Fault.DROP_REPLY] == 1
+    counts = (await resources.payments.counts(DEFAULT_MERCHANT)).by_status
+    assert counts[PaymentStatus.PENDING] == 1
+
+
 # --- 2. hostile JSON --------------------------------------------------------------------
 
 

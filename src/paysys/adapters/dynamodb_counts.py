@@ -3,12 +3,19 @@
 
 With ``flush_seconds`` > 0 (PAYSYS_COUNTER_FLUSH_SECONDS) a process coalesces its counts: the
 deltas of every transition it makes are summed per merchant and written once per flush, one
-``UpdateItem`` per merchant, to the next counter shard in turn. At 10,000 payments/s that
-is one counter write per process, merchant and flush instead of two per payment, and the writes
-spread over the shards by rotation rather than by payment id. A flush that fails keeps its
-deltas for the next one; the deltas still buffered when a process is killed (not stopped: a
-stop flushes) are lost, which bounds the error by one flush's worth per killed process.
-With 0, each transition writes its own counts at once, to the shard of its payment id.
+``UpdateItem`` per merchant, to this process's own counter shard (picked from its writer id,
+so processes spread over the shards). At 10,000 payments/s that is one counter write per
+process, merchant and flush instead of two per payment. With 0, each transition writes its
+own counts at once, to the shard of its payment id.
+
+An ``ADD`` is not idempotent, so every counter write carries this writer's sequence number
+for that item (``w#<writer>``, one small attribute per live writer of the item), conditioned
+on being newer than the last one applied: a write whose reply was lost and that is sent again
+(by aiodynamo, or by the next flush, which re-sends a failed write unchanged before any new
+deltas) fails its condition when it had committed, and is then known applied, never applied
+twice. A writer's writes to one item go one at a time, so the numbers arrive in order. The
+deltas still buffered when a process is killed (not stopped: a stop flushes) are lost, which
+bounds the error by one flush's worth per killed process.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import random
+import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -64,20 +71,41 @@ class _Buffered:
             self.first_month = min(self.first_month or first_month, first_month)
 
 
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """One counter write, kept unchanged until it is known applied (its ``seq`` is its
+    identity: sent again, it is recognised if it had committed)."""
+
+    merchant_id: str
+    counter: str
+    seq: int
+    deltas: Counter[str]
+    first_month: str | None
+
+
 class CounterWriter:
     def __init__(self, client: Client, table: str, shards: int, flush_seconds: float = 0.0) -> None:
         self._client, self._table, self._shards = client, table, shards
         self.flush_seconds = flush_seconds
+        self.writer_id = secrets.token_hex(4)
+        self._shard = partition_keys.shard_of(self.writer_id, shards)
         self._buffer: dict[str, _Buffered] = {}
+        self._unconfirmed: dict[str, _Write] = {}  # per merchant: a failed write, to resend
+        self._seq: Counter[str] = Counter()  # per counter item: this writer's last number
+        self._item_locks: dict[str, asyncio.Lock] = {}
         self._timer: asyncio.Task[None] | None = None
         self._flushing = asyncio.Lock()
-        self._rotation = random.randrange(shards)  # noqa: S311 - spreads writers, not a secret
         self.flushes = 0
 
     @property
     def buffered(self) -> dict[str, dict[str, int]]:
-        """The deltas waiting for a flush, per merchant and counter field."""
-        return {m: {k: v for k, v in b.deltas.items() if v} for m, b in self._buffer.items()}
+        """The deltas not yet known written, per merchant and counter field."""
+        merged: dict[str, Counter[str]] = {}
+        for merchant, write in self._unconfirmed.items():
+            merged.setdefault(merchant, Counter()).update(write.deltas)
+        for merchant, buffered in self._buffer.items():
+            merged.setdefault(merchant, Counter()).update(buffered.deltas)
+        return {m: {k: v for k, v in d.items() if v} for m, d in merged.items()}
 
     async def count(
         self,
@@ -94,7 +122,7 @@ class CounterWriter:
         if self.flush_seconds <= 0:
             counter = partition_keys.counter_id_of(merchant_id, payment_id, self._shards)
             try:
-                await self._write(merchant_id, counter, fields, month)
+                await self._send(self._next(merchant_id, counter, fields, month))
             except BackendUnavailable as exc:
                 log.warning("payment.count_failed", payment_id=payment_id, error=str(exc))
             return
@@ -103,29 +131,44 @@ class CounterWriter:
             self._start_timer()
 
     async def flush(self) -> None:
-        """Write what is buffered now: one ADD per merchant, to the next shard in turn."""
+        """Write what is buffered now: one ADD per merchant, to this writer's shard; a write
+        that failed before is sent again first, unchanged."""
         async with self._flushing:
             buffer, self._buffer = self._buffer, {}
-            if not buffer:
+            merchants = set(buffer) | set(self._unconfirmed)
+            if not merchants:
                 return
-            self._rotation += 1
-            shard = self._rotation % self._shards
-            merchants = list(buffer)
             results = await asyncio.gather(
-                *(
-                    self._write(m, partition_keys.counter_id(m, shard), b.deltas, b.first_month)
-                    for m, b in buffer.items()
-                ),
+                *(self._flush_merchant(m, buffer.get(m)) for m in merchants),
                 return_exceptions=True,
             )
             self.flushes += 1
         for merchant, result in zip(merchants, results, strict=True):
             if isinstance(result, BaseException):
                 log.warning("counts.flush_failed", merchant_id=merchant, error=str(result))
-                kept = buffer[merchant]
-                self._buffer.setdefault(merchant, _Buffered()).merge(kept.deltas, kept.first_month)
-        if self._buffer and self._timer is None:
+        if (self._buffer or self._unconfirmed) and self._timer is None:
             self._start_timer()
+
+    async def _flush_merchant(self, merchant_id: str, buffered: _Buffered | None) -> None:
+        if (pending := self._unconfirmed.get(merchant_id)) is not None:
+            try:
+                await self._send(pending)
+            except BackendUnavailable:
+                if buffered is not None:  # still unknown: new deltas wait for the next flush
+                    self._buffer.setdefault(merchant_id, _Buffered()).merge(
+                        buffered.deltas, buffered.first_month
+                    )
+                raise
+            del self._unconfirmed[merchant_id]
+        if buffered is None:
+            return
+        counter = partition_keys.counter_id(merchant_id, self._shard)
+        write = self._next(merchant_id, counter, buffered.deltas, buffered.first_month)
+        try:
+            await self._send(write)
+        except BackendUnavailable:
+            self._unconfirmed[merchant_id] = write  # sent again as it is: it may have committed
+            raise
 
     async def close(self) -> None:
         """Stop the timer and write what is left (a role stopping flushes its counts)."""
@@ -145,25 +188,42 @@ class CounterWriter:
         self._timer = None
         await self.flush()
 
-    async def _write(
+    def _next(
         self, merchant_id: str, counter: str, deltas: Counter[str], first_month: str | None
-    ) -> None:
-        if first_month is None and not any(deltas.values()):
+    ) -> _Write:
+        self._seq[counter] += 1
+        return _Write(merchant_id, counter, self._seq[counter], Counter(deltas), first_month)
+
+    async def _send(self, write: _Write) -> None:
+        if write.first_month is None and not any(write.deltas.values()):
             return  # e.g. created and decided within one flush, by one process
-        update = F("kind").set("counter") & F("merchant_id").set(merchant_id)
-        for name, delta in deltas.items():
+        mine = F(f"w#{self.writer_id}")
+        update = (
+            F("kind").set("counter") & F("merchant_id").set(write.merchant_id) & mine.set(write.seq)
+        )
+        for name, delta in write.deltas.items():
             if delta:
                 update = update & F(name).add(delta)
-        if first_month is not None:
-            update = update & F("first_month").set_if_not_exists(first_month)
-        async with dynamo_translated("UpdateItem"):
-            item = await self._client.update_item(
-                self._table, {"id": counter}, update, return_values=ReturnValues.all_new
-            )
-        if first_month is None or item is None:
+        if write.first_month is not None:
+            update = update & F("first_month").set_if_not_exists(write.first_month)
+        lock = self._item_locks.setdefault(write.counter, asyncio.Lock())
+        async with lock:  # this writer's numbers reach the item in order
+            try:
+                async with dynamo_translated("UpdateItem"):
+                    item = await self._client.update_item(
+                        self._table,
+                        {"id": write.counter},
+                        update,
+                        condition=mine.does_not_exist() | mine.lt(write.seq),
+                        return_values=ReturnValues.all_new,
+                    )
+            except ConditionalCheckFailed:
+                log.info("counts.write_confirmed", counter=write.counter, seq=write.seq)
+                return  # this very write committed before (its reply was lost): applied once
+        if write.first_month is None or item is None:
             return
-        if str(item.get("first_month", first_month)) > first_month:
-            await self._lower_first_month(counter, first_month)
+        if str(item.get("first_month", write.first_month)) > write.first_month:
+            await self._lower_first_month(write.counter, write.first_month)
 
     async def _lower_first_month(self, counter: str, month: str) -> None:
         """A payment older than the shard's first month (the migration's backfill, or two

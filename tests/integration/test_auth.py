@@ -34,6 +34,11 @@ RAW_KEY_HINT = "looks like a raw key: configure its SHA-256 hash, see `paysys ke
         (HASH[:40], "entry 1 of 1 has 40 hex digits: a SHA-256 hash has 64"),
         (HASH[:63] + "g", "entry 1 of 1 has 64 characters but not only hex digits (0-9, a-f)"),
         (
+            f"acme:{HASH},{HASH},globex:{HASH.upper()}",
+            "entry 2 of 3 has the key of entry 1 under another merchant; entry 3 of 3 has the "
+            "key of entry 1 under another merchant",
+        ),
+        (
             f"Acme Corp:{HASH}",
             "entry 1 of 1 has a merchant id that is not 1-63 of a-z, 0-9, _ and - (before the "
             "colon)",

@@ -66,6 +66,14 @@ class ApiKeys:
             for number, (merchant, digest) in enumerate(entries, 1)
             if (problem := _merchant_problem(merchant) or _entry_problem(digest))
         ]
+        first: dict[str, tuple[int, str]] = {}  # hash -> (position, merchant) of its first entry
+        for number, (merchant, digest) in enumerate(entries, 1):
+            seen = first.setdefault(digest.lower(), (number, merchant))
+            if seen[1] != merchant:  # one key cannot be two merchants' (the last would win)
+                problems.append(
+                    f"entry {number} of {len(entries)} has the key of entry {seen[0]} "
+                    "under another merchant"
+                )
         if problems:
             raise ConfigError(f"PAYSYS_API_KEYS: {'; '.join(problems)}")
         return cls(tuple((merchant, digest.lower()) for merchant, digest in entries))

@@ -8,8 +8,10 @@ import os
 import re
 import subprocess
 import sys
+from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient
 
 from paysys.api.auth import ApiKeys, Caller, decide_auth, hash_key, new_key
 from paysys.config import Settings
@@ -17,7 +19,7 @@ from paysys.core.domain import DEFAULT_MERCHANT
 from paysys.errors import ConfigError
 from paysys.runtime.resources import Resources
 
-from ..conftest import make_app, serving
+from ..conftest import KeyedApi, make_app, serving
 
 KEY, HASH = new_key()
 RAW_KEY_HINT = "looks like a raw key: configure its SHA-256 hash, see `paysys keygen`"
@@ -123,3 +125,19 @@ async def test_open_means_no_check_even_with_keys(settings: Settings, resources:
         app = make_app(settings, resources, auth=auth, api_keys=HASH)
         async with serving(app) as client:
             assert (await client.get("/stats")).status == expected, auth
+
+
+async def test_a_merchant_sees_its_counts_not_the_platforms_queues(
+    keyed_api: KeyedApi, api: TestClient[Any, Any]
+) -> None:
+    """With API keys, /stats is the caller's own counts: the payment-created queue and the
+    DLQ are the platform's (operators read them on /metrics). An open API (`paysys local`,
+    one user: the operator) shows them too."""
+    created = await keyed_api.client.post("/payments", json={"amount": "1.00", "currency": "BRL"})
+    assert created.status == 202
+    stats = await (await keyed_api.client.get("/stats")).json()
+    assert set(stats) == {"merchant_id", "payments"}
+    assert stats["merchant_id"] == "alice"
+    assert stats["payments"]["Pending"] + stats["payments"]["Approved"] == 1
+    operator = await (await api.get("/stats")).json()
+    assert {"queue", "dlq"} <= set(operator)

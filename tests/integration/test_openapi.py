@@ -378,7 +378,7 @@ async def test_stats_conform(keyed: TestClient[Any, Any]) -> None:
             if stats["payments"]["Pending"] == before["payments"]["Pending"] + 1:
                 break
             await asyncio.sleep(0.2)
-    assert stats["queue"]["visible"] + stats["queue"]["in_flight"] >= 1
+    assert "queue" not in stats  # a merchant's view: the platform's queues are not its own
 
 
 async def test_open_routes_conform_without_a_key(keyed: TestClient[Any, Any]) -> None:

@@ -43,10 +43,20 @@ class StatusReader:
         oldest = counts.first_month or start.month
         return await self.payments.page(merchant_id, start, limit, oldest, status)
 
-    async def stats(self, merchant_id: str) -> dict[str, Any]:
-        return await self._stats.get(merchant_id, lambda: self._read_stats(merchant_id))
+    async def stats(self, merchant_id: str, *, platform: bool = False) -> dict[str, Any]:
+        """The merchant's counts by status; with ``platform`` (the operator's view: an open
+        API, one user) also the depth of the platform's queue and DLQ, which no merchant
+        sees (operators read them on /metrics)."""
+        key = f"{merchant_id}|{platform}"
+        return await self._stats.get(key, lambda: self._read_stats(merchant_id, platform))
 
-    async def _read_stats(self, merchant_id: str) -> dict[str, Any]:
+    async def _read_stats(self, merchant_id: str, platform: bool) -> dict[str, Any]:
+        if not platform:
+            counts = await self.payments.counts(merchant_id)
+            return {
+                "merchant_id": merchant_id,
+                "payments": {s.value: counts.by_status[s] for s in PaymentStatus},
+            }
         counts, queue, dlq = await asyncio.gather(
             self.payments.counts(merchant_id), self.queue.depth(), self.dlq.depth()
         )

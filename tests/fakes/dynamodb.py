@@ -14,7 +14,7 @@ from paysys.adapters.dynamodb_list import FILTER_BUDGET, MAX_MONTHS_PER_PAGE
 from paysys.core import partition_keys
 from paysys.core.domain import Payment, PaymentStatus, check_transition, format_time
 from paysys.core.ports import Claim, ClaimState, Counts, Due, ListPage, ListPosition
-from paysys.core.rules import VelocityWindow
+from paysys.core.velocity import VelocityTry, VelocityWindow
 from paysys.errors import IdempotencyConflict, IdempotencyKeyReused, PaymentNotFound
 
 
@@ -168,21 +168,35 @@ class FakePayments:
 
 
 class FakeVelocity:
-    """VelocityStore: the same conditional take as the DynamoDB item (no await between the
-    check and the add, so concurrent tasks behave as concurrent conditional writes)."""
+    """VelocityStore: the same all-or-nothing tries as the DynamoDB transaction (no await
+    between the checks and the adds, so concurrent tasks behave as concurrent transactions);
+    a try whose token already took answers True without applying it again."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
         self.amounts: dict[tuple[str, str], Decimal] = {}
+        self.tokens: set[str] = set()  # the tries that took
+        self.writes = 0  # tries applied or refused (token replays aside)
 
     async def take(self, window: VelocityWindow) -> bool:
-        taken = self.amounts.get((window.key, window.currency), Decimal(0))
-        if window.max_count is not None and self.counts[window.key] >= window.max_count:
-            return False
-        if window.max_amount is not None and taken + window.amount > window.max_amount:
-            return False
-        self.counts[window.key] += 1
-        self.amounts[window.key, window.currency] = taken + window.amount
+        return any(self._try(window.currency, t) for t in window.tries)
+
+    def _try(self, currency: str, attempt: VelocityTry) -> bool:
+        if attempt.token in self.tokens:
+            return True  # its own earlier success, whose reply was lost
+        self.writes += 1
+        for p in attempt.parts:
+            taken = self.amounts.get((p.key, currency), Decimal(0))
+            if p.count and p.max_count is not None and self.counts[p.key] >= p.max_count:
+                return False
+            if p.max_amount is not None and taken + p.amount > p.max_amount:
+                return False
+        for p in attempt.parts:
+            self.counts[p.key] += p.count
+            self.amounts[p.key, currency] = (
+                self.amounts.get((p.key, currency), Decimal(0)) + p.amount
+            )
+        self.tokens.add(attempt.token)
         return True
 
 

@@ -212,11 +212,15 @@ async def test_rules_decline_with_a_reason_and_velocity_holds_across_workers(
     rules = load_rules(
         '{"currencies": ["BRL"], "velocity": {"payments_per_minute": 4}, "deny_merchants": []}'
     )
-    # One clock minute for every decision, however slow the machine: the workers' clock is
-    # held still (a real minute could end mid-run on a loaded machine and renew the budget).
+    # One clock minute for every payment, however slow the machine: a payment's velocity
+    # window is the minute it was created in, so the creating clock is held still (a real
+    # minute could end mid-run on a loaded machine and renew the budget).
     minute = datetime.now(UTC).replace(second=30, microsecond=0)
+    held = dataclasses.replace(
+        resources, service=dataclasses.replace(resources.service, clock=lambda: minute)
+    )
     euro = await resources.service.create(NewPayment(Decimal("1.00"), "EUR", ""), "c-eur")
-    made = [await create(resources, f"c-{i}") for i in range(10)]
+    made = [await create(held, f"c-{i}") for i in range(10)]
     services = [
         dataclasses.replace(resources.service, rules=rules, clock=lambda: minute) for _ in range(2)
     ]

@@ -233,8 +233,10 @@ def test_declined_velocity_limit_while_the_window_had_room() -> None:
     history.outcomes.append(Outcome(declined.id, "PaymentDeclined", "Declined", "velocity_limit"))
     history.stats["m0"] = {**history.stats["m0"], "Declined": 1}
     assert properties(history) == ["velocity_decline"]
-    # the window full: one approved, one canceled that was pending then (it may have taken)
+    # the window full: one approved, one canceled that took before the cancel won
     history.velocity = VelocityRules(2, {"BRL": Decimal("100.00")}, 1)
+    assert properties(history) == ["velocity_decline"]  # the counter says it had room
+    history.counters = [VelocityCounter("m0", MINUTE, 0, 2, {"BRL": Decimal("20.00")})]
     assert check(history) == []
 
 
@@ -269,3 +271,18 @@ def test_violations_name_the_faults_that_touched_them() -> None:
     (violation,) = check(history)
     assert violation.faults == ("dynamodb:UpdateItem reset",)
     assert violation.to_json()["faults"] == ["dynamodb:UpdateItem reset"]
+
+
+def test_with_shards_a_decline_while_its_tries_had_room_is_a_violation() -> None:
+    """4 shards of 4 payments a minute: a payment declined while the counters show a shard
+    its tries reach with room; declined when all four are full is no violation."""
+    history = clean()
+    history.velocity = VelocityRules(4, {}, 4)
+    declined = stored(11, "Declined", decline_reason="velocity_limit")
+    history.payments.append(declined)
+    history.outcomes.append(Outcome(declined.id, "PaymentDeclined", "Declined", "velocity_limit"))
+    history.stats["m0"] = {**history.stats["m0"], "Declined": 1}
+    history.counters = [VelocityCounter("m0", MINUTE, shard_of(pid(1), 4), 1, {})]
+    assert properties(history) == ["velocity_decline"]
+    history.counters = [VelocityCounter("m0", MINUTE, s, 1, {}) for s in range(4)]
+    assert properties(history) == ["velocity_take_once"]  # 4 takes, 2 legit (1 + 1 canceled)

@@ -1,22 +1,46 @@
-"""VelocityStore over DynamoDB: one counter item per merchant, minute (and shard) in the
-payments table, taken with a conditional ``ADD`` so N workers never pass the limit together.
+"""VelocityStore over DynamoDB: counter items per merchant, minute and shard in the payments
+table, each try of a take one ``TransactWriteItems`` of conditional updates, so N workers
+never pass the limit together and a retried take is applied once.
 
 The item (``#velocity#<merchant>#<minute>#<shard>``, ``kind`` = ``velocity``) carries ``n``
 (payments), ``a_<currency>`` (amounts) and ``expires_at`` (epoch seconds, the table's TTL
-attribute: DynamoDB deletes it some time after its minute). It has no index key, so it is in no
-index. A refused take (condition false) is a decline, not an error.
+attribute: DynamoDB deletes it some time after its minute). It has no index key, so it is in
+no index.
+
+A try's ``ClientRequestToken`` is derived from the payment and the try
+(``paysys.core.velocity``): DynamoDB makes a transaction idempotent per token for 10 minutes,
+so aiodynamo's own retry after a reset, the worker's in-place retry and a redelivery re-send
+the same token and get success without the counters being added to twice. A refused try (a
+condition false: ``TransactionCanceledException`` with a ``ConditionalCheckFailed`` reason) is
+a decline, not an error; a try cancelled by a conflicting transaction or by throttling is
+tried again a few times, then raises ``BackendUnavailable``.
+
+Cost: a transactional write costs 2 write units per item (a plain update 1), so a take costs 2
+per item of its try: 2 for a payment that fits its own shard (1 before transactions), 2 x k
+when its amount spans k shards, and each refused try as much again (at most
+``MAX_TAKE_TRIES``). Only merchants with velocity rules pay it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import random
 from dataclasses import dataclass
 
 from aiodynamo.client import Client
-from aiodynamo.errors import ConditionalCheckFailed
-from aiodynamo.expressions import Condition, F
+from aiodynamo.errors import TransactionCanceled, TransactionConflict, TransactionInProgress
+from aiodynamo.expressions import Condition, F, UpdateExpression
+from aiodynamo.operations import Update
 
 from paysys.adapters.dynamodb_items import dynamo_translated
-from paysys.core.rules import VelocityWindow
+from paysys.core.velocity import VelocityPart, VelocityTry, VelocityWindow
+from paysys.errors import BackendUnavailable
+
+REFUSED = "ConditionalCheckFailed"
+# Cancellation reasons that say "not now" (another transaction on the item, throttling).
+TRANSIENT = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
+TRY_AGAIN = 3  # more sends of one try cancelled for a transient reason
+TRY_AGAIN_SECONDS = 0.02  # the first wait before one (doubled each time, jittered)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,26 +49,47 @@ class DynamoVelocity:
     table: str
 
     async def take(self, window: VelocityWindow) -> bool:
+        for attempt in window.tries:
+            if await self._try(window, attempt):
+                return True
+        return False
+
+    async def _try(self, window: VelocityWindow, attempt: VelocityTry) -> bool:
+        items = [self._update(window, part) for part in attempt.parts]
+        for again in range(TRY_AGAIN + 1):
+            if again:
+                jitter = random.uniform(0.5, 1)  # noqa: S311 - a backoff, not a secret
+                await asyncio.sleep(TRY_AGAIN_SECONDS * 2 ** (again - 1) * jitter)
+            async with dynamo_translated("TransactWriteItems"):
+                try:
+                    await self.client.transact_write_items(items, request_token=attempt.token)
+                except TransactionCanceled as exc:
+                    codes = {r.code for r in exc.cancellation_reasons if r is not None}
+                    if REFUSED in codes:
+                        return False
+                    if not codes <= TRANSIENT:
+                        raise
+                    continue
+                except (TransactionConflict, TransactionInProgress):
+                    continue  # the same token still in flight (a reset's first send)
+                return True
+        raise BackendUnavailable("DynamoDB TransactWriteItems: cancelled by conflicts")
+
+    def _update(self, window: VelocityWindow, part: VelocityPart) -> Update:
         amount_field = f"a_{window.currency}"
-        update = (
-            F("n").add(1)
-            & F(amount_field).add(window.amount)
+        update: UpdateExpression = (
+            F(amount_field).add(part.amount)
             & F("kind").set("velocity")
             & F("expires_at").set(window.expires_at)
         )
+        if part.count:
+            update = F("n").add(part.count) & update
         condition: Condition | None = None
-        if window.max_count is not None:
-            condition = F("n").does_not_exist() | F("n").lt(window.max_count)
-        if window.max_amount is not None:
+        if part.count and part.max_count is not None:
+            condition = F("n").does_not_exist() | F("n").lt(part.max_count)
+        if part.max_amount is not None:
             room = F(amount_field).does_not_exist() | F(amount_field).lte(
-                window.max_amount - window.amount
+                part.max_amount - part.amount
             )
             condition = room if condition is None else condition & room
-        try:
-            async with dynamo_translated("UpdateItem"):
-                await self.client.update_item(
-                    self.table, {"id": window.key}, update, condition=condition
-                )
-        except ConditionalCheckFailed:
-            return False
-        return True
+        return Update(self.table, {"id": part.key}, update, condition)

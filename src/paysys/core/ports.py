@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from paysys.core.domain import Payment, PaymentStatus
-from paysys.core.rules import VelocityWindow
+from paysys.core.velocity import VelocityWindow
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +109,10 @@ class PaymentRepository(Protocol):
 
 class VelocityStore(Protocol):
     async def take(self, window: VelocityWindow) -> bool:
-        """Add one payment (and its amount) to the window's counter unless that passes its
-        limits, atomically for every worker; True if taken, False if the limit is reached."""
+        """Make the window's tries in order, each one all-or-nothing (every part added, or
+        none if any passes its item's caps), atomically for every worker, until one takes:
+        True if one took (by this call, or by an earlier call whose reply was lost: a try's
+        token is applied once), False if every try was refused (the limit is reached)."""
 
 
 class LeaseStore(Protocol):

@@ -11,34 +11,55 @@ is optional and the empty default decides every payment the API accepts ``Approv
                   "shards": 1}}                      # counter items per merchant-minute
 
 Velocity needs the counters every worker shares: ``decide`` returns the ``VelocityWindow``
-to take (a conditional ``ADD`` on ``#velocity#<merchant>#<minute>#<shard>``, see
-``VelocityStore``); the payment is declined ``velocity_limit`` when the take is refused.
-The window is a fixed clock minute, not a sliding one (at most twice the limit can pass
-across a minute boundary). ``shards`` > 1 spreads a hot merchant's minute over that many
-items, each allowing ``ceil(limit / shards)``: a payment can be declined while other shards
-still have room (the limit is then approximate, within a factor set by the spread).
+to take (planned by ``paysys.core.velocity``: a few all-or-nothing tries, each a
+TransactWriteItems on ``#velocity#<merchant>#<minute>#<shard>`` items, see ``VelocityStore``);
+the payment is declined ``velocity_limit`` when every try is refused, or at once when its
+amount is more than a whole minute allows.
+
+A payment is taken once, whatever the retries: its window is the clock minute of its
+``created_at`` (fixed, not sliding: at most twice the limit can pass across a minute boundary),
+and each try's request token is derived from the payment and the try, so a retry meets its
+own earlier success. The one exception: a retry more than 10 minutes after the take (DynamoDB
+forgets a token then) takes again; its window, long past, is then counted twice.
+
+What ``shards`` = S > 1 still allows. The limits are split exactly over the S items, so a
+merchant's minute never approves more than ``payments_per_minute`` payments, nor more than
+``amount_per_minute`` in a currency. A payment tries its own shard first; when its amount is
+more than one shard's share the try spans as many shards as it needs (the amount split over
+them in one transaction, the payment counted once); when that is refused it tries from the
+next shards of its order, at most ``MAX_TAKE_TRIES`` (4) tries in all. So a payment can be
+declined while the minute as a whole has room only when (a) S > 4 and the shards it tried
+were full while others were not, or (b) with an amount limit, the room is spread so that no
+span it tried holds its amount split in proportion to the shares (each item of a span must
+have room for its part), e.g. two half-full shards and a payment of one whole share. A
+merchant's first payment in a minute is never declined unless its amount is more than the
+whole minute allows. With S <= 4 and a count limit only, the minute is exact.
 """
 
 from __future__ import annotations
 
 import enum
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from paysys.core.currencies import ISO_4217
 from paysys.core.domain import PaymentCreated
-from paysys.core.partition_keys import shard_of
+from paysys.core.velocity import Velocity, VelocityWindow, velocity_window
 from paysys.errors import ConfigError
 
-VELOCITY_PREFIX = "#velocity#"
-# A minute's counter lives this long past its minute (DynamoDB TTL deletes it later still).
-VELOCITY_TTL_SECONDS = 180
+__all__ = [
+    "DeclineReason",
+    "Rules",
+    "Velocity",
+    "VelocityWindow",
+    "Verdict",
+    "decide",
+    "load_rules",
+]
 
 
 class DeclineReason(enum.StrEnum):
@@ -46,13 +67,6 @@ class DeclineReason(enum.StrEnum):
     AMOUNT_TOO_LARGE = "amount_too_large"
     MERCHANT_DENIED = "merchant_denied"
     VELOCITY_LIMIT = "velocity_limit"
-
-
-@dataclass(frozen=True, slots=True)
-class Velocity:
-    payments_per_minute: int | None = None
-    amount_per_minute: Mapping[str, Decimal] = field(default_factory=dict)
-    shards: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,19 +78,6 @@ class Rules:
 
 
 @dataclass(frozen=True, slots=True)
-class VelocityWindow:
-    """One conditional take: add 1 (and ``amount`` in ``currency``) to counter item ``key``
-    unless that passes ``max_count`` / ``max_amount``; the item expires at ``expires_at``."""
-
-    key: str
-    currency: str
-    amount: Decimal
-    max_count: int | None
-    max_amount: Decimal | None
-    expires_at: int
-
-
-@dataclass(frozen=True, slots=True)
 class Verdict:
     """What the rules say of a payment before the velocity take."""
 
@@ -84,8 +85,9 @@ class Verdict:
     velocity: VelocityWindow | None = None
 
 
-def decide(rules: Rules, event: PaymentCreated, now: datetime) -> Verdict:
-    """The static rules first (cheapest, no shared state), then the velocity window to take."""
+def decide(rules: Rules, event: PaymentCreated) -> Verdict:
+    """The static rules first (cheapest, no shared state), then the velocity window to take
+    (no rule reads the clock: a payment's window is the minute it was created)."""
     merchant_id, amount, currency = event.merchant_id, event.amount, event.currency
     if merchant_id in rules.deny_merchants:
         return Verdict(DeclineReason.MERCHANT_DENIED)
@@ -94,30 +96,10 @@ def decide(rules: Rules, event: PaymentCreated, now: datetime) -> Verdict:
     bound = rules.max_amount.get(currency)
     if bound is not None and amount > bound:
         return Verdict(DeclineReason.AMOUNT_TOO_LARGE)
-    window = velocity_window(rules.velocity, event, now)
-    if window is not None and window.max_amount is not None and amount > window.max_amount:
+    whole = rules.velocity.amount_per_minute.get(currency)
+    if whole is not None and amount > whole:
         return Verdict(DeclineReason.VELOCITY_LIMIT)  # more than a whole minute allows
-    return Verdict(velocity=window)
-
-
-def velocity_window(
-    velocity: Velocity, event: PaymentCreated, now: datetime
-) -> VelocityWindow | None:
-    per_amount = velocity.amount_per_minute.get(event.currency)
-    if velocity.payments_per_minute is None and per_amount is None:
-        return None
-    shards = velocity.shards
-    minute = now.strftime("%Y-%m-%dT%H:%M")
-    shard = shard_of(event.payment_id, shards)
-    count = velocity.payments_per_minute
-    return VelocityWindow(
-        key=f"{VELOCITY_PREFIX}{event.merchant_id}#{minute}#{shard}",
-        currency=event.currency,
-        amount=event.amount,
-        max_count=None if count is None else math.ceil(count / shards),
-        max_amount=None if per_amount is None else (per_amount / shards).quantize(Decimal("0.01")),
-        expires_at=int(now.timestamp()) + 60 + VELOCITY_TTL_SECONDS,
-    )
+    return Verdict(velocity=velocity_window(rules.velocity, event))
 
 
 def load_rules(setting: str) -> Rules:

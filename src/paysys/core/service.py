@@ -30,7 +30,8 @@ from paysys.core.ports import (
     PaymentRepository,
     VelocityStore,
 )
-from paysys.core.rules import DeclineReason, Rules, VelocityWindow, decide
+from paysys.core.rules import DeclineReason, Rules, decide
+from paysys.core.velocity import VelocityWindow
 from paysys.errors import (
     BackendUnavailable,
     ConfigError,
@@ -205,7 +206,7 @@ class PaymentService:
         for its retries): a retry whose earlier write committed although its reply was lost
         finishes that decision (counted, announced) instead of taking it for a duplicate."""
         now = self.clock()
-        verdict = decide(self.rules, event, now)
+        verdict = decide(self.rules, event)
         reason = verdict.reason
         if reason is None and verdict.velocity is not None:
             # Spend the merchant's budget only on a payment still to decide; a final one goes

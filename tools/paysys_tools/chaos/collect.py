@@ -16,7 +16,7 @@ from aiodynamo.client import Client
 
 from paysys.adapters.sqs import SqsQueue
 from paysys.core.domain import parse_time
-from paysys.core.rules import VELOCITY_PREFIX
+from paysys.core.velocity import VELOCITY_PREFIX
 from paysys.runtime.resources import Clients
 from paysys_tools.chaos.history import Outcome, Stored, VelocityCounter
 

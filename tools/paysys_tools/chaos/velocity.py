@@ -1,39 +1,42 @@
 """The velocity properties, from the stored payments and the velocity counter items.
 
-A take is decided at the worker's decision time, the ``updated_at`` of the transition it
-leads to, so an approved or velocity-declined payment's window is (merchant, minute of its
-``updated_at``, ``shard_of(id, shards)``). The *legit takes* of a window are those of its
-approved payments plus, as an upper bound, those of the merchant's canceled payments of the
-same shard that were pending during that minute (a take whose transition then lost the race
-to a cancel). No payment takes twice, and no take is made for a declined payment.
+A payment's take is in the window of its ``created_at`` minute (``paysys.core.velocity``), a
+short fixed sequence of all-or-nothing tries over that merchant-minute's ``shards`` counter
+items, each try applied once whatever the retries (its request token). The limits are split
+exactly over the shards, so they hold per merchant-minute, whatever ``shards`` is. The *legit
+takes* of a merchant-minute are those of its approved payments plus, as an upper bound, those
+of its canceled ones (a take whose transition then lost the race to a cancel).
 
-What sharding allows (``velocity.shards`` = S > 1): each shard of a merchant-minute allows
-``ceil(limit / S)`` payments and ``amount / S`` (to the cent), so the merchant's minute may
-approve up to S x those (more than the limit when S does not divide it), and a payment may be
-declined while *other* shards still have room. It must not be declined while its own shard had
-room, nor when it would be the merchant's first payment that minute (issue 20, case 9).
-
-- ``velocity_limit``: per window, approved count and amount never above the shard's bounds;
+- ``velocity_limit``: per merchant-minute, approved count and amount never above the limit;
 - ``velocity_decline``: a payment declined ``velocity_limit`` only when its own take was
-  refused: its shard was full, or its amount is more than a whole minute allows;
-- ``velocity_take_once``: a counter item never counts more than the legit takes of its window
+  refused: its amount is more than a whole minute allows, or every try of its take is refused
+  by the final counters (counters only grow within a minute, so a try they admit would have
+  been admitted at the decision). What sharding still allows (a decline while the minute has
+  room spread over shards the tries did not use, or too thinly) is no violation;
+- ``velocity_take_once``: a merchant-minute's counters never count more than its legit takes
   (a take repeated by a retry, a redelivery or a crash after the take).
 """
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
-from paysys.core.partition_keys import shard_of
-from paysys_tools.chaos.history import History, Stored, Violation
+from paysys.core.domain import PaymentCreated
+from paysys.core.velocity import (
+    VELOCITY_PREFIX,
+    Velocity,
+    VelocityPart,
+    VelocityTry,
+    velocity_window,
+)
+from paysys_tools.chaos.history import History, Stored, VelocityCounter, Violation
 
 VELOCITY_LIMIT = "velocity_limit"
-Window = tuple[str, str, int]  # merchant, minute, shard
+Window = tuple[str, str]  # merchant, minute
 
 
 def minute_of(moment: datetime) -> str:
@@ -46,10 +49,11 @@ class _Takes:
     amounts: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     ids: list[str] = field(default_factory=list)
 
-    def add(self, p: Stored) -> None:
-        self.count += 1
-        self.amounts[p.currency] += p.amount
-        self.ids.append(p.id)
+    def add(self, n: int, amounts: dict[str, Decimal], name: str) -> None:
+        self.count += n
+        for currency, amount in amounts.items():
+            self.amounts[currency] += amount
+        self.ids.append(name)
 
 
 def check_velocity(history: History) -> Iterator[Violation]:
@@ -60,89 +64,91 @@ def check_velocity(history: History) -> Iterator[Violation]:
             if p.decline_reason == VELOCITY_LIMIT:
                 yield _v(history, "velocity_decline", "no velocity rule is set", p)
         return
-    shards = rules.shards
-    max_count = (
-        None if rules.payments_per_minute is None else math.ceil(rules.payments_per_minute / shards)
-    )
-    max_amount = {c: (a / shards).quantize(Decimal("0.01")) for c, a in per_amount.items()}
-    approved, legit = _legit_takes(history, shards)
-    for window, takes in sorted(approved.items()):
-        over = (
-            [f"{takes.count} payments > {max_count}"]
-            if max_count and takes.count > max_count
-            else []
-        )
-        over += [
-            f"{c} {a} > {max_amount[c]}"
-            for c, a in sorted(takes.amounts.items())
-            if c in max_amount and a > max_amount[c]
-        ]
-        if over:
-            detail = f"window {window} approved {', '.join(over)}: {takes.ids}"
-            yield Violation(
-                history.seed, "velocity_limit", detail, takes.ids[0], merchant=window[0]
-            )
-    merchant_minutes = {(m, minute) for (m, minute, _), t in legit.items() if t.count}
-    for p in history.payments:
-        if p.decline_reason != VELOCITY_LIMIT:
-            continue
-        whole = per_amount.get(p.currency)
-        if whole is not None and p.amount > whole:
-            continue  # more than a whole minute allows: no take needed to know
-        window = (p.merchant_id, minute_of(p.updated_at), shard_of(p.id, shards))
-        takes = legit.get(window, _Takes())
-        room_count = max_count is None or takes.count < max_count
-        share = max_amount.get(p.currency)
-        room_amount = share is None or takes.amounts[p.currency] + p.amount <= share
-        if room_count and room_amount:
-            detail = f"declined, its shard had room: {takes.count} takes {dict(takes.amounts)}"
-            yield _v(history, "velocity_decline", detail, p)
-        elif (p.merchant_id, window[1]) not in merchant_minutes:
-            yield _v(history, "velocity_decline", "declined as the merchant's first that minute", p)
-    for counter in history.counters:
-        window = (counter.merchant, counter.minute, counter.shard)
-        takes = legit.get(window, _Takes())
-        extra = [f"n {counter.n} > {takes.count}"] if counter.n > takes.count else []
-        extra += [
-            f"{c} {a} > {takes.amounts[c]}"
-            for c, a in sorted(counter.amounts.items())
-            if a > takes.amounts[c]
-        ]
-        if extra:
-            key = f"#velocity#{counter.merchant}#{counter.minute}#{counter.shard}"
-            detail = f"counter {', '.join(extra)} (legit takes: {takes.ids})"
-            yield Violation(
-                history.seed, "velocity_take_once", detail, merchant=counter.merchant, key=key
-            )
-
-
-def _legit_takes(
-    history: History, shards: int
-) -> tuple[dict[Window, _Takes], dict[Window, _Takes]]:
-    """Per window: the approved payments' takes, and those plus the canceled payments' that
-    may have taken in it."""
     approved: dict[Window, _Takes] = defaultdict(_Takes)
     legit: dict[Window, _Takes] = defaultdict(_Takes)
     for p in history.payments:
-        shard = shard_of(p.id, shards)
+        window = (p.merchant_id, minute_of(p.created_at))
+        if p.status in ("Approved", "Canceled"):
+            legit[window].add(1, {p.currency: p.amount}, p.id)
         if p.status == "Approved":
-            approved[p.merchant_id, minute_of(p.updated_at), shard].add(p)
-            legit[p.merchant_id, minute_of(p.updated_at), shard].add(p)
-        elif p.status == "Canceled":
-            for minute in _minutes(p.created_at, p.updated_at):
-                legit[p.merchant_id, minute, shard].add(p)
-    return approved, legit
+            approved[window].add(1, {p.currency: p.amount}, p.id)
+    for window, takes in sorted(approved.items()):
+        over = _over(takes, rules.payments_per_minute, per_amount)
+        if over:
+            detail = f"minute {window} approved {', '.join(over)}: {takes.ids}"
+            yield Violation(
+                history.seed, "velocity_limit", detail, takes.ids[0], merchant=window[0]
+            )
+    yield from _declines(history, legit)
+    counted: dict[Window, _Takes] = defaultdict(_Takes)
+    for c in history.counters:
+        counted[c.merchant, c.minute].add(c.n, dict(c.amounts), _key(c))
+    for window, counters in sorted(counted.items()):
+        takes = legit.get(window, _Takes())
+        extra = [f"n {counters.count} > {takes.count}"] if counters.count > takes.count else []
+        extra += [
+            f"{c} {a} > {takes.amounts[c]}"
+            for c, a in sorted(counters.amounts.items())
+            if a > takes.amounts[c]
+        ]
+        if extra:
+            detail = f"counters {', '.join(extra)} (legit takes: {takes.ids})"
+            yield Violation(
+                history.seed,
+                "velocity_take_once",
+                detail,
+                merchant=window[0],
+                key=counters.ids[0],
+            )
 
 
-def _minutes(start: datetime, end: datetime) -> list[str]:
-    """Every minute from ``start``'s to ``end``'s."""
-    minutes, moment = [], start.astimezone(UTC).replace(second=0, microsecond=0)
-    while moment <= end:
-        minutes.append(minute_of(moment))
-        moment += timedelta(minutes=1)
-    return minutes
+def _declines(history: History, legit: dict[Window, _Takes]) -> Iterator[Violation]:
+    rules = history.velocity
+    velocity = Velocity(rules.payments_per_minute, rules.amount_per_minute, rules.shards)
+    final = {_key(c): c for c in history.counters}
+    for p in history.payments:
+        if p.decline_reason != VELOCITY_LIMIT:
+            continue
+        whole = rules.amount_per_minute.get(p.currency)
+        if whole is not None and p.amount > whole:
+            continue  # more than a whole minute allows: no take needed to know
+        event = PaymentCreated(p.id, p.amount, p.currency, p.created_at, p.merchant_id)
+        window = velocity_window(velocity, event)
+        tries = () if window is None else window.tries
+        admitted = [t for t in tries if _admits(t, p.currency, final)]
+        if (p.merchant_id, minute_of(p.created_at)) not in legit:
+            yield _v(history, "velocity_decline", "declined as the merchant's first that minute", p)
+        elif admitted:
+            detail = f"declined, a try of its take had room: {[x.key for x in admitted[0].parts]}"
+            yield _v(history, "velocity_decline", detail, p)
+
+
+def _admits(attempt: VelocityTry, currency: str, final: dict[str, VelocityCounter]) -> bool:
+    return all(_room(part, currency, final.get(part.key)) for part in attempt.parts)
+
+
+def _room(part: VelocityPart, currency: str, counter: VelocityCounter | None) -> bool:
+    n = 0 if counter is None else counter.n
+    taken = Decimal(0) if counter is None else counter.amounts.get(currency, Decimal(0))
+    if part.count and part.max_count is not None and n >= part.max_count:
+        return False
+    return part.max_amount is None or taken + part.amount <= part.max_amount
+
+
+def _over(takes: _Takes, count: int | None, limits: Mapping[str, Decimal]) -> list[str]:
+    over = [f"{takes.count} payments > {count}"] if count and takes.count > count else []
+    over += [
+        f"{c} {a} > {limits[c]}"
+        for c, a in sorted(takes.amounts.items())
+        if c in limits and a > limits[c]
+    ]
+    return over
+
+
+def _key(c: VelocityCounter) -> str:
+    return f"{VELOCITY_PREFIX}{c.merchant}#{c.minute}#{c.shard}"
 
 
 def _v(history: History, prop: str, detail: str, p: Stored) -> Violation:
-    window = f"{p.merchant_id} {minute_of(p.updated_at)} {p.currency} {p.amount}"
+    window = f"{p.merchant_id} {minute_of(p.created_at)} {p.currency} {p.amount}"
     return Violation(history.seed, prop, f"{detail} ({window})", p.id, merchant=p.merchant_id)

@@ -150,7 +150,8 @@ async def test_every_recorded_call_is_in_its_roles_policy(backend: Backend, tmp_
     api = await start_role(
         "api", logged("api", api_port=api_port, auth="required", api_keys=digest)
     )
-    worker = await start_role("worker", logged("worker", worker_port=worker_port))
+    velocity = '{"velocity": {"payments_per_minute": 1000}}'  # its takes are transactions
+    worker = await start_role("worker", logged("worker", worker_port=worker_port, rules=velocity))
     base = f"http://127.0.0.1:{api_port}"
     try:
         await wait_ready(f"{base}/healthz")
@@ -173,6 +174,8 @@ async def test_every_recorded_call_is_in_its_roles_policy(backend: Backend, tmp_
     assert Call("dynamodb:Query", pending) in calls["worker"]
     assert Call("dynamodb:BatchGetItem", f"table/{settings.table_name}") in calls["api"]
     assert Call("sns:PublishBatch", settings.topic_name) in calls["api"]
+    take = Call("dynamodb:TransactWriteItems", f"table/{settings.table_name}")
+    assert take in calls["worker"]
     assert Call("dynamodb:PutItem", f"table/{settings.idempotency_table_name}") in calls["api"]
     assert Call("sqs:DeleteMessageBatch", settings.queue_name) in calls["worker"]
     assert Call("sns:PublishBatch", settings.topic_name) in calls["worker"]  # the reconciler

@@ -96,7 +96,9 @@ def _dynamodb_call(request: Request) -> Call:
     target = (request.headers or {}).get("X-Amz-Target", "DynamoDB.Unknown")
     body: dict[str, Any] = json.loads(request.body or b"{}")
     tables = [body["TableName"]] if "TableName" in body else list(body.get("RequestItems", {}))
-    resource = f"table/{tables[0]}" if len(tables) == 1 else "*"  # BatchGet/Write: one table
+    # A transaction names its table(s) in each item: {"Update": {"TableName": ...}}, ...
+    tables += {a["TableName"] for i in body.get("TransactItems", ()) for a in i.values()}
+    resource = f"table/{tables[0]}" if len(set(tables)) == 1 else "*"  # one table, as used
     if "IndexName" in body:
         resource += f"/index/{body['IndexName']}"
     return Call(f"dynamodb:{target.rsplit('.', 1)[-1]}", resource)

@@ -207,6 +207,20 @@ def test_stats_that_differ_from_the_table() -> None:
     assert properties(history) == ["stats_match"]
 
 
+def test_a_sigkilled_workers_uncounted_transition_is_the_documented_bound() -> None:
+    """Pending over by one and a final state under by one, after a SIGKILL: the killed
+    worker's unflushed counts (bounded, reported apart); anything else is a violation."""
+    history = clean()
+    history.killed = 1
+    history.stats["m0"] = {"Pending": 1, "Approved": 0, "Declined": 0, "Canceled": 1}
+    assert properties(history) == ["stats_lost_by_sigkill"]
+    history.stats["m0"] = {"Pending": 0, "Approved": 2, "Declined": 0, "Canceled": 1}
+    assert properties(history) == ["stats_match"]  # counted twice: no kill explains that
+    history.killed = 0
+    history.stats["m0"] = {"Pending": 1, "Approved": 0, "Declined": 0, "Canceled": 1}
+    assert properties(history) == ["stats_match"]  # no kill: no excuse
+
+
 def test_a_denied_merchant_approved() -> None:
     history = clean()
     history.payments[1] = stored(2, merchant_id="mx", description="s1 i2")

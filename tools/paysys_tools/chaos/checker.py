@@ -20,7 +20,9 @@ Properties (each violation names one):
   final status, no 404 for a stored payment; ``cancel_answered``: a payment Canceled in the
   table was answered 202 by some cancel (else a cancel that committed answered 409 or 503);
 - ``outcome_event``: every final payment has at least one outcome event, none contradicting;
-- ``stats_match``: ``GET /stats`` per merchant equals the table's counts exactly;
+- ``stats_match``: ``GET /stats`` per merchant equals the table's counts exactly; where a
+  worker was SIGKILLed and the difference is exactly transitions counted nowhere (its unflushed
+  counts, the documented bound) it is ``stats_lost_by_sigkill``, reported under ``bounded``;
 - ``rules_applied``: a denied merchant's payment is never approved;
 - velocity: see :mod:`paysys_tools.chaos.velocity`.
 """
@@ -28,11 +30,13 @@ Properties (each violation names one):
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from paysys_tools.chaos.history import NO_ANSWER, Answer, History, Stored, Violation
 from paysys_tools.chaos.velocity import check_velocity
 
+# Reported apart from the violations: a deviation the docs bound (not a broken promise).
+KILLED_BOUND = "stats_lost_by_sigkill"
 OUTCOME_TYPES = {
     "Approved": "PaymentApproved",
     "Declined": "PaymentDeclined",
@@ -236,9 +240,22 @@ def _stats(history: History) -> Iterator[Violation]:
         }  # fmt: skip
         if wrong:
             detail = ", ".join(f"{s}: /stats {n}, table {t}" for s, (n, t) in wrong.items())
-            if history.killed:  # the README's bound: a killed process loses a flush's counts
-                detail += f" ({history.killed} SIGKILLed: its unflushed counts may be lost)"
-            yield _v(history, "stats_match", detail, merchant=merchant)
+            if history.killed and _uncounted_transitions(shown, truth):
+                # The documented bound: a SIGKILLed process loses the counts it had not
+                # flushed (one flush at most): exactly k transitions uncounted, nothing else.
+                detail += f" ({history.killed} SIGKILLed: its unflushed counts are lost)"
+                yield _v(history, KILLED_BOUND, detail, merchant=merchant)
+            else:
+                yield _v(history, "stats_match", detail, merchant=merchant)
+
+
+def _uncounted_transitions(shown: Mapping[str, int], truth: Counter[str]) -> bool:
+    """True when /stats differs from the table only by transitions counted nowhere: Pending
+    over by k, the final states under by k in all, none over, none negative."""
+    extra = shown.get("Pending", 0) - truth["Pending"]
+    finals = [s for s in shown if s != "Pending"]
+    short = [truth[s] - shown[s] for s in finals]
+    return extra > 0 and min(short) >= 0 and sum(short) == extra
 
 
 def _rules(history: History) -> Iterator[Violation]:

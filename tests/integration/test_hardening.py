@@ -59,16 +59,22 @@ async def client_for(settings: Settings) -> AsyncIterator[TestClient[Any, Any]]:
 # --- 1. the create path answers whenever the payment is stored ----------------------------
 
 
-def drop_first_put(table: str) -> Any:
+def drop_first(operation: str, *marks: str) -> Any:
+    """Drops the reply of the first ``operation`` request whose body holds every mark."""
     armed = [True]
 
     def rule(request: bytes) -> Fault:
-        if armed[0] and dynamodb_operation(request) == "PutItem" and table.encode() in request:
+        ours = dynamodb_operation(request) == operation
+        if armed[0] and ours and all(mark.encode() in request for mark in marks):
             armed[0] = False
             return Fault.DROP_REPLY
         return Fault.PASS
 
     return rule
+
+
+def drop_first_put(table: str) -> Any:
+    return drop_first("PutItem", table)
 
 
 async def test_a_put_whose_reply_is_lost_is_answered_202_once(
@@ -175,16 +181,7 @@ async def test_a_create_never_answered_names_the_payment_it_stored(
 
 def drop_first_update_to(table: str, status: str) -> Any:
     """Drops the reply of the first UpdateItem of ``table`` that writes ``status``."""
-    armed = [True]
-
-    def rule(request: bytes) -> Fault:
-        moving = dynamodb_operation(request) == "UpdateItem" and table.encode() in request
-        if armed[0] and moving and f'"{status}"'.encode() in request:
-            armed[0] = False
-            return Fault.DROP_REPLY
-        return Fault.PASS
-
-    return rule
+    return drop_first("UpdateItem", table, f'"{status}"')
 
 
 async def test_a_decision_whose_reply_is_lost_is_counted_and_announced_at_once(
@@ -250,16 +247,8 @@ async def test_a_counter_write_whose_reply_is_lost_is_applied_once(
 ) -> None:
     """The counter ADD commits and its reply is lost; aiodynamo sends it again: its writer
     sequence number makes the second one known applied, so one payment counts once."""
-    armed = [True]
-
-    def drop_first_count(request: bytes) -> Fault:
-        if armed[0] and dynamodb_operation(request) == "UpdateItem" and b"#count#" in request:
-            armed[0] = False
-            return Fault.DROP_REPLY
-        return Fault.PASS
-
     faulty_settings = wired.replace(counter_flush_seconds=flush_seconds)
-    async with HttpFaults(backend.dynamodb, drop_first_count) as proxy:
+    async with HttpFaults(backend.dynamodb, drop_first("UpdateItem", "#count#")) as proxy:
         async with open_resources(faulty_settings.replace(dynamodb_endpoint_url=proxy.url)) as r:
             await r.service.create(NEW, "lost-count")
             await r.payments.counts(DEFAULT_MERCHANT)  # flushes this process's counts

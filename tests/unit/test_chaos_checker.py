@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from paysys.core.partition_keys import shard_of
+from paysys.core.velocity import Velocity
 from paysys_tools.chaos.checker import check
 from paysys_tools.chaos.history import (
     NO_ANSWER,
@@ -20,7 +21,6 @@ from paysys_tools.chaos.history import (
     Outcome,
     Stored,
     VelocityCounter,
-    VelocityRules,
 )
 
 T0 = datetime(2030, 1, 1, 12, 0, 10, tzinfo=UTC)
@@ -89,7 +89,7 @@ def clean() -> History:
         outcomes=[Outcome(p.id, TYPES[p.status], p.status, p.decline_reason) for p in payments],
         counters=[VelocityCounter("m0", MINUTE, 0, 1, {"BRL": Decimal("10.00")})],
         stats={"m0": {"Pending": 0, "Approved": 1, "Declined": 0, "Canceled": 1}},
-        velocity=VelocityRules(2, {"BRL": Decimal("100.00")}, 1),
+        velocity=Velocity(2, {"BRL": Decimal("100.00")}, 1),
         deny_merchants=frozenset({"mx"}),
     )
     history.answers[1] = Answer(**{**_fields(history.answers[1]), "merchant": "mx"})
@@ -241,14 +241,14 @@ def test_approved_past_the_velocity_limit() -> None:
 
 def test_declined_velocity_limit_while_the_window_had_room() -> None:
     history = clean()
-    history.velocity = VelocityRules(3, {"BRL": Decimal("100.00")}, 1)
+    history.velocity = Velocity(3, {"BRL": Decimal("100.00")}, 1)
     declined = stored(9, "Declined", decline_reason="velocity_limit")
     history.payments.append(declined)
     history.outcomes.append(Outcome(declined.id, "PaymentDeclined", "Declined", "velocity_limit"))
     history.stats["m0"] = {**history.stats["m0"], "Declined": 1}
     assert properties(history) == ["velocity_decline"]
     # the window full: one approved, one canceled that took before the cancel won
-    history.velocity = VelocityRules(2, {"BRL": Decimal("100.00")}, 1)
+    history.velocity = Velocity(2, {"BRL": Decimal("100.00")}, 1)
     assert properties(history) == ["velocity_decline"]  # the counter says it had room
     history.counters = [VelocityCounter("m0", MINUTE, 0, 2, {"BRL": Decimal("20.00")})]
     assert check(history) == []
@@ -264,7 +264,7 @@ def test_a_velocity_take_repeated() -> None:
 
 def test_with_shards_a_first_payment_above_the_share_is_a_violation() -> None:
     history = clean()
-    history.velocity = VelocityRules(None, {"BRL": Decimal("100.00")}, 2)
+    history.velocity = Velocity(None, {"BRL": Decimal("100.00")}, 2)
     history.payments = [
         stored(10, "Declined", amount=Decimal("60.00"), decline_reason="velocity_limit")
     ]
@@ -291,7 +291,7 @@ def test_with_shards_a_decline_while_its_tries_had_room_is_a_violation() -> None
     """4 shards of 4 payments a minute: a payment declined while the counters show a shard
     its tries reach with room; declined when all four are full is no violation."""
     history = clean()
-    history.velocity = VelocityRules(4, {}, 4)
+    history.velocity = Velocity(4, {}, 4)
     declined = stored(11, "Declined", decline_reason="velocity_limit")
     history.payments.append(declined)
     history.outcomes.append(Outcome(declined.id, "PaymentDeclined", "Declined", "velocity_limit"))

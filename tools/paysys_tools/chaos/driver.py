@@ -24,6 +24,7 @@ from pathlib import Path
 import aiohttp
 
 from paysys.config import Settings
+from paysys.core.velocity import Velocity
 from paysys_tools.chaos.checker import check
 from paysys_tools.chaos.clients import Client, intents
 from paysys_tools.chaos.collect import (
@@ -35,7 +36,7 @@ from paysys_tools.chaos.collect import (
     wait_quiescent,
 )
 from paysys_tools.chaos.faults import HttpFaults
-from paysys_tools.chaos.history import History, VelocityRules, Violation
+from paysys_tools.chaos.history import History, Violation
 from paysys_tools.chaos.plan import FaultPlan
 from paysys_tools.chaos.system import System, system_for
 
@@ -65,7 +66,7 @@ class SeedResult:
     events: list[str] = field(default_factory=list)
 
 
-def campaign_settings(seed: int) -> tuple[Settings, VelocityRules]:
+def campaign_settings(seed: int) -> tuple[Settings, Velocity]:
     """Short timeouts and windows, so a lost reply costs seconds and the reconciler acts."""
     shards = random.Random(f"{seed}:rules").choice((1, 2))  # noqa: S311 - not a secret
     velocity = {
@@ -90,7 +91,7 @@ def campaign_settings(seed: int) -> tuple[Settings, VelocityRules]:
         shutdown_timeout_seconds=5.0,
         rules=rules,
     )
-    return settings, VelocityRules(PER_MINUTE, {"BRL": Decimal(BRL_PER_MINUTE)}, shards)
+    return settings, Velocity(PER_MINUTE, {"BRL": Decimal(BRL_PER_MINUTE)}, shards)
 
 
 async def run_seed(seed: int, options: Options, emulator: str, log_dir: Path) -> SeedResult:

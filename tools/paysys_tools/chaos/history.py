@@ -16,6 +16,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+from paysys.core.velocity import Velocity
+
 Op = Literal["create", "cancel", "get", "stats"]
 FINAL = ("Approved", "Declined", "Canceled")
 NO_ANSWER = 0  # an Answer's status when the connection failed or timed out
@@ -104,13 +106,6 @@ class VelocityCounter:
 
 
 @dataclass(frozen=True, slots=True)
-class VelocityRules:
-    payments_per_minute: int | None = None
-    amount_per_minute: Mapping[str, Decimal] = field(default_factory=dict)
-    shards: int = 1
-
-
-@dataclass(frozen=True, slots=True)
 class Injected:
     """A fault the proxy injected, and the ids its request named (payment ids, keys)."""
 
@@ -127,7 +122,7 @@ class History:
     outcomes: list[Outcome] = field(default_factory=list)
     counters: list[VelocityCounter] = field(default_factory=list)
     stats: dict[str, Mapping[str, int]] = field(default_factory=dict)  # merchant → by status
-    velocity: VelocityRules = field(default_factory=VelocityRules)
+    velocity: Velocity = field(default_factory=Velocity)  # the rules the roles ran with
     deny_merchants: frozenset[str] = frozenset()
     quiescent: bool = True  # False: the guard ran out before everything settled
     killed: int = 0  # processes SIGKILLed during the run

@@ -85,10 +85,11 @@ async def campaign(seeds: Sequence[int], options: Options, log_dir: Path) -> lis
     async with moto_server() as emulator:
         for seed in seeds:
             result = await run_seed(seed, options, emulator, log_dir)
+            bounded = sum(v.property == KILLED_BOUND for v in result.violations)
             sys.stderr.write(
                 f"chaos: seed {seed}: {len(result.history.answers)} requests, "
                 f"{sum(result.plan.injected.values())} faults, "
-                f"{len(result.violations)} violations\n"
+                f"{len(result.violations) - bounded} violations, {bounded} bounded\n"
             )
             results.append(result)
     return results

@@ -85,3 +85,8 @@ async def test_a_stopping_role_writes_the_counts_it_holds(backend: Backend) -> N
     async with open_resources(settings.replace(counter_flush_seconds=0)) as reader:
         counts = await reader.payments.counts("default")
         assert counts.by_status[PaymentStatus.PENDING] == 3
+        items = [i async for i in reader.clients.dynamodb.scan(settings.table_name)]
+        counters = [i for i in items if i.get("kind") == "counter"]
+        assert counters, "the counts were written to counter items"
+        # A stopped writer took its sequence attribute off: items do not grow per process.
+        assert not [name for i in counters for name in i if name.startswith("w#")]

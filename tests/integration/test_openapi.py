@@ -30,7 +30,13 @@ from referencing.jsonschema import DRAFT202012
 from paysys import errors
 from paysys.config import Settings
 from paysys.core.currencies import ISO_4217, MINOR_UNITS
-from paysys.core.domain import fingerprint, new_payment_id, parse_new_payment, utcnow
+from paysys.core.domain import (
+    PaymentCreated,
+    fingerprint,
+    new_payment_id,
+    parse_new_payment,
+    utcnow,
+)
 from paysys.core.rules import DeclineReason
 from paysys.runtime.resources import Resources
 
@@ -488,6 +494,8 @@ async def test_every_documented_response_can_be_provoked(
         "default:held", fingerprint(new), new_payment_id(), utcnow()
     )
     payment = (await (await keyed.post("/payments", json=BODY)).json())["id"]
+    approved = (await (await keyed.post("/payments", json=BODY)).json())["id"]
+    await resources.service.decide(PaymentCreated.of(await resources.payments.get(approved)))
     as_json = {"Content-Type": "application/json"}
     as_text = {"Content-Type": "text/plain"}
     wrong_key = {"headers": {"Authorization": "Bearer wrong"}}
@@ -513,7 +521,8 @@ async def test_every_documented_response_can_be_provoked(
         (keyed, "get", one, unknown, {}),
         (down_api, "get", one, unknown, {}),
         (keyed, "post", cancel, to_cancel, {}),
-        (keyed, "post", cancel, to_cancel, {}),  # now final: 409
+        (keyed, "post", cancel, to_cancel, {}),  # canceled already: 202 again
+        (keyed, "post", cancel, f"/payments/{approved}/cancel", {}),  # approved: 409
         (keyed, "post", cancel, to_cancel, wrong_key),
         (keyed, "post", cancel, f"{unknown}/cancel", {}),
         (down_api, "post", cancel, f"{unknown}/cancel", {}),

@@ -134,8 +134,8 @@ async def test_cancel_racing_approval_ends_in_one_final_state_the_events_agree(
                 url = f"{system.base}/payments/{payment_id}/cancel"
                 status, body = await call(http, "POST", url)
                 assert status in {202, 409}, body
-                # 202 canceled it; 409 says what it already was (a retried cancel whose
-                # first try committed says Canceled)
+                # 202: canceled (by it, or already: a retried cancel whose first try
+                # committed); 409 says what it already was (Approved or Declined)
                 return payment_id, body["status"] if status == 202 else body["error"]["status"]
 
             answers = dict(await asyncio.gather(*(post_and_cancel(i) for i in range(40))))

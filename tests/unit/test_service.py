@@ -161,9 +161,12 @@ async def test_cancel_moves_pending_to_canceled_once(fakes: FakeSystem) -> None:
     canceled = await service.cancel(accepted.payment_id, "acme")
     assert canceled == await fakes.payments.get(accepted.payment_id)
     assert (canceled.status, canceled.updated_at) == (PaymentStatus.CANCELED, fakes.clock.now())
-    with pytest.raises(PaymentFinal) as final:
-        await service.cancel(accepted.payment_id, "acme")
-    assert final.value.to_json()["error"]["status"] == "Canceled"
+    fakes.clock.advance(1)
+    # Idempotent: a retry whose first try took effect is told it is canceled, unchanged.
+    assert await service.cancel(accepted.payment_id, "acme") == canceled
+    await service.settle()  # the outcome goes in the background
+    published = [e for e in fakes.outcomes.published if e.payment_id == accepted.payment_id]
+    assert len(published) == 1, "announced once: a repeated cancel announces nothing again"
     event = PaymentCreated.of(canceled)
     assert await service.decide(event) is Decision.DUPLICATE  # acknowledged, nothing changes
     assert await fakes.payments.get(accepted.payment_id) == canceled

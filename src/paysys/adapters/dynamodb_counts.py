@@ -87,7 +87,7 @@ class CounterWriter:
     def __init__(self, client: Client, table: str, shards: int, flush_seconds: float = 0.0) -> None:
         self._client, self._table, self._shards = client, table, shards
         self.flush_seconds = flush_seconds
-        self.writer_id = secrets.token_hex(4)
+        self.writer_id = secrets.token_hex(8)  # 64 bits: two processes never share one
         self._shard = partition_keys.shard_of(self.writer_id, shards)
         self._buffer: dict[str, _Buffered] = {}
         self._unconfirmed: dict[str, _Write] = {}  # per merchant: a failed write, to resend
@@ -171,13 +171,30 @@ class CounterWriter:
             raise
 
     async def close(self) -> None:
-        """Stop the timer and write what is left (a role stopping flushes its counts)."""
+        """Stop the timer and write what is left (a role stopping flushes its counts), then
+        take this writer's sequence attribute off the items it wrote, so that items do not
+        keep one per process that ever ran (only a killed process leaves its own)."""
         if self._timer is not None:
             self._timer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._timer
             self._timer = None
         await self.flush()
+        if self._unconfirmed:
+            return  # still unknown: the attribute must stay to recognise them if re-sent
+        await asyncio.gather(*(self._forget(counter) for counter in list(self._seq)))
+
+    async def _forget(self, counter: str) -> None:
+        try:
+            async with dynamo_translated("UpdateItem"):
+                await self._client.update_item(
+                    self._table,
+                    {"id": counter},
+                    F(f"w#{self.writer_id}").remove(),
+                    condition=F("id").exists(),
+                )
+        except (BackendUnavailable, ConditionalCheckFailed) as exc:
+            log.warning("counts.cleanup_failed", counter=counter, error=repr(exc))
 
     def _start_timer(self) -> None:
         # A context of its own: the flush belongs to no request (its logs, its trace).

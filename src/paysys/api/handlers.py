@@ -94,8 +94,13 @@ async def get_payment(request: web.Request) -> web.Response:
 
 
 async def cancel_payment(request: web.Request) -> web.Response:
-    """202 with the payment canceled; 409 ``payment_final`` (with its status) if it is final."""
-    payment = await request.app[SERVICE].cancel(_payment_id(request), merchant_of(request))
+    """202 with the payment canceled (also when it already was: a retried cancel whose first
+    try took effect); 409 ``payment_final`` (with its status) if it is Approved or Declined."""
+    payment_id = _payment_id(request)
+    # The cancel runs to its end, bounded by the AWS retry budget: a deadline that cut it
+    # after its write committed would answer 503 for a canceled payment.
+    request[DEADLINE].reschedule(None)
+    payment = await request.app[SERVICE].cancel(payment_id, merchant_of(request))
     return web.json_response(payment.to_json(), status=202)
 
 

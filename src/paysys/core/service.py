@@ -230,12 +230,15 @@ class PaymentService:
         return await self.velocity.take(window)
 
     async def cancel(self, payment_id: str, merchant_id: str | None = None) -> Payment:
-        """``Pending → Canceled``: the canceled payment; ``PaymentFinal`` (409) when it was
-        already final, ``PaymentNotFound`` also for another merchant's payment. A cancel
+        """``Pending → Canceled``: the canceled payment, also when it already was (a cancel
+        is idempotent); ``PaymentFinal`` (409) when it is Approved or Declined,
+        ``PaymentNotFound`` also for another merchant's payment. A cancel
         whose write committed although its reply was lost is recognised by its token when
         retried (202, not 409); the outcome event is sent in the background (the outbox and
         the reconciler make it good), so a slow SNS cannot turn a done cancel into a 503."""
         payment = await self.get(payment_id, merchant_id)
+        if payment.status is PaymentStatus.CANCELED:
+            return payment  # idempotent: a retry whose first try took effect is told so
         if not payment.status.final:
             token, now = new_token(), self.clock()
             moved = await _retried(
@@ -251,12 +254,20 @@ class PaymentService:
                 )
                 return moved
             payment = await self.payments.get(payment_id)  # another transition won the race
+            if payment.status is PaymentStatus.CANCELED:
+                return payment  # another cancel of it won: canceled all the same
         raise PaymentFinal(payment_id, payment.status.value)
 
     def _in_background(self, work: Coroutine[Any, Any, bool]) -> None:
         task = asyncio.ensure_future(work)
         self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Future[bool]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            # The outbox keeps the outcome: the reconciler publishes it later.
+            log.warning("outcome.publish_deferred", error=repr(exc))
 
     async def settle(self) -> None:
         """Wait for the outcome events sent in the background (a stopping role, before it

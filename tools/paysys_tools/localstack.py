@@ -27,6 +27,7 @@ import tempfile
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
+import aiohttp
 import structlog
 
 from paysys.errors import BackendUnavailable
@@ -130,6 +131,7 @@ async def localstack_server(
             log_path=root / "localstack.log",
             accept=_serves_sns_and_sqs,
         ):
+            await _warm_up(endpoint, ready_seconds)
             yield endpoint
     finally:
         await asyncio.to_thread(shutil.rmtree, root, ignore_errors=True)
@@ -142,6 +144,19 @@ async def localstack_with_moto(
     """LocalStack for SNS and SQS, moto for DynamoDB: yields both endpoints."""
     async with localstack_server(environ) as aws, moto_server() as dynamodb:
         yield aws, dynamodb
+
+
+async def _warm_up(endpoint: str, seconds: float) -> None:
+    """LocalStack loads a service on its first request ("available" is not yet "running"),
+    which takes seconds on a busy machine: one cheap call each, with time to spare, so that
+    no test's first call (with the tests' short client timeout) pays for it."""
+    calls = ("Action=ListTopics&Version=2010-03-31", "Action=ListQueues&Version=2012-11-05")
+    timeout = aiohttp.ClientTimeout(total=seconds)
+    async with aiohttp.ClientSession(timeout=timeout) as http:
+        for body in calls:
+            headers = {"Content-Type": "application/x-www-form-urlencoded"}
+            async with http.post(f"{endpoint}/", data=body, headers=headers) as response:
+                await response.read()  # any answer: the service is loaded
 
 
 def _serves_sns_and_sqs(body: bytes) -> bool:

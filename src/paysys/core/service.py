@@ -101,12 +101,13 @@ class PaymentService:
     ) -> Accepted:
         """Store the payment ``Pending`` (the commit point), then publish ``PaymentCreated``.
 
-        Answers whenever the payment is stored, even when the store's reply was lost and the
-        write is only confirmed by reading it back. Raises ``BackendUnavailable`` (503) only
-        when nothing was stored, or when the store could not be confirmed either way (then a
-        retry with the same Idempotency-Key is safe). A failed publish after the store does
-        not fail the request: the reconciler republishes it. With an idempotency key, a
-        retry returns the first answer instead of a new payment."""
+        Answers whenever the payment is stored, even when the store's reply was lost: the
+        retried put recognises its own write by this request's token. Raises
+        ``BackendUnavailable`` (503) when nothing was stored, or when no try of the put was
+        answered: with an Idempotency-Key a retry with it is safe; without one the 503 is
+        ``StoreUnconfirmed`` and names the payment id it may have stored. A failed publish
+        after the store does not fail the request: the reconciler republishes it. With an
+        idempotency key, a retry returns the first answer instead of a new payment."""
         if idempotency_key is None:
             payment = Payment.create(
                 new, self.clock(), correlation_id=correlation_id, merchant_id=merchant_id

@@ -155,23 +155,22 @@ async def test_stop_waits_for_the_long_poll_and_exits_cleanly(
 async def test_in_flight_never_exceeds_the_semaphore(
     settings: Settings, resources: Resources
 ) -> None:
-    for i in range(30):
-        await create(resources, f"c{i}")
-    worker = make_worker(resources, settings, loops=4, max_in_flight=5)
-    peak = 0
-
-    async def watch() -> None:
-        nonlocal peak
-        while True:
-            peak = max(peak, worker.stats.in_flight)
-            await asyncio.sleep(0)
-
-    watcher = asyncio.create_task(watch())
-    stats = await worker.run(burst=True)
-    watcher.cancel()
-    assert stats.approved == 30
-    assert 1 <= peak <= 5
+    payments = [await create(resources, f"c{i}") for i in range(30)]
+    held = HeldPayments(resources.payments, held=True)
+    service = dataclasses.replace(resources.service, payments=held)
+    worker = make_worker(resources, settings, service=service, loops=4, max_in_flight=5)
+    run = asyncio.create_task(worker.run(burst=True))
+    # Four loops bring up to 40 messages; the semaphore lets five of them decide at once.
+    await until(lambda: held.running == 5)
+    held.released.set()
+    stats = await run
+    assert held.peak == 5
     assert stats.batches >= 6  # 30 messages in batches of at most 5
+    # A decision whose reply was lost past its retries comes back as a duplicate: every
+    # payment is approved once, whoever counted it.
+    assert stats.approved + stats.duplicates == 30
+    for payment in payments:
+        assert (await resources.service.get(payment.id)).status is PaymentStatus.APPROVED
 
 
 async def test_a_backend_blip_is_retried_in_the_worker_not_after_the_visibility_timeout(

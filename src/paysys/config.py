@@ -8,18 +8,16 @@ a test compares). Secrets are ``repr=False`` and never logged.
 from __future__ import annotations
 
 import dataclasses
-import re
-import types
-import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from typing import Any, Literal, Union
+from decimal import Decimal
+from typing import Any, Literal
 
+from paysys.config_rules import PREFIX, env_name, parse_value, settings_rules
 from paysys.core.rules import load_rules
 from paysys.errors import ConfigError
 
-PREFIX = "PAYSYS_"
+__all__ = ["PREFIX", "Settings", "env_name"]
 
 LogFormat = Literal["auto", "json", "console"]
 AuthMode = Literal["required", "open"]
@@ -187,7 +185,7 @@ class Settings:
             raw = environ.get(env_name(f.name))
             if raw is None or raw == "":
                 continue
-            values[f.name] = _parse(f, raw)
+            values[f.name] = parse_value(f, raw, cls)
         settings = cls(**values)
         settings.validate()
         return settings
@@ -198,64 +196,10 @@ class Settings:
         return new
 
     def validate(self) -> None:
-        problems = [message for broken, message in self._rules() if broken]
+        problems = [message for broken, message in settings_rules(self) if broken]
         if problems:
             raise ConfigError("; ".join(f"{PREFIX}{p}" for p in problems))
         load_rules(self.rules)  # ConfigError naming each problem of PAYSYS_RULES
-
-    def _rules(self) -> list[tuple[bool, str]]:
-        """(broken?, what must hold) for every rule that ties values together."""
-        return [
-            (not 1 <= self.worker_batch_size <= 10, "WORKER_BATCH_SIZE must be 1-10"),
-            (not 0 <= self.worker_wait_seconds <= 20, "WORKER_WAIT_SECONDS must be 0-20"),
-            (self.worker_loops < 1, "WORKER_LOOPS must be >= 1"),
-            (self.worker_max_in_flight < 1, "WORKER_MAX_IN_FLIGHT must be >= 1"),
-            (
-                not 0 <= self.worker_receive_linger_ms <= 1000
-                or not 0 <= self.worker_delete_linger_ms <= 1000,
-                "WORKER_RECEIVE_LINGER_MS and WORKER_DELETE_LINGER_MS must be 0-1000",
-            ),
-            (
-                self.max_receive_count < 1
-                or min(self.worker_retry_attempts, self.worker_retry_base_seconds) < 0,
-                "MAX_RECEIVE_COUNT must be >= 1, WORKER_RETRY_ATTEMPTS and _BASE_SECONDS >= 0",
-            ),
-            (self.max_json_depth < 2, "MAX_JSON_DEPTH must be >= 2"),
-            (
-                self.http_max_connections < 1 or self.publish_max_pending < 1,
-                "HTTP_MAX_CONNECTIONS and PUBLISH_MAX_PENDING must be >= 1",
-            ),
-            (
-                min(self.http_idle_timeout_seconds, self.http_body_timeout_seconds) <= 0,
-                "HTTP_IDLE_TIMEOUT_SECONDS and HTTP_BODY_TIMEOUT_SECONDS must be > 0",
-            ),
-            (
-                self.http_request_timeout_seconds <= 0 or self.readiness_cache_seconds < 0,
-                "HTTP_REQUEST_TIMEOUT_SECONDS must be > 0, READINESS_CACHE_SECONDS >= 0",
-            ),
-            (self.max_amount <= 0, "MAX_AMOUNT must be positive"),
-            (
-                min(self.pending_shards, self.list_shards, self.counter_shards) < 1,
-                "PENDING_SHARDS, LIST_SHARDS and COUNTER_SHARDS must be >= 1",
-            ),
-            (
-                self.reconcile_batch_size < 1 or self.reconcile_after_seconds < 0,
-                "RECONCILE_BATCH_SIZE must be >= 1, RECONCILE_AFTER_SECONDS >= 0",
-            ),
-            (
-                not 0 < self.idempotency_lock_seconds < self.idempotency_ttl_seconds,
-                "IDEMPOTENCY_LOCK_SECONDS must be > 0 and < IDEMPOTENCY_TTL_SECONDS",
-            ),
-            (
-                self.aws_account_id is not None
-                and not re.fullmatch(r"\d{12}", self.aws_account_id),
-                "AWS_ACCOUNT_ID must be 12 digits",
-            ),
-            (
-                (self.aws_access_key_id is None) != (self.aws_secret_access_key is None),
-                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together",
-            ),
-        ]
 
     @property
     def static_credentials(self) -> tuple[str, str] | None:
@@ -271,27 +215,3 @@ class Settings:
         """HTTP connections per AWS client: every loop may long-poll while every in-flight
         message updates DynamoDB and a delete/visibility batch is under way per loop."""
         return 2 * self.worker_loops + self.worker_max_in_flight + 4
-
-
-def env_name(field_name: str) -> str:
-    return PREFIX + field_name.upper()
-
-
-def _parse(f: dataclasses.Field[Any], raw: str) -> Any:
-    hint = typing.get_type_hints(Settings)[f.name]
-    if typing.get_origin(hint) in (Union, types.UnionType):  # X | None: parse as X
-        (hint,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
-    choices = typing.get_args(hint) if typing.get_origin(hint) is Literal else ()
-    if choices:
-        value = raw.upper() if f.name == "log_level" else raw.lower()
-        if value not in choices:
-            raise ConfigError(f"{env_name(f.name)}={raw!r}: expected one of {', '.join(choices)}")
-        return value
-    parse: Callable[[str], Any] = hint if hint in (int, float, Decimal) else str
-    try:
-        value = parse(raw)
-    except (ValueError, InvalidOperation) as exc:
-        raise ConfigError(f"{env_name(f.name)}={raw!r} is not a valid {parse.__name__}") from exc
-    if isinstance(value, Decimal) and not value.is_finite():
-        raise ConfigError(f"{env_name(f.name)}={raw!r} is not a finite number")
-    return value

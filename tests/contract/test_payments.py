@@ -281,3 +281,19 @@ async def test_a_transition_enters_the_outbox_until_cleared(ports: Ports) -> Non
     ]
     with pytest.raises(PaymentNotFound):
         await ports.payments.clear_outbox(str(uuid.uuid4()))
+
+
+async def test_a_decision_enters_the_outbox_only_when_marked(ports: Ports) -> None:
+    """A worker's transition (``outbox=False``) writes no outbox mark: its message is the
+    reminder; ``mark_outbox`` puts it there when the outcome could not be published."""
+    made = [payment(minutes=m) for m in (0, 1)]
+    for p in made:
+        await ports.payments.add(p)
+        await ports.payments.transition(p.id, APPROVED, T0, token=f"t-{p.id}", outbox=False)
+    later = T0 + timedelta(seconds=ports.settings.reconcile_after_seconds + 1)
+    assert await all_outbox(ports, later) == []
+    await ports.payments.mark_outbox(made[1].id, T0)
+    await ports.payments.mark_outbox(made[1].id, T0)  # again: the same one mark
+    assert [d.payment_id for d in await all_outbox(ports, later)] == [made[1].id]
+    with pytest.raises(PaymentNotFound):
+        await ports.payments.mark_outbox(str(uuid.uuid4()), T0)

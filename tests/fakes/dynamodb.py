@@ -72,6 +72,8 @@ class FakePayments:
         now: datetime,
         reason: str | None = None,
         token: str = "",
+        *,
+        outbox: bool = True,
     ) -> Payment | None:
         check_transition(PaymentStatus.PENDING, to, reason)
         current = await self.get(payment_id)
@@ -84,7 +86,8 @@ class FakePayments:
         if token:
             self._decided_by[payment_id] = token
         self._due.pop(payment_id, None)
-        self._outbox[payment_id] = now + self.layout.reconcile_after
+        if outbox:
+            self._outbox[payment_id] = now + self.layout.reconcile_after
         self._counts[current.merchant_id, PaymentStatus.PENDING] -= 1
         self._counts[current.merchant_id, to] += 1
         return moved
@@ -120,6 +123,10 @@ class FakePayments:
     async def clear_outbox(self, payment_id: str) -> None:
         await self.get(payment_id)
         self._outbox.pop(payment_id, None)
+
+    async def mark_outbox(self, payment_id: str, now: datetime) -> None:
+        await self.get(payment_id)
+        self._outbox[payment_id] = now + self.layout.reconcile_after
 
     async def page(
         self,

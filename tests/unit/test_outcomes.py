@@ -7,14 +7,17 @@ from __future__ import annotations
 import importlib.resources
 import json
 from collections import Counter
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import jsonschema
+import pytest
 
-from paysys.core.domain import NewPayment, PaymentCreated
+from paysys.core.domain import NewPayment, PaymentCreated, PaymentStatus
 from paysys.core.rules import load_rules
 from paysys.core.service import Decision
+from paysys.errors import BackendUnavailable
 from paysys.worker.reconciler import Reconciler, ReconcilerOptions
 
 from ..fakes import FakeSystem, Outage
@@ -71,8 +74,63 @@ async def test_each_transition_publishes_one_valid_versioned_outcome(fakes: Fake
         assert attributes["event_type"] == json.loads(message.body)["type"]
         assert attributes["merchant_id"] == "default"
         assert attributes["correlation_id"]
-    # published and cleared: nothing is left in the outbox
-    assert await fakes.payments.outbox(0, fakes.clock.now(), 10) == []
+    # published (and the cancel's mark cleared): nothing is left in the outbox
+    assert await in_outbox(fakes) == []
+
+
+async def in_outbox(fakes: FakeSystem) -> list[str]:
+    """Ids in the outbox, due or not (every shard, read after the reconcile window)."""
+    later = fakes.clock.now() + timedelta(seconds=10 * AFTER)
+    return [d.payment_id for n in range(32) for d in await fakes.payments.outbox(n, later, 100)]
+
+
+async def test_a_decision_published_leaves_no_outbox_mark_and_one_that_is_not_does(
+    fakes: FakeSystem,
+) -> None:
+    down = Outage(fakes.outcomes)
+    service = fakes.service(rules=RULES, outcomes=down)
+    accepted = await service.create(NewPayment(Decimal("5.00"), "BRL", ""), "c")
+    event = PaymentCreated.of(await service.get(accepted.payment_id))
+    # The publish fails: the SQS message may go, the outbox holds the outcome now.
+    assert await service.decide(event, "c", token="r1") is Decision.APPROVED
+    assert await in_outbox(fakes) == [accepted.payment_id]
+    assert await received(fakes) == []
+
+
+async def test_a_decision_whose_outcome_has_no_reminder_keeps_its_message(
+    fakes: FakeSystem,
+) -> None:
+    """Publish and outbox mark both fail: the decision raises, so the worker keeps the
+    message; its redelivery (a duplicate by then) publishes the stored decision."""
+    down = Outage(fakes.outcomes)
+    payments = Outage(fakes.payments, "mark_outbox")
+    service = fakes.service(rules=RULES, outcomes=down, payments=payments)
+    accepted = await service.create(NewPayment(Decimal("5.00"), "BRL", ""), "c")
+    event = PaymentCreated.of(await service.get(accepted.payment_id))
+    with pytest.raises(BackendUnavailable):
+        await service.decide(event, "c", token="r1")
+    assert (await service.get(accepted.payment_id)).status is PaymentStatus.APPROVED
+    assert await received(fakes) == []
+    down.down = payments.down = False
+    assert await service.decide(event, "c", token="r2") is Decision.DUPLICATE
+    events = [validate(m.body) for m in await received(fakes)]
+    assert [(e["payment_id"], e["type"]) for e in events] == [
+        (accepted.payment_id, "PaymentApproved")
+    ]
+    assert await in_outbox(fakes) == []
+
+
+async def test_a_duplicate_of_a_canceled_payment_leaves_its_outcome_to_the_outbox(
+    fakes: FakeSystem,
+) -> None:
+    service = fakes.service(rules=RULES)
+    accepted = await service.create(NewPayment(Decimal("5.00"), "BRL", ""), "c")
+    event = PaymentCreated.of(await service.get(accepted.payment_id))
+    await service.cancel(accepted.payment_id)
+    await service.settle()
+    assert [validate(m.body)["type"] for m in await received(fakes)] == ["PaymentCanceled"]
+    assert await service.decide(event, "c", token="late") is Decision.DUPLICATE
+    assert await received(fakes) == []
 
 
 async def test_an_outcomes_outage_defers_the_events_to_the_reconciler(

@@ -24,7 +24,7 @@ from typing import Any
 import structlog
 from aiodynamo.client import Client
 from aiodynamo.errors import ConditionalCheckFailed, ItemNotFound
-from aiodynamo.expressions import F, HashKey, RangeKey
+from aiodynamo.expressions import F, HashKey, RangeKey, UpdateExpression
 from aiodynamo.models import ReturnValues, Select
 
 from paysys.adapters.dynamodb_counts import CountedOnce, CounterWriter
@@ -113,6 +113,8 @@ class DynamoPayments:
         now: datetime,
         reason: str | None = None,
         token: str = "",
+        *,
+        outbox: bool = True,
     ) -> Payment | None:
         check_transition(PaymentStatus.PENDING, to, reason)
         stamp = format_time(now)
@@ -121,12 +123,9 @@ class DynamoPayments:
             & F("updated_at").set(stamp)
             & F("pending_shard").remove()
             & F("due_at").remove()
-            # In the outbox until its outcome event is published (``clear_outbox``).
-            & F("outbox_shard").set(
-                partition_keys.outbox_shard(payment_id, self.layout.pending_shards)
-            )
-            & F("outbox_at").set(format_time(now + self.layout.reconcile_after))
         )
+        if outbox:  # in the outbox until its outcome event is published (``clear_outbox``)
+            update = update & self._outbox_mark(payment_id, now)
         if to is PaymentStatus.APPROVED:
             update = update & F("approved_at").set(stamp)
         if reason is not None:
@@ -169,19 +168,22 @@ class DynamoPayments:
         return current
 
     async def due(self, shard: int, now: datetime, limit: int) -> list[Due]:
-        condition = HashKey("pending_shard", f"{partition_keys.PENDING_PREFIX}{shard}") & RangeKey(
-            "due_at"
-        ).lt(format_time(now))
+        key = f"{partition_keys.PENDING_PREFIX}{shard}"
+        return await self._due_in(PENDING_INDEX, ("pending_shard", key, "due_at"), now, limit)
+
+    async def _due_in(
+        self, index: str, keys: tuple[str, str, str], now: datetime, limit: int
+    ) -> list[Due]:
+        """One shard of a sparse index, due before ``now``: (hash name, value, range name)."""
+        hash_name, value, range_name = keys
+        condition = HashKey(hash_name, value) & RangeKey(range_name).lt(format_time(now))
         async with dynamo_translated("Query"):
             page = await self.client.query_single_page(
-                self.table,
-                condition,
-                index=PENDING_INDEX,
-                limit=limit,
+                self.table, condition, index=index, limit=limit,
                 select=Select.all_projected_attributes,
-            )
+            )  # fmt: skip
         return [
-            Due(i["id"], parse_time(i["due_at"]), parse_time(i["created_at"])) for i in page.items
+            Due(i["id"], parse_time(i[range_name]), parse_time(i["created_at"])) for i in page.items
         ]
 
     async def claim(self, due: Due, next_due: datetime) -> Payment | None:
@@ -206,21 +208,8 @@ class DynamoPayments:
         return from_item(item) if item else None
 
     async def outbox(self, shard: int, now: datetime, limit: int) -> list[Due]:
-        condition = HashKey("outbox_shard", f"{partition_keys.OUTBOX_PREFIX}{shard}") & RangeKey(
-            "outbox_at"
-        ).lt(format_time(now))
-        async with dynamo_translated("Query"):
-            page = await self.client.query_single_page(
-                self.table,
-                condition,
-                index=OUTBOX_INDEX,
-                limit=limit,
-                select=Select.all_projected_attributes,
-            )
-        return [
-            Due(i["id"], parse_time(i["outbox_at"]), parse_time(i["created_at"]))
-            for i in page.items
-        ]
+        key = f"{partition_keys.OUTBOX_PREFIX}{shard}"
+        return await self._due_in(OUTBOX_INDEX, ("outbox_shard", key, "outbox_at"), now, limit)
 
     async def claim_outbox(self, due: Due, next_due: datetime) -> Payment | None:
         try:
@@ -236,6 +225,23 @@ class DynamoPayments:
         except ConditionalCheckFailed:
             return None  # published and cleared meanwhile, or claimed by another worker
         return from_item(item) if item else None
+
+    def _outbox_mark(self, payment_id: str, now: datetime) -> UpdateExpression:
+        shard = partition_keys.outbox_shard(payment_id, self.layout.pending_shards)
+        due = format_time(now + self.layout.reconcile_after)
+        return F("outbox_shard").set(shard) & F("outbox_at").set(due)
+
+    async def mark_outbox(self, payment_id: str, now: datetime) -> None:
+        try:
+            async with dynamo_translated("UpdateItem"):
+                await self.client.update_item(
+                    self.table,
+                    {"id": payment_id},
+                    self._outbox_mark(payment_id, now),
+                    condition=F("id").exists(),  # never create an item
+                )
+        except ConditionalCheckFailed:
+            raise PaymentNotFound(payment_id) from None
 
     async def clear_outbox(self, payment_id: str) -> None:
         try:

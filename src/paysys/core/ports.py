@@ -58,12 +58,18 @@ class PaymentRepository(Protocol):
         now: datetime,
         reason: str | None = None,
         token: str = "",
+        *,
+        outbox: bool = True,
     ) -> Payment | None:
         """Move ``Pending → to`` (a final state; ``reason`` only with ``Declined``) in one
         conditional write (condition: status is Pending) that leaves the pending index and
-        records ``token``, then count it. Returns the payment as moved by this ``token``: by
-        this call, or by an earlier call with the same token whose reply was lost (its move
-        is counted now, and may be to another state: the stored one is returned); None if
+        records ``token``, then count it. ``outbox``: the same write enters the outbox index,
+        for a caller that holds no other durable reminder to publish the outcome (a cancel);
+        a worker's decision passes False: its SQS message, deleted only after the outcome is
+        published, is that reminder (``mark_outbox`` when the publish fails). Returns the
+        payment as moved by this ``token``: by this call, or by an earlier call with the same
+        token whose reply was lost (its move is counted now, and may be to another state:
+        the stored one is returned); None if
         another writer made it final (a duplicate delivery, or a race another transition
         won); ``PaymentNotFound`` if there is no such payment."""
 
@@ -87,6 +93,10 @@ class PaymentRepository(Protocol):
 
     async def clear_outbox(self, payment_id: str) -> None:
         """Its outcome event was published: leave the outbox index."""
+
+    async def mark_outbox(self, payment_id: str, now: datetime) -> None:
+        """Enter the outbox index (due after the reconcile window): the outcome of a final
+        payment could not be published now. Safe to repeat; ``PaymentNotFound`` if absent."""
 
     async def page(
         self,

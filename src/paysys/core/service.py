@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
 import structlog
 
+from paysys.core.announcer import Announcer
 from paysys.core.domain import (
     DEFAULT_MERCHANT,
     NewPayment,
@@ -87,10 +87,12 @@ class PaymentService:
     clock: Callable[[], datetime] = utcnow
     rules: Rules = field(default_factory=Rules)
     velocity: VelocityStore | None = None  # needed when ``rules`` have a velocity limit
-    outcomes: EventPublisher | None = None  # the outcomes topic; None: events stay in the outbox
-    _background: set[asyncio.Future[bool]] = field(
-        default_factory=set, init=False, repr=False, compare=False
-    )
+    outcomes: EventPublisher | None = None  # the outcomes topic; None: no outcome events
+    announcer: Announcer = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        announcer = Announcer(self.payments, self.outcomes, self.clock)
+        object.__setattr__(self, "announcer", announcer)
 
     async def create(
         self,
@@ -205,7 +207,9 @@ class PaymentService:
         a delivery of an event whose payment is already final (decided before, or canceled
         meanwhile) is a ``DUPLICATE``, acknowledged. ``token`` names this attempt (the same
         for its retries): a retry whose earlier write committed although its reply was lost
-        finishes that decision (counted, announced) instead of taking it for a duplicate."""
+        finishes that decision (counted, announced) instead of taking it for a duplicate.
+        A duplicate of a decided payment announces its outcome again: the receive that
+        decided it may have ended before publishing (at least once, maybe twice)."""
         now = self.clock()
         verdict = decide(self.rules, event)
         reason = verdict.reason
@@ -216,10 +220,16 @@ class PaymentService:
             if not final and not await self._take(verdict.velocity):
                 reason = DeclineReason.VELOCITY_LIMIT
         to = PaymentStatus.APPROVED if reason is None else PaymentStatus.DECLINED
-        moved = await self.payments.transition(event.payment_id, to, now, reason, token)
+        # No outbox mark: this event's SQS message is the reminder to publish the outcome (it
+        # is deleted only after ``announce``), which saves the outbox index's two writes.
+        moved = await self.payments.transition(
+            event.payment_id, to, now, reason, token, outbox=False
+        )
+        correlation_id = correlation_id or event.payment_id
         if moved is None:
+            await self.announcer.again(event.payment_id, correlation_id)
             return Decision.DUPLICATE
-        await self.announce(PaymentOutcome.of(moved), correlation_id or event.payment_id)
+        await self.announcer.announce(PaymentOutcome.of(moved), correlation_id, in_outbox=False)
         if moved.status is PaymentStatus.DECLINED:
             log.info("payment.declined", decline_reason=moved.decline_reason)
             return Decision.DECLINED
@@ -250,8 +260,8 @@ class PaymentService:
             )
             if moved is not None:
                 log.info("payment.canceled")
-                self._in_background(
-                    self.announce(PaymentOutcome.of(moved), moved.correlation_id or payment_id)
+                self.announcer.in_background(
+                    PaymentOutcome.of(moved), moved.correlation_id or payment_id
                 )
                 return moved
             payment = await self.payments.get(payment_id)  # another transition won the race
@@ -259,32 +269,7 @@ class PaymentService:
                 return payment  # another cancel of it won: canceled all the same
         raise PaymentFinal(payment_id, payment.status.value)
 
-    def _in_background(self, work: Coroutine[Any, Any, bool]) -> None:
-        task = asyncio.ensure_future(work)
-        self._background.add(task)
-        task.add_done_callback(self._background_done)
-
-    def _background_done(self, task: asyncio.Future[bool]) -> None:
-        self._background.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            # The outbox keeps the outcome: the reconciler publishes it later.
-            log.warning("outcome.publish_deferred", error=repr(exc))
-
     async def settle(self) -> None:
         """Wait for the outcome events sent in the background (a stopping role, before it
         closes its clients); one that fails stays in the outbox for the reconciler."""
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
-
-    async def announce(self, outcome: PaymentOutcome, correlation_id: str) -> bool:
-        """Publish the outcome event, then take the payment out of the outbox. A failure
-        leaves it there for the reconciler (at least once: never lost, maybe twice)."""
-        if self.outcomes is None:
-            return False
-        try:
-            await self.outcomes.publish(outcome, correlation_id)
-            await self.payments.clear_outbox(outcome.payment_id)
-        except BackendUnavailable as exc:
-            log.warning("outcome.publish_deferred", payment_id=outcome.payment_id, error=str(exc))
-            return False
-        return True
+        await self.announcer.settle()

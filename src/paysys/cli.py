@@ -29,7 +29,7 @@ from paysys.core.outcomes import OUTCOME_TYPES
 from paysys.errors import PaysysError
 from paysys.observability.logging import configure_logging
 from paysys.observability.telemetry import role_tracing, traces_exporter
-from paysys.ops.capacity import render as render_capacity
+from paysys.ops.capacity import command as capacity_command
 from paysys.ops.dlq import list_dead_letters, redrive
 from paysys.ops.iam import ROLES, policy
 from paysys.ops.infra.cloudformation import render as render_cloudformation
@@ -72,8 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add(commands, "iam-policy", "the least-privilege IAM policy of a role", _iam).add_argument(
         "--role", choices=ROLES, required=True, help="api, worker or provision"
     )
-    capacity = _add(commands, "capacity", "per-partition writes/s at a rate, vs limits", _capacity)
-    capacity.add_argument("--rate", type=float, default=10_000.0, help="payments/s (10000)")
+    capacity = _add(commands, "capacity", capacity_command.SUMMARY, capacity_command.run)
+    capacity_command.add_arguments(capacity)
     dlq = _group(commands, "dlq", "dead letters: list them (and why) or move them back")
     _add(dlq, "list", "print each dead letter and why it is there", _dlq_list)
     _add(dlq, "redrive", "move every dead letter back to the queue", _dlq_redrive)
@@ -145,11 +145,6 @@ def _keygen(args: argparse.Namespace, _: Settings, __: Mapping[str, str]) -> int
         f"key:  {key}\nhash: {entry}\n"
         "Give the key to the client; add the hash line to PAYSYS_API_KEYS (comma-separated).\n"
     )
-    return 0
-
-
-def _capacity(args: argparse.Namespace, settings: Settings, _: Mapping[str, str]) -> int:
-    sys.stdout.write(render_capacity(settings, args.rate))
     return 0
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from paysys.config import Settings
 from paysys.core import partition_keys
-from paysys.ops.capacity import WRITE_LIMIT, per_million, per_million_markdown, rows, sample_ids
+from paysys.ops.capacity.keys import WRITE_LIMIT, rows, sample_ids
 
 IDS = sample_ids(100_000)
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
@@ -37,23 +36,6 @@ def test_the_hottest_key_value_gets_at_most_two_shares(index: str, shards: int, 
 def test_capacity_at_ten_thousand_per_second_stays_under_the_partition_limit() -> None:
     for row in rows(Settings(), IDS):
         assert row.hottest_per_second(10_000) <= WRITE_LIMIT, row
-
-
-def test_requests_per_million_payments_follow_the_writes_of_the_capacity_rows() -> None:
-    by_kind = {r.kind: r for r in per_million(Settings())}
-    assert list(by_kind) == ["writes", "reads", "publishes", "receives", "deletes"]
-    assert by_kind["writes"].low == sum(row.writes_per_payment for row in rows(Settings(), IDS))
-    assert by_kind["receives"].low == 1 / Settings().worker_batch_size
-
-
-def test_the_costs_page_prices_what_per_million_computes() -> None:
-    page = (Path(__file__).resolve().parents[2] / "docs" / "design" / "costs.md").read_text()
-    table = per_million_markdown(Settings())
-    header = table.splitlines()[0]
-    assert header in page, "docs/design/costs.md: add the table `per_million_markdown()` prints"
-    start = page.index(header)
-    end = page.index("\n\n", start)
-    assert page[start : end + 1] == table
 
 
 def test_a_shard_is_stable_across_processes_and_versions() -> None:

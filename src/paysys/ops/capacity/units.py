@@ -1,0 +1,103 @@
+"""What one payment costs in DynamoDB request units, step by step, from the items the code
+builds (``to_item``) and DynamoDB's billing rules (``paysys.adapters.dynamodb_size``).
+
+A table write is billed on the larger of the item before and after it; each index whose key
+attributes the item gains or loses is written once, one whose key value changes twice (a
+delete and a put), one whose projected attributes change once. The items are built by the
+adapter's own functions, and ``tests/integration/test_cost_model.py`` compares them with the
+items a real create and decision leave in the emulator, so this model cannot drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from paysys.adapters.dynamodb import CREATED_BY, DECIDED_BY
+from paysys.adapters.dynamodb_items import INDEXES, Layout, to_item
+from paysys.adapters.dynamodb_size import item_size, write_units
+from paysys.core.domain import NewPayment, Payment, PaymentStatus
+
+TOKEN = "0" * 32  # a write's token: uuid4().hex
+SAMPLE_MERCHANT = "merchant-0001"
+SAMPLE_ID = "3f2b6c1e-8d4a-4f7b-9c2e-5a1d0e6f7b8c"  # a uuid4, as ids are
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One DynamoDB request of a payment's life, and the share of payments that make it."""
+
+    name: str
+    operation: str
+    wru: float
+    rru: float = 0.0
+    share: float = 1.0
+
+
+def sample_payment(merchant_id: str = SAMPLE_MERCHANT) -> Payment:
+    """A typical payment: a short description, a correlation id as the API makes one."""
+    new = NewPayment(amount=Decimal("49.90"), currency="BRL", description="order 12345")
+    now = datetime(2026, 12, 1, 12, 0, 0, 123456, tzinfo=UTC)
+    return Payment.create(
+        new, now, correlation_id="0" * 32, merchant_id=merchant_id, payment_id=SAMPLE_ID
+    )
+
+
+def created_item(payment: Payment, layout: Layout) -> dict[str, Any]:
+    """The item ``DynamoPayments.add`` puts."""
+    return to_item(payment, layout) | {CREATED_BY: TOKEN}
+
+
+def decided_item(payment: Payment, layout: Layout) -> dict[str, Any]:
+    """The item a worker's decision leaves: final, out of the pending index, no outbox mark."""
+    moved = payment.moved_to(PaymentStatus.APPROVED, payment.created_at)
+    return to_item(moved, layout) | {CREATED_BY: TOKEN, DECIDED_BY: TOKEN}
+
+
+def index_writes(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> int:
+    """The index writes of one table write that turns ``before`` into ``after``."""
+    writes = 0
+    for index in INDEXES:
+        keys = (index.hash_key, index.range_key)
+        had = before is not None and all(k in before for k in keys)
+        has = after is not None and all(k in after for k in keys)
+        if had and has and before is not None and after is not None:
+            if any(before[k] != after[k] for k in keys):
+                writes += 2  # a key value changed: a delete and a put
+            elif any(before.get(a) != after.get(a) for a in index.include):
+                writes += 1
+        elif had or has:
+            writes += 1
+    return writes
+
+
+def write_cost(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> int:
+    """Write units of the table write plus its index writes (items of up to 1 KB in indexes)."""
+    size = max(item_size(before or {}), item_size(after or {}))
+    return write_units(size) + index_writes(before, after)
+
+
+def steps(layout: Layout, *, key_share: float = 0.0, velocity: bool = False) -> list[Step]:
+    """The DynamoDB requests of one payment in the common case (created, decided by a
+    worker, its outcome published at once), with ``key_share`` of creates carrying an
+    Idempotency-Key and, with ``velocity``, a velocity rule on every merchant."""
+    payment = sample_payment()
+    created, decided = created_item(payment, layout), decided_item(payment, layout)
+    made = [
+        Step("create: put the payment", "PutItem", write_cost(None, created)),
+        Step("decide: move it to its final state", "UpdateItem", write_cost(created, decided)),
+    ]
+    if key_share:
+        made += [
+            Step("idempotency: claim the key", "PutItem", 1, share=key_share),
+            Step("idempotency: record the answer", "UpdateItem", 1, share=key_share),
+        ]
+    if velocity:
+        made += [
+            Step("velocity: read the payment (consistent)", "GetItem", 0, rru=1),
+            Step("velocity: take the budget (transaction, 1 item)", "TransactWriteItems", 2),
+        ]
+    return made

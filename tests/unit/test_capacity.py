@@ -1,0 +1,91 @@
+"""``paysys capacity``: a payment's cost from the code's own items, the issue's budget (at most
+5 write units and 0.2 counter units per payment at 10,000/s over 10,000 merchants), and the
+cost tables of README.md and docs/design/costs.md printed from it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from paysys.adapters.dynamodb_size import ITEM_LIMIT_BYTES, item_size
+from paysys.cli import main
+from paysys.config import Settings
+from paysys.ops.capacity.counters import CounterLoad, counter_wru_per_payment, distinct
+from paysys.ops.capacity.report import cost, cost_markdown, layout_of
+from paysys.ops.capacity.units import created_item, decided_item, index_writes, sample_payment
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_common_case_costs_five_write_units_and_counters_a_fifth() -> None:
+    figures = cost(Settings(), 10_000, merchants=10_000, processes=150)
+    assert figures.wru_per_payment == 5  # create 3 (table, pending, listing), decide 2
+    assert [s["wru"] for s in figures.steps] == [3, 2]
+    assert figures.counter_wru_per_payment <= 0.2
+    assert figures.rru_per_payment == 0
+    assert figures.stats_lag_seconds <= 10
+
+
+def test_keys_and_velocity_add_their_own_requests() -> None:
+    plain = cost(Settings(), 1_000)
+    keyed = cost(Settings(), 1_000, key_share=0.5)
+    velocity = cost(Settings(), 1_000, velocity=True)
+    assert keyed.wru_per_payment == plain.wru_per_payment + 0.5 * 2
+    assert velocity.wru_per_payment == plain.wru_per_payment + 2  # one transactional item
+    assert velocity.rru_per_payment == 1
+    assert keyed.usd_per_million > plain.usd_per_million
+
+
+def test_dollars_follow_the_units_at_the_dated_list_prices() -> None:
+    figures = cost(Settings(), 10_000)
+    wru = figures.wru_per_payment + figures.counter_wru_per_payment
+    sqs = 1 + 2 / Settings().worker_batch_size  # SNS's delivery, receive, delete
+    expected = wru * 0.625 + 0.2 * 0.50 + sqs * 0.40
+    assert figures.usd_per_million == pytest.approx(expected, abs=0.001)
+    assert figures.prices["as_of"]
+
+
+def test_index_writes_follow_dynamodbs_rules() -> None:
+    layout = layout_of(Settings())
+    created = created_item(sample_payment(), layout)
+    decided = decided_item(sample_payment(), layout)
+    assert index_writes(None, created) == 2  # enters pending-due and merchant-created
+    assert index_writes(created, decided) == 1  # leaves pending-due; the listing keys stay
+    moved_key = dict(decided, list_sk="other")
+    assert index_writes(decided, moved_key) == 2  # a key value changed: delete and put
+    assert index_writes(decided, dict(decided, note="x")) == 0
+    assert max(item_size(created), item_size(decided)) <= ITEM_LIMIT_BYTES
+
+
+def test_counters_cost_the_merchants_of_a_round_not_the_processes() -> None:
+    many = CounterLoad(10_000, 10_000, 150, 1.0, 8.0, 4)
+    assert counter_wru_per_payment(many) <= 0.2
+    fewer_merchants = CounterLoad(10_000, 100, 150, 1.0, 8.0, 4)
+    assert counter_wru_per_payment(fewer_merchants) < counter_wru_per_payment(many)
+    more_processes = CounterLoad(10_000, 10_000, 300, 1.0, 8.0, 4)
+    assert counter_wru_per_payment(more_processes) < 0.3
+    assert distinct(10, 1_000_000) == pytest.approx(10, rel=0.01)
+    assert distinct(1_000_000, 10) == pytest.approx(10)
+
+
+def test_json_prints_the_issues_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["capacity", "--rate", "10000", "--merchants", "10000", "--json"], {}) == 0
+    figures = json.loads(capsys.readouterr().out)
+    for key in ("wru_per_payment", "rru_per_payment", "counter_wru_per_payment",
+                "calls_per_payment", "usd_per_million"):  # fmt: skip
+        assert isinstance(figures[key], int | float), key
+    assert figures["wru_per_payment"] <= 5
+    assert figures["counter_wru_per_payment"] <= 0.2
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/design/costs.md"])
+def test_the_cost_tables_are_what_capacity_prints(page: str) -> None:
+    text = (ROOT / page).read_text()
+    table = cost_markdown(Settings())
+    header = table.splitlines()[0]
+    assert header in text, f"{page}: add the table `cost_markdown()` prints"
+    start = text.index(header)
+    end = text.index("\n\n", start)
+    assert text[start : end + 1] == table

@@ -24,8 +24,16 @@ DEV_TOOLING = (
     "localstack",
     "worker_log",
 )
-# `paysys local` needs its emulator launcher, and nothing else of the kind.
-LOCAL_MODULES = {"__init__.py", "emulator.py", "moto_atomic.py", "procs.py"}
+# `paysys local` needs its emulator launcher (with the emulator's billing meter), and nothing
+# else of the kind.
+LOCAL_MODULES = {
+    "__init__.py",
+    "emulator.py",
+    "moto_atomic.py",
+    "procs.py",
+    "metering.py",
+    "billing.py",
+}
 
 
 def problems(site: Path) -> list[str]:

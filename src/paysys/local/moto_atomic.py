@@ -13,6 +13,10 @@ with success within that time gets the same answer again without being applied (
 re-sent with other items gets ``IdempotentParameterMismatchException``); a cancelled one is
 not remembered (sent again, it is evaluated again).
 
+Every DynamoDB request is also billed, on its way through, by a
+:class:`~paysys.local.metering.Meter`: the request units it would cost on AWS, served at
+``GET /_paysys/billing`` (``--no-meter`` serves without it).
+
 ``python -m paysys.local.moto_atomic -H HOST -p PORT`` serves it as a process (the
 embedded emulator); ``MotoThread`` serves it from a thread (the test suite's emulator).
 """
@@ -28,7 +32,7 @@ import threading
 import time
 from collections.abc import Iterable
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -37,44 +41,52 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from paysys.local.metering import BILLING_PATH, Meter
 from paysys.local.procs import LOOPBACK
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 DYNAMODB_TARGET = "DynamoDB_"  # X-Amz-Target of every DynamoDB call: DynamoDB_20120810.<Op>
-TRANSACT_WRITE = ".TransactWriteItems"
+TRANSACT_WRITE = "TransactWriteItems"
 TOKEN_SECONDS = 600.0  # how long DynamoDB remembers a ClientRequestToken
 Reply = tuple[str, list[tuple[str, str]], bytes]  # status, headers, body
 
 
-def atomic_dynamodb(app: WSGIApplication) -> WSGIApplication:
+def atomic_dynamodb(app: WSGIApplication, meter: Meter | None = None) -> WSGIApplication:
     """``app`` with its DynamoDB requests served one at a time, each to its last byte, and
-    transactions idempotent per ``ClientRequestToken``."""
+    transactions idempotent per ``ClientRequestToken``; each request billed by ``meter``
+    (which also serves its totals, see :mod:`paysys.local.metering`)."""
     turn = threading.Lock()
     tokens: dict[str, tuple[float, object, Reply]] = {}  # token -> (when, items, reply)
 
     def serve(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if meter is not None and environ.get("PATH_INFO", "").startswith(BILLING_PATH):
+            return meter.serve(environ, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if not target.startswith(DYNAMODB_TARGET):
             return app(environ, start_response)
         with turn:
-            if not target.endswith(TRANSACT_WRITE):
-                return _whole(app, environ, start_response)
             body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
             environ["wsgi.input"] = io.BytesIO(body)
-            request = json.loads(body or b"{}")
+            request = _json(body)
+            op = target.rpartition(".")[2]
+            pending = meter.before(op, request, environ) if meter is not None else None
             token, items, now = (
                 request.get("ClientRequestToken"),
                 request.get("TransactItems"),
                 time.monotonic(),
             )
-            for old in [t for t, (when, _, _) in tokens.items() if now - when > TOKEN_SECONDS]:
-                del tokens[old]
-            if token in tokens:
+            transact = op == TRANSACT_WRITE
+            if transact:
+                for old in [t for t, (w, _, _) in tokens.items() if now - w > TOKEN_SECONDS]:
+                    del tokens[old]
+            if transact and token in tokens:
                 _, sent, (status, headers, reply) = tokens[token]
                 if sent != items:
                     status, headers, reply = _mismatch()
+                elif meter is not None:
+                    meter.replayed(pending)
                 start_response(status, headers)
                 return [reply]
             answered: list[tuple[str, list[tuple[str, str]]]] = []
@@ -84,11 +96,22 @@ def atomic_dynamodb(app: WSGIApplication) -> WSGIApplication:
                 return start_response(status, headers, *rest)  # type: ignore[arg-type]
 
             whole = _whole(app, environ, remember)  # type: ignore[arg-type]
-            if token and answered and answered[0][0].startswith("200"):
+            status = answered[0][0] if answered else ""
+            if meter is not None:
+                meter.after(pending, status, whole[0])
+            if transact and token and status.startswith("200"):
                 tokens[token] = (now, items, (*answered[0], whole[0]))
             return whole
 
     return serve
+
+
+def _json(body: bytes) -> dict[str, Any]:
+    try:
+        request = json.loads(body or b"{}")
+    except ValueError:  # moto answers it with its own error
+        return {}
+    return request if isinstance(request, dict) else {}
 
 
 def _whole(
@@ -114,20 +137,23 @@ def _mismatch() -> Reply:
     return "400 Bad Request", headers, body
 
 
-def moto_app() -> WSGIApplication:
-    """moto's server application (all services, dispatched by host and headers), atomic."""
-    return atomic_dynamodb(DomainDispatcherApplication(create_backend_app))
+def moto_app(*, metered: bool = True) -> WSGIApplication:
+    """moto's server application (all services, dispatched by host and headers), atomic,
+    with a billing meter unless ``metered`` is False."""
+    meter = Meter() if metered else None
+    return atomic_dynamodb(DomainDispatcherApplication(create_backend_app), meter)
 
 
-def _server(host: str, port: int) -> BaseWSGIServer:
-    return make_server(host, port, moto_app(), threaded=True, request_handler=MotoRequestHandler)
+def _server(host: str, port: int, *, metered: bool = True) -> BaseWSGIServer:
+    app = moto_app(metered=metered)
+    return make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
 
 
 class MotoThread:
     """The atomic moto server on a thread of this process; ``url`` once started."""
 
-    def __init__(self, host: str = LOOPBACK, port: int = 0) -> None:
-        self._server = _server(host, port)
+    def __init__(self, host: str = LOOPBACK, port: int = 0, *, metered: bool = True) -> None:
+        self._server = _server(host, port, metered=metered)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -152,10 +178,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("-H", "--host", default=LOOPBACK)
     parser.add_argument("-p", "--port", type=int, required=True)
+    parser.add_argument(
+        "--no-meter", action="store_true", help="serve without the billing meter (an A/B)"
+    )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _exit)
     signal.signal(signal.SIGINT, _exit)
-    _server(args.host, args.port).serve_forever()
+    _server(args.host, args.port, metered=not args.no_meter).serve_forever()
 
 
 if __name__ == "__main__":

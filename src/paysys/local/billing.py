@@ -19,14 +19,15 @@ in Python form, so the meter and the code's own size rules cannot disagree. On-d
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from paysys.adapters.dynamodb_size import item_size, read_units, write_units
 
-TypedItem = Mapping[str, Mapping[str, Any]]  # an item in DynamoDB JSON
+TypedItem = Mapping[str, Any]  # an item in DynamoDB JSON (or in Python form, with ``size``)
+Size = Callable[[TypedItem | None], int]
 
 
 def plain(value: Mapping[str, Any]) -> Any:  # noqa: PLR0911 - one return per DynamoDB type
@@ -85,15 +86,18 @@ class IndexShape:
             wanted += self.include
         return {name: item[name] for name in dict.fromkeys(wanted) if name in item}
 
-    def writes(self, before: TypedItem | None, after: TypedItem | None) -> list[int]:
-        """The sizes of the index writes a table write from ``before`` to ``after`` makes."""
+    def writes(
+        self, before: TypedItem | None, after: TypedItem | None, size: Size = typed_size
+    ) -> list[int]:
+        """The sizes of the index writes a table write from ``before`` to ``after`` makes
+        (``size``: of an item in the form given; DynamoDB JSON by default)."""
         old, new = self.entry(before), self.entry(after)
         if old is None or new is None:
-            return [typed_size(e) for e in (old, new) if e is not None]
+            return [size(e) for e in (old, new) if e is not None]
         if any(old[key] != new[key] for key in self.keys):
-            return [typed_size(old), typed_size(new)]  # moved: a delete and a put
+            return [size(old), size(new)]  # moved: a delete and a put
         if old != new:
-            return [max(typed_size(old), typed_size(new))]
+            return [max(size(old), size(new))]
         return []
 
 
@@ -114,15 +118,16 @@ def write_cost(
     *,
     applied: bool,
     transactional: bool = False,
+    size: Size = typed_size,
 ) -> WriteCost:
     """The write units of one item's write from ``before`` to ``after`` (``applied`` False:
-    its condition failed and nothing changed)."""
+    its condition failed and nothing changed; ``size`` as for ``IndexShape.writes``)."""
     factor = 2 if transactional else 1
     if not applied:
-        return WriteCost(factor * write_units(typed_size(before)), 0)
-    table = factor * write_units(max(typed_size(before), typed_size(after)))
-    index = sum(write_units(size) for shape in indexes for size in shape.writes(before, after))
-    return WriteCost(table, index)
+        return WriteCost(factor * write_units(size(before)), 0)
+    table = factor * write_units(max(size(before), size(after)))
+    writes = (n for shape in indexes for n in shape.writes(before, after, size))
+    return WriteCost(table, sum(write_units(n) for n in writes))
 
 
 def item_read_cost(item: TypedItem | None, *, consistent: bool) -> float:

@@ -1,9 +1,10 @@
 """What one payment costs in DynamoDB request units, step by step, from the items the code
 builds (``to_item``) and DynamoDB's billing rules (``paysys.adapters.dynamodb_size``).
 
-A table write is billed on the larger of the item before and after it; each index whose key
-attributes the item gains or loses is written once, one whose key value changes twice (a
-delete and a put), one whose projected attributes change once. The items are built by the
+The billing rules are the emulator meter's (``paysys.local.billing``): a table write is billed
+on the larger of the item before and after it; each index whose key attributes the item gains
+or loses is written once, one whose key value changes twice (a delete and a put), one whose
+projected attributes change once. The items are built by the
 adapter's own functions, and ``tests/integration/test_cost_model.py`` compares them with the
 items a real create and decision leave in the emulator, so this model cannot drift.
 """
@@ -20,6 +21,8 @@ from paysys.adapters.dynamodb import CREATED_BY, DECIDED_BY
 from paysys.adapters.dynamodb_items import INDEXES, Layout, to_item
 from paysys.adapters.dynamodb_size import item_size, write_units
 from paysys.core.domain import NewPayment, Payment, PaymentStatus
+from paysys.local.billing import IndexShape
+from paysys.local.billing import write_cost as billed_write
 
 TOKEN = "0" * 32  # a write's token: uuid4().hex
 SAMPLE_MERCHANT = "merchant-0001"
@@ -57,27 +60,24 @@ def decided_item(payment: Payment, layout: Layout) -> dict[str, Any]:
     return to_item(moved, layout) | {CREATED_BY: TOKEN, DECIDED_BY: TOKEN}
 
 
+def python_size(item: Mapping[str, Any] | None) -> int:
+    return item_size(item or {})
+
+
+# The indexes as the bill sees them (the emulator's meter uses the same rules).
+SHAPES = tuple(
+    IndexShape(i.name, (i.hash_key, i.range_key), ("id",), i.projection, i.include) for i in INDEXES
+)
+
+
 def index_writes(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> int:
     """The index writes of one table write that turns ``before`` into ``after``."""
-    writes = 0
-    for index in INDEXES:
-        keys = (index.hash_key, index.range_key)
-        had = before is not None and all(k in before for k in keys)
-        has = after is not None and all(k in after for k in keys)
-        if had and has and before is not None and after is not None:
-            if any(before[k] != after[k] for k in keys):
-                writes += 2  # a key value changed: a delete and a put
-            elif any(before.get(a) != after.get(a) for a in index.include):
-                writes += 1
-        elif had or has:
-            writes += 1
-    return writes
+    return write_cost(before, after) - write_units(max(python_size(before), python_size(after)))
 
 
 def write_cost(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> int:
-    """Write units of the table write plus its index writes (items of up to 1 KB in indexes)."""
-    size = max(item_size(before or {}), item_size(after or {}))
-    return write_units(size) + index_writes(before, after)
+    """Write units of the table write plus its index writes."""
+    return billed_write(before, after, SHAPES, applied=True, size=python_size).total
 
 
 def steps(layout: Layout, *, key_share: float = 0.0, velocity: bool = False) -> list[Step]:

@@ -275,3 +275,11 @@ async def until(condition: Callable[[], bool], guard_seconds: float = 10.0) -> N
     async with asyncio.timeout(guard_seconds):
         while not condition():  # noqa: ASYNC110 - state changed by other tasks, no event to wait on
             await asyncio.sleep(0.005)
+
+
+async def settle_counts(resources: Resources) -> None:
+    """Journal this process's buffered counts and roll every shard up once, as the worker's
+    rollup does every PAYSYS_COUNTER_ROLLUP_SECONDS: /stats then shows every count made."""
+    await resources.payments.counters.flush()  # type: ignore[union-attr]
+    for shard in range(resources.rollup.shards):
+        await resources.rollup.shard_pass(shard)

@@ -6,7 +6,7 @@ a crash interrupts or whose reply is lost."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -17,6 +17,7 @@ from paysys.adapters.dynamodb_counts import CounterWriter
 from paysys.config import Settings
 from paysys.core.domain import NewPayment, Payment, PaymentStatus, utcnow
 from paysys.errors import BackendUnavailable
+from paysys.ops.migrate import fold_counters
 from paysys.ops.provision import Provisioned
 from paysys.runtime.resources import Clients, layout
 
@@ -113,7 +114,7 @@ async def test_an_unanswered_put_is_sent_again_unchanged_before_anything_newer(
     settings: Settings, clients: Clients, provisioned: Provisioned
 ) -> None:
     lossy = LostReplies(clients.dynamodb, "put_item", lose=1, refuse=0)
-    w = CounterWriter(lossy, settings.table_name, 1, 3600)
+    w = CounterWriter(cast(Any, lossy), settings.table_name, 1, 3600)
     await made(w, "m1", 2)
     await w.flush()  # committed, reply lost: kept
     assert w.buffered == {"m1": {"n_Pending": 2}}
@@ -164,7 +165,7 @@ async def test_a_round_interrupted_anywhere_is_finished_once(
     answered = {"bound": 1, "apply": 3, "state": 5}[step]
     failing = FailAfter(clients.dynamodb, "update_item", answered)
     with pytest.raises(BackendUnavailable):
-        await roll(CounterRollup(failing, settings.table_name, 1))
+        await roll(CounterRollup(cast(Any, failing), settings.table_name, 1))
     await made(w, "a", 1)
     await w.flush()
     r = CounterRollup(clients.dynamodb, settings.table_name, 1)
@@ -227,3 +228,21 @@ async def test_a_closed_writer_is_removed_once_applied(
     assert [reg for s in range(SHARDS) for reg in await r.registries(s)] == []
     assert shard  # the registry is gone; the counts stay
     assert (await counts(clients, settings, "a"))[P] == 2
+
+
+async def test_migrate_folds_the_old_counter_items_once(
+    settings: Settings, clients: Clients, provisioned: Provisioned
+) -> None:
+    table = settings.table_name
+    old = [
+        {"id": "#count#m1#3", "kind": "counter", "n_Pending": 2, "n_Approved": 1},
+        {"id": "#count#m1#5", "kind": "counter", "n_Pending": 1, "first_month": "2025-01"},
+    ]
+    for item in old:
+        await clients.dynamodb.put_item(table, item)
+    payments = DynamoPayments(clients.dynamodb, table, layout(settings))
+    assert await fold_counters(payments) == 2
+    assert await fold_counters(payments) == 0  # gone: folded once
+    m1 = await payments.counts("m1")
+    assert (m1.by_status[P], m1.by_status[A], m1.first_month) == (3, 1, "2025-01")
+    assert (await payments.platform_counts()).by_status[P] == 3

@@ -167,7 +167,7 @@ def per_million(settings: Settings) -> list[Requests]:
             0,
             0,
             "none on the way; a client's GET of a payment: 1, "
-            f"an uncached /stats: {settings.counter_shards}",
+            f"an uncached /stats: 1 (an open API's: 1 + {settings.counter_shards})",
         ),
         Requests(
             "publishes",

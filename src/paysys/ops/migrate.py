@@ -65,8 +65,11 @@ async def migrate_table(payments: DynamoPayments) -> list[str]:
 
 async def backfill(payments: DynamoPayments) -> int:
     """Give every payment of an earlier layout today's keys (and count it); the number done."""
-    unmigrated = (F("list_pk").does_not_exist() & F("kind").does_not_exist()) | (
-        F("pending_shard").exists() & F("status").not_equals(PaymentStatus.PENDING.value)
+    # Not a payment: an item with a ``kind`` (counters, leases, the counts journal, whose
+    # writer registries carry ``pending_shard`` too).
+    unmigrated = F("kind").does_not_exist() & (
+        F("list_pk").does_not_exist()
+        | (F("pending_shard").exists() & F("status").not_equals(PaymentStatus.PENDING.value))
     )
     count = 0
     scan = payments.client.scan(payments.table, filter_expression=unmigrated)

@@ -236,6 +236,18 @@ class CounterRollup:
         except ConditionalCheckFailed:
             pass  # lowered further meanwhile
 
+    async def behind(self, shard: int) -> int:
+        """Journal items put but not yet applied in ``shard``, plus 1 for a round left
+        unfinished (0: every count journalled so far is in the counter items)."""
+        round_no, done = await self._state(shard)
+        regs = await self.registries(shard)
+        ends = await asyncio.gather(
+            *(self._prefix_end(shard, reg.writer_id, reg.upto) for reg in regs)
+        )
+        return sum(end - reg.upto for end, reg in zip(ends, regs, strict=True)) + int(
+            round_no > done
+        )
+
     async def cleanup(self, shard: int) -> int:
         """Step 5: remove the registries of closed writers applied to their end (only where
         their last round is done: an owner that overlapped ours may still be applying it)."""

@@ -29,6 +29,7 @@ from paysys.ops.iam import actions, iam_action
 from paysys.ops.provision import Provisioned, provision
 from paysys.runtime.resources import Clients, Resources, open_clients, open_resources
 from paysys.runtime.roles import api_app
+from paysys.worker.counts import CountsRollup
 from paysys_tools.names import per_run
 
 from .backends import Backend, start_backend
@@ -283,3 +284,17 @@ async def settle_counts(resources: Resources) -> None:
     await resources.payments.counters.flush()  # type: ignore[union-attr]
     for shard in range(resources.rollup.shards):
         await resources.rollup.shard_pass(shard)
+
+
+@contextlib.asynccontextmanager
+async def rolling_up(resources: Resources, interval_seconds: float = 0.2) -> AsyncIterator[None]:
+    """The worker's counts rollup, every ``interval_seconds``, for a test without a worker
+    process: /stats catches up with the counts as it would in a deployment."""
+    stop = asyncio.Event()
+    loop = CountsRollup(resources.rollup, resources.leases, interval_seconds, owner="tests")
+    task = asyncio.create_task(loop.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task

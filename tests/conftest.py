@@ -29,6 +29,7 @@ from paysys.ops.iam import actions, iam_action
 from paysys.ops.provision import Provisioned, provision
 from paysys.runtime.resources import Clients, Resources, open_clients, open_resources
 from paysys.runtime.roles import api_app
+from paysys.worker.counts import CountsRollup
 from paysys_tools.names import per_run
 
 from .backends import Backend, start_backend
@@ -275,3 +276,25 @@ async def until(condition: Callable[[], bool], guard_seconds: float = 10.0) -> N
     async with asyncio.timeout(guard_seconds):
         while not condition():  # noqa: ASYNC110 - state changed by other tasks, no event to wait on
             await asyncio.sleep(0.005)
+
+
+async def settle_counts(resources: Resources) -> None:
+    """Journal this process's buffered counts and roll every shard up once, as the worker's
+    rollup does every PAYSYS_COUNTER_ROLLUP_SECONDS: /stats then shows every count made."""
+    await resources.payments.counters.flush()  # type: ignore[union-attr]
+    for shard in range(resources.rollup.shards):
+        await resources.rollup.shard_pass(shard)
+
+
+@contextlib.asynccontextmanager
+async def rolling_up(resources: Resources, interval_seconds: float = 0.2) -> AsyncIterator[None]:
+    """The worker's counts rollup, every ``interval_seconds``, for a test without a worker
+    process: /stats catches up with the counts as it would in a deployment."""
+    stop = asyncio.Event()
+    loop = CountsRollup(resources.rollup, resources.leases, interval_seconds, owner="tests")
+    task = asyncio.create_task(loop.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task

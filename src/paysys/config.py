@@ -154,9 +154,14 @@ class Settings:
     # --- data layout (shard counts: only ever raise them) --------------------------------------
     pending_shards: int = _setting(32, "Shards of the sparse pending index the reconciler reads.")
     list_shards: int = _setting(16, "Shards per merchant and month of the listing index.")
-    counter_shards: int = _setting(32, "Counter items per merchant behind /stats.")
+    counter_shards: int = _setting(
+        4, "Rollup shards of the counts journal behind /stats (change only after a drain)."
+    )
     counter_flush_seconds: float = _setting(
-        1.0, "Counts coalesced per process and merchant this long (0: a write per transition)."
+        1.0, "Counts gathered per process this long, then journalled (0: after each count)."
+    )
+    counter_rollup_seconds: float = _setting(
+        8.0, "How often the worker folds the journal into the counts (0 disables it)."
     )
     stats_cache_seconds: float = _setting(
         2.0, "How long /stats and a merchant's counts are reused."

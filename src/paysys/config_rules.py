@@ -29,6 +29,10 @@ class Checked(Protocol):
     @property
     def counter_shards(self) -> int: ...
     @property
+    def counter_flush_seconds(self) -> float: ...
+    @property
+    def counter_rollup_seconds(self) -> float: ...
+    @property
     def http_max_connections(self) -> int: ...
     @property
     def idempotency_lock_seconds(self) -> int: ...
@@ -108,6 +112,10 @@ def settings_rules(s: Checked) -> list[tuple[bool, str]]:
         (
             min(s.pending_shards, s.list_shards, s.counter_shards) < 1,
             "PENDING_SHARDS, LIST_SHARDS and COUNTER_SHARDS must be >= 1",
+        ),
+        (
+            min(s.counter_flush_seconds, s.counter_rollup_seconds) < 0,
+            "COUNTER_FLUSH_SECONDS and COUNTER_ROLLUP_SECONDS must be >= 0",
         ),
         (
             s.reconcile_batch_size < 1 or s.reconcile_after_seconds < 0,

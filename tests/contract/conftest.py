@@ -26,7 +26,7 @@ from paysys.core.ports import (
 from paysys.runtime.resources import Resources
 
 from ..backends import Backend
-from ..conftest import fresh_settings
+from ..conftest import fresh_settings, settle_counts
 from ..fakes import FakeClock, FakeSystem
 
 # The queue keeps the default 30 s visibility (a received message stays hidden for the whole
@@ -45,6 +45,13 @@ class Ports:
     settings: Settings
     clock: FakeClock | None  # None on the real side
     velocity: VelocityStore
+    resources: Resources | None = None  # the real side's
+
+    async def settle_counts(self) -> None:
+        """The real side's counts journalled and rolled up (the worker's rollup, at once);
+        the fakes count at once."""
+        if self.resources is not None:
+            await settle_counts(self.resources)
 
     @property
     def poll_seconds(self) -> int:
@@ -109,4 +116,5 @@ def ports(request: pytest.FixtureRequest) -> Ports:
         real.clients.settings,
         None,
         velocity,
+        real,
     )

@@ -83,6 +83,7 @@ async def test_a_retry_with_its_token_recognises_its_own_move_counted_once(ports
     assert again.status is APPROVED  # what is stored, not what the retry would have written
     assert await ports.payments.transition(stored.id, APPROVED, T0, token="t-2") is None
     assert await ports.payments.transition(stored.id, APPROVED, T0) is None
+    await ports.settle_counts()
     counts = (await ports.payments.counts(stored.merchant_id)).by_status
     assert (counts[PaymentStatus.PENDING], counts[APPROVED]) == (0, 1)
 
@@ -125,6 +126,7 @@ async def test_every_transition_leaves_pending_once_and_a_final_state_never_chan
     ]:
         assert await ports.payments.transition(stored.id, other, when, why) is None
     assert await ports.payments.get(stored.id) == final
+    await ports.settle_counts()
     counts = (await ports.payments.counts(merchant)).by_status
     assert counts == {s: int(s is to) for s in PaymentStatus}
     window = timedelta(seconds=ports.settings.reconcile_after_seconds)
@@ -199,6 +201,7 @@ async def test_pages_are_newest_first_per_merchant_and_chain_to_the_end(ports: P
     for p in made:
         await ports.payments.add(p)
     await ports.payments.add(of(f"other-{merchant}", 0))
+    await ports.settle_counts()
     counts = await ports.payments.counts(merchant)
     assert counts.first_month is not None
 
@@ -238,6 +241,7 @@ async def test_counts_follow_the_transitions_per_merchant(ports: Ports) -> None:
         await ports.payments.add(p)
     await ports.payments.transition(made[0].id, APPROVED, T0)
     await ports.payments.transition(made[0].id, APPROVED, T0)  # a duplicate delivery counts nothing
+    await ports.settle_counts()
     counts = await ports.payments.counts(merchant)
     assert counts.by_status == {
         s: int(s in (PaymentStatus.PENDING, APPROVED)) for s in PaymentStatus

@@ -170,6 +170,13 @@ class FakePayments:
         by_status = {s: self._counts[merchant_id, s] for s in PaymentStatus}
         return Counts(by_status, self._first_month.get(merchant_id))
 
+    async def platform_counts(self) -> Counts:
+        by_status = {
+            s: sum(n for (_, t), n in self._counts.items() if t is s) for s in PaymentStatus
+        }
+        months = list(self._first_month.values())
+        return Counts(by_status, min(months) if months else None)
+
     async def ping(self) -> None:
         pass
 

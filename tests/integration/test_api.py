@@ -13,6 +13,8 @@ from paysys.core.domain import PaymentCreated
 from paysys.core.service import Decision
 from paysys.runtime.resources import Resources
 
+from ..conftest import settle_counts
+
 JSON = {"Content-Type": "application/json"}
 
 
@@ -70,8 +72,10 @@ async def test_cancel_a_pending_payment_then_it_stays_canceled(
     )
     assert approval is Decision.DUPLICATE
     assert await (await api.get(f"/payments/{created['id']}")).json() == canceled
+    await settle_counts(resources)
     stats = await (await api.get("/stats")).json()
     assert stats["payments"]["Canceled"] == 1
+    assert stats["platform"]["Canceled"] == 1  # the open API's operator: every merchant
 
 
 async def test_cancel_of_an_approved_payment_is_409_with_its_status(

@@ -19,7 +19,7 @@ from paysys.core.domain import DEFAULT_MERCHANT
 from paysys.errors import ConfigError
 from paysys.runtime.resources import Resources
 
-from ..conftest import KeyedApi, make_app, serving
+from ..conftest import KeyedApi, make_app, serving, settle_counts
 
 KEY, HASH = new_key()
 RAW_KEY_HINT = "looks like a raw key: configure its SHA-256 hash, see `paysys keygen`"
@@ -128,16 +128,17 @@ async def test_open_means_no_check_even_with_keys(settings: Settings, resources:
 
 
 async def test_a_merchant_sees_its_counts_not_the_platforms_queues(
-    keyed_api: KeyedApi, api: TestClient[Any, Any]
+    keyed_api: KeyedApi, api: TestClient[Any, Any], resources: Resources
 ) -> None:
     """With API keys, /stats is the caller's own counts: the payment-created queue and the
     DLQ are the platform's (operators read them on /metrics). An open API (`paysys local`,
     one user: the operator) shows them too."""
     created = await keyed_api.client.post("/payments", json={"amount": "1.00", "currency": "BRL"})
     assert created.status == 202
+    await settle_counts(resources)
     stats = await (await keyed_api.client.get("/stats")).json()
     assert set(stats) == {"merchant_id", "payments"}
     assert stats["merchant_id"] == "alice"
     assert stats["payments"]["Pending"] + stats["payments"]["Approved"] == 1
     operator = await (await api.get("/stats")).json()
-    assert {"queue", "dlq"} <= set(operator)
+    assert {"queue", "dlq", "platform"} <= set(operator)

@@ -17,7 +17,7 @@ from paysys.config import Settings
 from paysys.runtime.resources import Resources
 from paysys.runtime.roles import build_worker, worker_health_app
 
-from ..conftest import KeyedApi
+from ..conftest import KeyedApi, settle_counts
 
 BODY = {"amount": "9.99", "currency": "USD"}
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -112,16 +112,18 @@ async def test_worker_metrics_and_correlation_follow_the_payment(
         assert (await client.get("/readyz")).status == 503  # no loop is running any more
 
 
-async def test_recent_payments_and_stats(api: TestClient[Any, Any]) -> None:
+async def test_recent_payments_and_stats(api: TestClient[Any, Any], resources: Resources) -> None:
     ids = [(await (await api.post("/payments", json=BODY)).json())["id"] for _ in range(3)]
     recent = await (await api.get("/payments?limit=2")).json()
     assert [p["id"] for p in recent["payments"]] == ids[::-1][:2]  # newest first
     assert (await api.get("/payments?limit=0")).status == 400
     assert (await api.get("/payments?limit=abc")).status == 400
+    await settle_counts(resources)
     stats = await (await api.get("/stats")).json()
     assert stats == {
         "merchant_id": "default",
         "payments": {"Pending": 3, "Approved": 0, "Declined": 0, "Canceled": 0},
+        "platform": {"Pending": 3, "Approved": 0, "Declined": 0, "Canceled": 0},
         "queue": {"visible": 3, "in_flight": 0},
         "dlq": {"visible": 0},
     }
@@ -161,7 +163,9 @@ async def test_idempotency_keys_are_scoped_per_merchant(keyed_api: KeyedApi) -> 
     assert len(ids) == 2  # alice's retry replays; bob's request is his own
 
 
-async def test_a_merchant_sees_only_its_own_payments(keyed_api: KeyedApi) -> None:
+async def test_a_merchant_sees_only_its_own_payments(
+    keyed_api: KeyedApi, resources: Resources
+) -> None:
     alice, bob = (keyed_api.bearer(k) for k in keyed_api.keys)
     client = keyed_api.client
     made = (await (await client.post("/payments", json=BODY, headers=alice)).json())["id"]
@@ -178,6 +182,7 @@ async def test_a_merchant_sees_only_its_own_payments(keyed_api: KeyedApi) -> Non
     }
     listed = await (await client.get("/payments", headers=bob)).json()
     assert made not in {p["id"] for p in listed["payments"]}
+    await settle_counts(resources)
     theirs = await (await client.get("/stats", headers=bob)).json()
     mine = await (await client.get("/stats", headers=alice)).json()
     assert (theirs["merchant_id"], mine["merchant_id"]) == ("bob", "alice")

@@ -19,7 +19,7 @@ from paysys.worker.options import WorkerOptions
 from paysys.worker.worker import Worker
 
 from ..backends import Backend
-from ..conftest import fresh_resources, until
+from ..conftest import fresh_resources, settle_counts, until
 from ..fakes import CountingQueue, HeldPayments, Outage
 
 NEW = NewPayment(amount=Decimal("10.00"), currency="BRL", description="test")
@@ -232,5 +232,6 @@ async def test_rules_decline_with_a_reason_and_velocity_holds_across_workers(
     assert reasons == ["None"] * 4 + ["velocity_limit"] * 6
     eur = await resources.service.get(euro.payment_id)
     assert (eur.status, eur.decline_reason) == (PaymentStatus.DECLINED, "currency_not_allowed")
+    await settle_counts(resources)
     counts = (await resources.payments.counts("default")).by_status
     assert (counts[PaymentStatus.APPROVED], counts[PaymentStatus.DECLINED]) == (4, 7)

@@ -24,7 +24,7 @@ from paysys.runtime.resources import Resources
 from paysys.worker.options import WorkerOptions
 from paysys.worker.worker import Worker
 
-from ..conftest import KeyedApi
+from ..conftest import KeyedApi, rolling_up
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(
@@ -189,7 +189,7 @@ async def test_a_new_payment_appears_and_turns_approved_live(
     assert created.status == 202
     payment_id = (await created.json())["id"]
 
-    async with chromium(tmp_path) as browser:
+    async with chromium(tmp_path) as browser, rolling_up(resources):
         await browser.open(str(api.make_url("/")))
         # No worker yet: the payment is on the page, Pending, and counted.
         assert await browser.wait_for(_status_of(payment_id), "the payment") == "Pending"

@@ -12,7 +12,7 @@ import pytest
 from paysys.adapters.dynamodb_size import ITEM_LIMIT_BYTES, item_size
 from paysys.cli import main
 from paysys.config import Settings
-from paysys.ops.capacity.counters import CounterLoad, counter_wru_per_payment, distinct
+from paysys.ops.capacity.counters import counter_wru_per_payment, distinct
 from paysys.ops.capacity.report import cost, cost_markdown, layout_of
 from paysys.ops.capacity.units import created_item, decided_item, index_writes, sample_payment
 
@@ -60,12 +60,10 @@ def test_index_writes_follow_dynamodbs_rules() -> None:
 
 
 def test_counters_cost_the_merchants_of_a_round_not_the_processes() -> None:
-    many = CounterLoad(10_000, 10_000, 150, 1.0, 8.0, 4)
-    assert counter_wru_per_payment(many) <= 0.2
-    fewer_merchants = CounterLoad(10_000, 100, 150, 1.0, 8.0, 4)
-    assert counter_wru_per_payment(fewer_merchants) < counter_wru_per_payment(many)
-    more_processes = CounterLoad(10_000, 10_000, 300, 1.0, 8.0, 4)
-    assert counter_wru_per_payment(more_processes) < 0.3
+    many = counter_wru_per_payment(10_000, 10_000, 150)
+    assert many <= 0.2
+    assert counter_wru_per_payment(10_000, 100, 150) < many  # fewer merchants a round
+    assert counter_wru_per_payment(10_000, 10_000, 300) < 0.3  # twice the processes
     assert distinct(10, 1_000_000) == pytest.approx(10, rel=0.01)
     assert distinct(1_000_000, 10) == pytest.approx(10)
 

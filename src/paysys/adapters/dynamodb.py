@@ -1,18 +1,12 @@
 """PaymentRepository and LeaseStore over DynamoDB (aiodynamo). Money is Decimal end to end.
 
-Every write is one conditional request on one item, so no transaction is needed and no item
-is hot (``paysys.core.partition_keys``). Counts live in counter items
-(``#count#<merchant>#<shard>``)
-that the process which made a transition updates with an atomic ``ADD``, at once or coalesced
-per flush (``paysys.adapters.dynamodb_counts``):
-
-- a duplicate delivery or a retried request never counts twice: only the call whose
-  conditional write succeeded counts;
-- a count can be off for each transition whose count was not written: the process was
-  killed between the two writes (coalesced: with its unflushed counts), the counter write
-  failed after its retries (``payment.count_failed`` in the log), or a put whose reply was
-  lost was confirmed by reading it back (``payment.store_confirmed``). That bounds the error
-  by those events; the state of every payment itself is always exact.
+Every write is one conditional request on one item: no transaction, no hot item
+(``paysys.core.partition_keys``). The process that made a transition journals its count
+(``dynamodb_counts``); the worker's rollup (``counter_rollup``) folds the journals into one
+item per merchant, so ``/stats`` is one read, at most ~10 s behind. Only the call whose
+conditional write succeeded counts, and the rollup applies each journal item once; a count
+is off only by what a killed process still buffered (one flush at most). Every payment's
+own state is always exact.
 """
 
 from __future__ import annotations
@@ -27,13 +21,13 @@ from aiodynamo.errors import ConditionalCheckFailed, ItemNotFound
 from aiodynamo.expressions import F, HashKey, RangeKey, UpdateExpression
 from aiodynamo.models import ReturnValues, Select
 
+from paysys.adapters import counter_journal
 from paysys.adapters.dynamodb_counts import CountedOnce, CounterWriter
 from paysys.adapters.dynamodb_items import (
     OUTBOX_INDEX,
     PENDING_INDEX,
     Layout,
     batch_get,
-    counter_field,
     dynamo_translated,
     from_item,
     to_item,
@@ -63,7 +57,7 @@ class DynamoPayments:
     client: Client
     table: str
     layout: Layout = field(default_factory=Layout)
-    counters: CounterWriter | None = None  # None: each transition's counts written at once
+    counters: CounterWriter | None = None  # None: each count journalled at once
     counted: CountedOnce = field(default_factory=CountedOnce)  # transitions counted, by token
 
     def __post_init__(self) -> None:
@@ -269,19 +263,32 @@ class DynamoPayments:
         )  # fmt: skip
 
     async def counts(self, merchant_id: str) -> Counts:
-        await self._counters.flush()  # this process's own counts first
-        ids = [partition_keys.counter_id(merchant_id, n) for n in range(self.layout.counter_shards)]
-        items = (await batch_get(self.client, self.table, ids)).values()
-        by_status = {s: sum(int(i.get(counter_field(s), 0)) for i in items) for s in PaymentStatus}
-        months = [str(i["first_month"]) for i in items if "first_month" in i]
-        return Counts(by_status, min(months) if months else None)
+        """One consistent read of the merchant's counter item (what the rollup applied)."""
+        try:
+            async with dynamo_translated("GetItem"):
+                item = await self.client.get_item(
+                    self.table,
+                    {"id": counter_journal.merchant_counter_id(merchant_id)},
+                    consistent_read=True,
+                )
+        except ItemNotFound:
+            item = {}
+        return counter_journal.counts_of([item])
+
+    async def platform_counts(self) -> Counts:
+        """Every merchant's payments by status: the rollup shards' totals (S reads)."""
+        ids = [counter_journal.platform_counter_id(s) for s in range(self.layout.counter_shards)]
+        return counter_journal.counts_of(
+            list((await batch_get(self.client, self.table, ids)).values())
+        )
 
     async def ping(self) -> None:
         async with dynamo_translated("DescribeTable"):
             await self.client.describe_table(self.table)
 
     async def count_existing(self, payment: Payment) -> None:
-        """Count a payment stored before counters existed (the migration's backfill)."""
+        """Count a payment stored before counters existed (the migration's backfill): it is
+        journalled like any count, and applied by the rollup."""
         await self._count(payment, {payment.status: 1}, first=True)
 
     async def _count(

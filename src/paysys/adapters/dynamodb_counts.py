@@ -1,21 +1,20 @@
-"""The counter items ``#count#<merchant>#<shard>`` behind ``/stats``, written with atomic
-``ADD``s by the calls that made the transitions.
+"""The writer side of the counts behind ``/stats``: a journal per process and rollup shard.
 
-With ``flush_seconds`` > 0 (PAYSYS_COUNTER_FLUSH_SECONDS) a process coalesces its counts: the
-deltas of every transition it makes are summed per merchant and written once per flush, one
-``UpdateItem`` per merchant, to this process's own counter shard (picked from its writer id,
-so processes spread over the shards). At 10,000 payments/s that is one counter write per
-process, merchant and flush instead of two per payment. With 0, each transition writes its
-own counts at once, to the shard of its payment id.
+A process buffers the count deltas of the transitions it makes, per merchant, and every
+``flush_seconds`` (PAYSYS_COUNTER_FLUSH_SECONDS; 0: after each count) groups the merchants by
+rollup shard and puts, per shard, journal items ``#j#<s>#<writer>#<seq>`` holding as many
+entries as fit in ~900 bytes (``paysys.adapters.counter_journal``). The rollup in the worker
+role folds every writer's journal into one counter item per merchant (``counter_rollup``).
+So a flush costs about one write per shard, not one per merchant: the cost is independent
+of how many merchants a process sees.
 
-An ``ADD`` is not idempotent, so every counter write carries this writer's sequence number
-for that item (``w#<writer>``, one small attribute per live writer of the item), conditioned
-on being newer than the last one applied: a write whose reply was lost and that is sent again
-(by aiodynamo, or by the next flush, which re-sends a failed write unchanged before any new
-deltas) fails its condition when it had committed, and is then known applied, never applied
-twice. A writer's writes to one item go one at a time, so the numbers arrive in order. The
-deltas still buffered when a process is killed (not stopped: a stop flushes) are lost, which
-bounds the error by one flush's worth per killed process.
+The rollup reads a writer's journal as the contiguous prefix 1..k of its sequence, so the
+puts of one (writer, shard) go strictly one at a time, in order, and a put whose reply was
+lost (``BackendUnavailable``) is sent again unchanged (same id, same content: idempotent)
+before anything newer. Before its first item for a shard the writer registers there (an
+upsert that keeps ``upto``), refreshing that registry at most every 12 hours while it writes
+(journal items and registries expire by TTL after ``ttl_seconds``); a clean close flushes and
+marks its registries ``closed``. A killed process loses only its unflushed buffer.
 """
 
 from __future__ import annotations
@@ -24,22 +23,27 @@ import asyncio
 import contextlib
 import contextvars
 import secrets
-from collections import Counter
-from dataclasses import dataclass, field
+import time
+from collections import deque
+from collections.abc import Callable
 from datetime import datetime
 
 import structlog
 from aiodynamo.client import Client
 from aiodynamo.errors import ConditionalCheckFailed
 from aiodynamo.expressions import F
-from aiodynamo.models import ReturnValues
 
-from paysys.adapters.dynamodb_items import counter_field, dynamo_translated
+from paysys.adapters import counter_journal as cj
+from paysys.adapters.dynamodb_items import dynamo_translated
 from paysys.core import partition_keys
 from paysys.core.domain import PaymentStatus
 from paysys.errors import BackendUnavailable
 
 log = structlog.get_logger(__name__)
+
+TTL_ATTRIBUTE = "expires_at"  # the table's TTL attribute (``paysys.ops.infra.model``)
+JOURNAL_TTL_SECONDS = 3 * 86400
+REFRESH_SECONDS = 12 * 3600
 
 
 class CountedOnce:
@@ -60,39 +64,24 @@ class CountedOnce:
         return True
 
 
-@dataclass(slots=True)
-class _Buffered:
-    deltas: Counter[str] = field(default_factory=Counter)  # counter field -> delta
-    first_month: str | None = None  # earliest month of a payment counted for the first time
-
-    def merge(self, deltas: Counter[str], first_month: str | None) -> None:
-        self.deltas.update(deltas)
-        if first_month is not None:
-            self.first_month = min(self.first_month or first_month, first_month)
-
-
-@dataclass(frozen=True, slots=True)
-class _Write:
-    """One counter write, kept unchanged until it is known applied (its ``seq`` is its
-    identity: sent again, it is recognised if it had committed)."""
-
-    merchant_id: str
-    counter: str
-    seq: int
-    deltas: Counter[str]
-    first_month: str | None
-
-
 class CounterWriter:
-    def __init__(self, client: Client, table: str, shards: int, flush_seconds: float = 0.0) -> None:
+    def __init__(
+        self,
+        client: Client,
+        table: str,
+        shards: int,
+        flush_seconds: float = 0.0,
+        *,
+        ttl_seconds: int = JOURNAL_TTL_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._client, self._table, self._shards = client, table, shards
-        self.flush_seconds = flush_seconds
+        self.flush_seconds, self._ttl, self._clock = flush_seconds, ttl_seconds, clock
         self.writer_id = secrets.token_hex(8)  # 64 bits: two processes never share one
-        self._shard = partition_keys.shard_of(self.writer_id, shards)
-        self._buffer: dict[str, _Buffered] = {}
-        self._unconfirmed: dict[str, _Write] = {}  # per merchant: a failed write, to resend
-        self._seq: Counter[str] = Counter()  # per counter item: this writer's last number
-        self._item_locks: dict[str, asyncio.Lock] = {}
+        self._buffer: dict[str, cj.Delta] = {}
+        self._unsent: dict[int, deque[tuple[int, str]]] = {}  # per shard: (seq, body), in order
+        self._seq: dict[int, int] = {}  # per shard: the last seq given to a body
+        self._refreshed: dict[int, float] = {}  # per shard: when its registry was last upserted
         self._timer: asyncio.Task[None] | None = None
         self._flushing = asyncio.Lock()
         self.flushes = 0
@@ -100,12 +89,13 @@ class CounterWriter:
     @property
     def buffered(self) -> dict[str, dict[str, int]]:
         """The deltas not yet known written, per merchant and counter field."""
-        merged: dict[str, Counter[str]] = {}
-        for merchant, write in self._unconfirmed.items():
-            merged.setdefault(merchant, Counter()).update(write.deltas)
-        for merchant, buffered in self._buffer.items():
-            merged.setdefault(merchant, Counter()).update(buffered.deltas)
-        return {m: {k: v for k, v in d.items() if v} for m, d in merged.items()}
+        bodies = [body for queue in self._unsent.values() for _, body in queue]
+        merged = cj.total(bodies)
+        for merchant, delta in self._buffer.items():
+            merged.setdefault(merchant, cj.Delta.zero()).add(delta)
+        return {
+            m: {f"n_{s.value}": n for s, n in d.by_status().items() if n} for m, d in merged.items()
+        }
 
     async def count(
         self,
@@ -117,140 +107,104 @@ class CounterWriter:
         first: bool = False,
     ) -> None:
         """Count one payment's transition (``first``: the payment is new to the counters)."""
-        fields = Counter({counter_field(s): d for s, d in deltas.items()})
         month = partition_keys.month_of(created_at) if first else None
+        self._buffer.setdefault(merchant_id, cj.Delta.zero()).add(cj.Delta.of(deltas, month))
         if self.flush_seconds <= 0:
-            counter = partition_keys.counter_id_of(merchant_id, payment_id, self._shards)
-            try:
-                await self._send(self._next(merchant_id, counter, fields, month))
-            except BackendUnavailable as exc:
-                log.warning("payment.count_failed", payment_id=payment_id, error=str(exc))
-            return
-        self._buffer.setdefault(merchant_id, _Buffered()).merge(fields, month)
-        if self._timer is None:
+            await self.flush()
+        elif self._timer is None:
             self._start_timer()
 
     async def flush(self) -> None:
-        """Write what is buffered now: one ADD per merchant, to this writer's shard; a write
-        that failed before is sent again first, unchanged."""
+        """Journal what is buffered now; what failed before is sent again first, unchanged.
+        Never raises: a failure is logged and its items wait for the next flush."""
         async with self._flushing:
             buffer, self._buffer = self._buffer, {}
-            merchants = set(buffer) | set(self._unconfirmed)
-            if not merchants:
-                return
+            by_shard: dict[int, dict[str, cj.Delta]] = {}
+            for merchant, delta in buffer.items():
+                shard = partition_keys.shard_of(merchant, self._shards)
+                by_shard.setdefault(shard, {})[merchant] = delta
+            for shard, deltas in by_shard.items():
+                queue = self._unsent.setdefault(shard, deque())
+                for body in cj.pack(deltas):
+                    self._seq[shard] = self._seq.get(shard, 0) + 1
+                    queue.append((self._seq[shard], body))
+            shards = [s for s, queue in self._unsent.items() if queue]
             results = await asyncio.gather(
-                *(self._flush_merchant(m, buffer.get(m)) for m in merchants),
-                return_exceptions=True,
+                *(self._send_shard(s) for s in shards), return_exceptions=True
             )
             self.flushes += 1
-        for merchant, result in zip(merchants, results, strict=True):
+        for shard, result in zip(shards, results, strict=True):
             if isinstance(result, BaseException):
-                log.warning("counts.flush_failed", merchant_id=merchant, error=str(result))
-        if (self._buffer or self._unconfirmed) and self._timer is None:
+                log.warning("counts.flush_failed", shard=shard, error=str(result))
+        if any(self._unsent.values()) and self._timer is None and self.flush_seconds > 0:
             self._start_timer()
 
-    async def _flush_merchant(self, merchant_id: str, buffered: _Buffered | None) -> None:
-        if (pending := self._unconfirmed.get(merchant_id)) is not None:
-            try:
-                await self._send(pending)
-            except BackendUnavailable:
-                if buffered is not None:  # still unknown: new deltas wait for the next flush
-                    self._buffer.setdefault(merchant_id, _Buffered()).merge(
-                        buffered.deltas, buffered.first_month
-                    )
-                raise
-            del self._unconfirmed[merchant_id]
-        if buffered is None:
+    async def _send_shard(self, shard: int) -> None:
+        queue = self._unsent[shard]
+        while queue:
+            seq, body = queue[0]
+            await self._register(shard, seq)
+            item = {
+                "id": cj.journal_id(shard, self.writer_id, seq),
+                "kind": "journal",
+                "e": body,
+                TTL_ATTRIBUTE: int(self._clock()) + self._ttl,
+            }
+            async with dynamo_translated("PutItem"):
+                await self._client.put_item(self._table, item)  # the same item if sent again
+            queue.popleft()
+
+    async def _register(self, shard: int, seq: int) -> None:
+        """Upsert this writer's registry for ``shard`` before its first item there and then
+        at most every 12 hours (keeps ``upto``; a registry gone by TTL after a long idle time
+        comes back with ``upto`` = the last item put, all of which were rolled up)."""
+        now = self._clock()
+        if now - self._refreshed.get(shard, -REFRESH_SECONDS - 1.0) <= REFRESH_SECONDS:
             return
-        counter = partition_keys.counter_id(merchant_id, self._shard)
-        write = self._next(merchant_id, counter, buffered.deltas, buffered.first_month)
-        try:
-            await self._send(write)
-        except BackendUnavailable:
-            self._unconfirmed[merchant_id] = write  # sent again as it is: it may have committed
-            raise
+        update = (
+            F("kind").set("journal_writer")
+            & F("pending_shard").set(cj.registry_hash(shard))
+            & F("due_at").set(self.writer_id)
+            & F("upto").set_if_not_exists(seq - 1)
+            & F("seen_at").set(int(now))
+            & F(TTL_ATTRIBUTE).set(int(now) + self._ttl)
+        )
+        async with dynamo_translated("UpdateItem"):
+            await self._client.update_item(
+                self._table, {"id": cj.registry_id(shard, self.writer_id)}, update
+            )
+        self._refreshed[shard] = now
 
     async def close(self) -> None:
-        """Stop the timer and write what is left (a role stopping flushes its counts), then
-        take this writer's sequence attribute off the items it wrote, so that items do not
-        keep one per process that ever ran (only a killed process leaves its own)."""
+        """Stop the timer and journal what is left (a role stopping flushes its counts), then
+        mark each registry ``closed`` at the last seq put, so the rollup removes it once it
+        has applied that far (a writer with items still unsent leaves its registry open)."""
         if self._timer is not None:
             self._timer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._timer
             self._timer = None
         await self.flush()
-        if self._unconfirmed:
-            return  # still unknown: the attribute must stay to recognise them if re-sent
-        await asyncio.gather(*(self._forget(counter) for counter in list(self._seq)))
+        done = [s for s in self._refreshed if not self._unsent.get(s)]
+        await asyncio.gather(*(self._close_shard(s) for s in done))
 
-    async def _forget(self, counter: str) -> None:
+    async def _close_shard(self, shard: int) -> None:
         try:
             async with dynamo_translated("UpdateItem"):
                 await self._client.update_item(
                     self._table,
-                    {"id": counter},
-                    F(f"w#{self.writer_id}").remove(),
+                    {"id": cj.registry_id(shard, self.writer_id)},
+                    F("closed").set(self._seq.get(shard, 0)),
                     condition=F("id").exists(),
                 )
         except (BackendUnavailable, ConditionalCheckFailed) as exc:
-            log.warning("counts.cleanup_failed", counter=counter, error=repr(exc))
+            log.warning("counts.close_failed", shard=shard, error=repr(exc))
 
     def _start_timer(self) -> None:
         # A context of its own: the flush belongs to no request (its logs, its trace).
         self._timer = asyncio.create_task(self._flush_later(), context=contextvars.Context())
 
     async def _flush_later(self) -> None:
-        await asyncio.sleep(self.flush_seconds)  # the linger that coalesces the counts
+        await asyncio.sleep(self.flush_seconds)  # the linger that gathers the counts
         self._timer = None
         await self.flush()
-
-    def _next(
-        self, merchant_id: str, counter: str, deltas: Counter[str], first_month: str | None
-    ) -> _Write:
-        self._seq[counter] += 1
-        return _Write(merchant_id, counter, self._seq[counter], Counter(deltas), first_month)
-
-    async def _send(self, write: _Write) -> None:
-        if write.first_month is None and not any(write.deltas.values()):
-            return  # e.g. created and decided within one flush, by one process
-        mine = F(f"w#{self.writer_id}")
-        update = (
-            F("kind").set("counter") & F("merchant_id").set(write.merchant_id) & mine.set(write.seq)
-        )
-        for name, delta in write.deltas.items():
-            if delta:
-                update = update & F(name).add(delta)
-        if write.first_month is not None:
-            update = update & F("first_month").set_if_not_exists(write.first_month)
-        lock = self._item_locks.setdefault(write.counter, asyncio.Lock())
-        async with lock:  # this writer's numbers reach the item in order
-            try:
-                async with dynamo_translated("UpdateItem"):
-                    item = await self._client.update_item(
-                        self._table,
-                        {"id": write.counter},
-                        update,
-                        condition=mine.does_not_exist() | mine.lt(write.seq),
-                        return_values=ReturnValues.all_new,
-                    )
-            except ConditionalCheckFailed:
-                log.info("counts.write_confirmed", counter=write.counter, seq=write.seq)
-                return  # this very write committed before (its reply was lost): applied once
-        if write.first_month is None or item is None:
-            return
-        if str(item.get("first_month", write.first_month)) > write.first_month:
-            await self._lower_first_month(write.counter, write.first_month)
-
-    async def _lower_first_month(self, counter: str, month: str) -> None:
-        """A payment older than the shard's first month (the migration's backfill, or two
-        pods' clocks across a month's end): keep the minimum, so listing reaches it. Rare:
-        payments normally arrive in time order, and this needs no write then."""
-        with contextlib.suppress(ConditionalCheckFailed):  # lowered further meanwhile
-            async with dynamo_translated("UpdateItem"):
-                await self._client.update_item(
-                    self._table,
-                    {"id": counter},
-                    F("first_month").set(month),
-                    condition=F("first_month").gt(month),
-                )

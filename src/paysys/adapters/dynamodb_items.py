@@ -68,7 +68,7 @@ class Layout:
 
     pending_shards: int = 32
     list_shards: int = 16
-    counter_shards: int = 32
+    counter_shards: int = 4  # rollup shards of the counts journal
     reconcile_after: timedelta = timedelta(seconds=60)
 
 

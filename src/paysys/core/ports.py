@@ -111,7 +111,11 @@ class PaymentRepository(Protocol):
         (a few times more with a status filter), whatever the table holds."""
 
     async def counts(self, merchant_id: str) -> Counts:
-        """The merchant's payments by status, from its counter items (O(shards) reads)."""
+        """The merchant's payments by status, from its counter item (one read; as of the
+        last rollup of the counts journal, at most ~10 s behind)."""
+
+    async def platform_counts(self) -> Counts:
+        """Every merchant's payments by status (a read per rollup shard; as behind)."""
 
     async def ping(self) -> None:
         """Raise ``BackendUnavailable`` unless the table answers."""

@@ -1,6 +1,7 @@
 """Read models for people: a merchant's payments newest first, and the numbers the status page
 shows. Both cost the same whatever the table holds: a page reads O(limit + shards) items, the
-counts O(shards) counter items, cached per merchant and shared by concurrent callers."""
+counts one counter item (the platform's totals: one per rollup shard), cached per merchant
+and shared by concurrent callers."""
 
 from __future__ import annotations
 
@@ -57,12 +58,16 @@ class StatusReader:
                 "merchant_id": merchant_id,
                 "payments": {s.value: counts.by_status[s] for s in PaymentStatus},
             }
-        counts, queue, dlq = await asyncio.gather(
-            self.payments.counts(merchant_id), self.queue.depth(), self.dlq.depth()
+        counts, every, queue, dlq = await asyncio.gather(
+            self.payments.counts(merchant_id),
+            self.payments.platform_counts(),
+            self.queue.depth(),
+            self.dlq.depth(),
         )
         return {
             "merchant_id": merchant_id,
             "payments": {s.value: counts.by_status[s] for s in PaymentStatus},
+            "platform": {s.value: every.by_status[s] for s in PaymentStatus},
             "queue": {"visible": queue[0], "in_flight": queue[1]},
             "dlq": {"visible": dlq[0]},
         }

@@ -56,8 +56,8 @@ _LOOKUPS = (
 GRANTS: dict[Role, tuple[Grant, ...]] = {
     "api": (
         *_LOOKUPS,
-        # create (conditional put, read back, its counter ADD), GET /payments/{id}, a page's
-        # items and /stats' counter items (batch reads); /readyz
+        # create (conditional put, read back, its counts journal put and registry), GET
+        # /payments/{id}, a page's items, /stats' counter items (reads); /readyz
         Grant(
             (
                 "dynamodb:PutItem",
@@ -94,13 +94,16 @@ GRANTS: dict[Role, tuple[Grant, ...]] = {
             (T.QUEUE,),
         ),
         Grant(("sqs:GetQueueAttributes",), (T.DLQ,)),  # the DLQ depth metric
-        # approve (conditional update, read on a duplicate, counter ADD), the reconciler's
-        # claims and shard leases (conditional put); /readyz
+        # approve (conditional update, read on a duplicate, counts journal put), the
+        # reconciler's claims and shard leases (conditional put), the counts rollup (batch
+        # reads of registries and journal, counter ADDs, closed registries deleted); /readyz
         Grant(
             (
                 "dynamodb:UpdateItem",
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:DeleteItem",
                 "dynamodb:DescribeTable",
             ),
             (T.TABLE,),
@@ -114,8 +117,18 @@ GRANTS: dict[Role, tuple[Grant, ...]] = {
     # `paysys provision`, and the operator's `paysys dlq list | redrive`.
     "provision": (
         Grant(("dynamodb:DescribeTable", "dynamodb:CreateTable"), (T.TABLE, T.IDEMPOTENCY_TABLE)),
-        # migrating a table of an earlier layout: indexes, backfill (scan, update, count)
-        Grant(("dynamodb:UpdateTable", "dynamodb:Scan", "dynamodb:UpdateItem"), (T.TABLE,)),
+        # migrating a table of an earlier layout: indexes, backfill (scan, update, count
+        # journalled), old counter items folded (a transaction: delete, ADDs)
+        Grant(
+            (
+                "dynamodb:UpdateTable",
+                "dynamodb:Scan",
+                "dynamodb:UpdateItem",
+                "dynamodb:PutItem",
+                "dynamodb:DeleteItem",
+            ),
+            (T.TABLE,),
+        ),
         Grant(
             ("dynamodb:DescribeTimeToLive", "dynamodb:UpdateTimeToLive"),
             (T.TABLE, T.IDEMPOTENCY_TABLE),  # the velocity counters' and the keys' TTL

@@ -7,7 +7,9 @@
    merchant's counters (each item once: the update is conditional on the keys being absent);
    a final payment that still carries pending-index keys (approved by an older worker) loses
    them. This one scan reads the whole table once; it is a migration, never a request path.
-3. Remove the first layout's ``status-created_at`` index (two hot key values).
+3. Fold the counter items of earlier versions into today's counts layout, once
+   (``paysys.ops.migrate_counts``).
+4. Remove the first layout's ``status-created_at`` index (two hot key values).
 Running it again changes nothing, so an operator runs it before and after rolling out.
 """
 
@@ -31,6 +33,7 @@ from paysys.adapters.dynamodb_items import (
     to_item,
 )
 from paysys.core.domain import PaymentStatus
+from paysys.ops.migrate_counts import fold_legacy_counters
 
 log = structlog.get_logger(__name__)
 INDEX_WAIT_SECONDS = 900.0
@@ -49,6 +52,9 @@ async def migrate_table(payments: DynamoPayments) -> list[str]:
     backfilled = await backfill(payments)
     if backfilled:
         done.append(f"backfilled:{backfilled}")
+    folded = await fold_counters(payments)
+    if folded:
+        done.append(f"counters_folded:{folded}")
     if LEGACY_STATUS_INDEX in indexes:
         await _update_table(payments, {"IndexName": LEGACY_STATUS_INDEX}, "Delete", [])
         done.append(f"removed:{LEGACY_STATUS_INDEX}")
@@ -59,8 +65,11 @@ async def migrate_table(payments: DynamoPayments) -> list[str]:
 
 async def backfill(payments: DynamoPayments) -> int:
     """Give every payment of an earlier layout today's keys (and count it); the number done."""
-    unmigrated = (F("list_pk").does_not_exist() & F("kind").does_not_exist()) | (
-        F("pending_shard").exists() & F("status").not_equals(PaymentStatus.PENDING.value)
+    # Not a payment: an item with a ``kind`` (counters, leases, the counts journal, whose
+    # writer registries carry ``pending_shard`` too).
+    unmigrated = F("kind").does_not_exist() & (
+        F("list_pk").does_not_exist()
+        | (F("pending_shard").exists() & F("status").not_equals(PaymentStatus.PENDING.value))
     )
     count = 0
     scan = payments.client.scan(payments.table, filter_expression=unmigrated)
@@ -78,6 +87,13 @@ async def backfill(payments: DynamoPayments) -> int:
             await payments.count_existing(payment)
             count += 1
     return count
+
+
+async def fold_counters(payments: DynamoPayments) -> int:
+    """Fold the old ``#count#<merchant>#<shard>`` items (one scan, filtered to counters)."""
+    legacy = F("kind").equals("counter") & F("id").begins_with("#count#")
+    scan = payments.client.scan(payments.table, filter_expression=legacy)
+    return await fold_legacy_counters(payments, [item async for item in _translated(scan)])
 
 
 async def _translated(items: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:

@@ -27,6 +27,7 @@ from yarl import URL
 
 from paysys import __version__
 from paysys.adapters.aws import translated
+from paysys.adapters.counter_rollup import CounterRollup
 from paysys.adapters.dynamodb import DynamoPayments
 from paysys.adapters.dynamodb_counts import CounterWriter
 from paysys.adapters.dynamodb_items import Layout
@@ -80,6 +81,7 @@ class Resources:
     service: PaymentService
     status: StatusReader
     leases: DynamoLeases
+    rollup: CounterRollup  # folds the counts journal (the worker runs it)
 
 
 @asynccontextmanager
@@ -181,6 +183,9 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
                 service=service,
                 status=StatusReader(payments, queue, dlq, settings.stats_cache_seconds),
                 leases=DynamoLeases(clients.dynamodb, settings.table_name),
+                rollup=CounterRollup(
+                    clients.dynamodb, settings.table_name, settings.counter_shards
+                ),
             )
         finally:  # a stopping role sends the events and writes the counts it holds
             await asyncio.gather(service.settle(), events.close(), outcomes.close())

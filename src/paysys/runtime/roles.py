@@ -26,6 +26,7 @@ from paysys.config import Settings
 from paysys.errors import BackendUnavailable
 from paysys.runtime.resources import Resources
 from paysys.runtime.serving import Limits, serving
+from paysys.worker.counts import CountsRollup
 from paysys.worker.metrics import WorkerMetrics
 from paysys.worker.reconciler import Reconciler, ReconcilerOptions
 from paysys.worker.worker import Worker, WorkerOptions
@@ -92,9 +93,22 @@ async def run_worker(settings: Settings, resources: Resources, stop: asyncio.Eve
                 reconciler = build_reconciler(settings, resources)
                 metrics.watch_reconciler(reconciler)
                 group.create_task(reconciler.run(stop))
+            if settings.counter_rollup_seconds > 0:
+                group.create_task(build_rollup(settings, resources).run(stop))
             group.create_task(watch_queues(resources, metrics, stop, settings))
             await worker.run()
     return worker
+
+
+def build_rollup(settings: Settings, resources: Resources) -> CountsRollup:
+    """The counts rollup loop: each shard's lease won by one worker at a time."""
+    return CountsRollup(
+        resources.rollup, resources.leases, settings.counter_rollup_seconds, owner=_owner()
+    )
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def build_reconciler(settings: Settings, resources: Resources) -> Reconciler:
@@ -105,13 +119,12 @@ def build_reconciler(settings: Settings, resources: Resources) -> Reconciler:
         shards=settings.pending_shards,
         max_backoff_seconds=settings.reconcile_max_backoff_seconds,
     )
-    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     return Reconciler(
         resources.payments,
         resources.leases,
         resources.events,
         options,
-        owner=owner,
+        owner=_owner(),
         outcomes=resources.outcomes,
     )
 

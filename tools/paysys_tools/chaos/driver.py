@@ -23,8 +23,10 @@ from pathlib import Path
 
 import aiohttp
 
+from paysys.adapters.counter_rollup import CounterRollup
 from paysys.config import Settings
 from paysys.core.velocity import Velocity
+from paysys.errors import BackendUnavailable
 from paysys_tools.chaos.checker import check
 from paysys_tools.chaos.clients import Client, intents
 from paysys_tools.chaos.collect import (
@@ -45,6 +47,7 @@ DENIED = "mx-deny"
 PER_MINUTE = 6
 BRL_PER_MINUTE = "500.00"
 STATS_SECONDS = 12.0  # how long /stats may take to show what the table holds
+ROLLUP_SECONDS = 60.0  # how long the rollup may take to apply every journalled count
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,8 @@ def campaign_settings(seed: int) -> tuple[Settings, Velocity]:
         reconcile_after_seconds=3,
         reconcile_interval_seconds=1.0,
         reconcile_max_backoff_seconds=5.0,
+        counter_flush_seconds=0.5,
+        counter_rollup_seconds=1.0,
         idempotency_lock_seconds=6,
         shutdown_timeout_seconds=5.0,
         rules=rules,
@@ -130,6 +135,7 @@ async def run_seed(seed: int, options: Options, emulator: str, log_dir: Path) ->
             )
             history.outcomes = await drain(subscriber)
             history.payments = payments_of(items)
+            await counts_rolled_up(system)
             history.stats = await _stats(client, system, history)
         system.events += await system.stop_all()
         items = await scan(system.clients.dynamodb, system.settings.table_name)
@@ -182,6 +188,21 @@ async def _probe(http: aiohttp.ClientSession, system: System) -> None:
                 async with asyncio.timeout(5), http.get(url) as response:
                     await response.read()
         await asyncio.sleep(1.0)
+
+
+async def counts_rolled_up(system: System) -> bool:
+    """Wait until the workers' rollup has applied every journalled count (a killed rollup
+    owner's shards wait for its lease to run out), or the time is up: whether it did."""
+    settings = system.settings
+    rollup = CounterRollup(system.clients.dynamodb, settings.table_name, settings.counter_shards)
+    deadline = time.monotonic() + ROLLUP_SECONDS
+    while time.monotonic() < deadline:
+        with contextlib.suppress(BackendUnavailable):
+            behind = [await rollup.behind(s) for s in range(rollup.shards)]
+            if not any(behind):
+                return True
+        await asyncio.sleep(0.5)
+    return False
 
 
 async def _stats(client: Client, system: System, history: History) -> dict[str, Mapping[str, int]]:

@@ -1,11 +1,17 @@
-"""What the counts behind ``/stats`` cost per payment at a rate, over many processes and
-merchants (the counter journal and its rollup: ``paysys.adapters.dynamodb_counts``).
+"""What the counts behind ``/stats`` cost in DynamoDB write units (a pure model of
+``paysys.adapters.dynamodb_counts`` and ``counter_rollup``, for ``paysys capacity``).
 
-Every process appends its coalesced deltas to journal items (one stream per rollup shard,
-packed up to ``JOURNAL_ITEM_BYTES``) once per flush; one owner per rollup shard adds a round of
-journals to one counter item per merchant once per rollup interval. So the journal costs
-bytes (about one write unit per ``JOURNAL_ITEM_BYTES`` of entries), and the rollup one write
-per merchant touched per round, however many processes counted it.
+Per second, with ``rate`` payments/s (2 count events each: created, then final), spread
+uniformly over ``merchants`` active merchants and ``processes`` writing processes:
+
+- journal: every process, every flush (``flush_seconds``), puts per rollup shard it touched
+  ``ceil(entries' bytes / 900)`` items of under 1 KB: 1 write unit each;
+- rollup: every round (``rollup_seconds``), one ADD per distinct merchant seen in the round
+  and per shard's platform totals, one registry update per writer and shard with new items,
+  two state updates per shard.
+
+The distinct merchants among ``e`` events is the uniform-occupancy expectation
+``m x (1 - exp(-e / m))``.
 """
 
 from __future__ import annotations
@@ -13,51 +19,101 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-JOURNAL_ITEM_BYTES = 900  # entries packed per journal item (items stay within 1 KB)
-ENTRY_OVERHEAD_BYTES = 12  # separators and the deltas of one merchant's entry
-COUNT_EVENTS_PER_PAYMENT = 2  # created (API), decided (worker): counted where they happen
+from paysys.adapters.counter_journal import ENTRY_BYTES
+
+COUNT_EVENTS_PER_PAYMENT = 2
+ENTRY_BYTES_TYPICAL = 24  # ``merchant:1,,1,;`` with a ~16-character merchant id
+
+
+def distinct(events: float, population: float) -> float:
+    """Expected distinct values among ``events`` uniform draws from ``population``."""
+    if population <= 0 or events <= 0:
+        return 0.0
+    return population * -math.expm1(-events / population)
 
 
 @dataclass(frozen=True, slots=True)
-class CounterLoad:
-    rate: float  # payments/s
-    merchants: int  # active merchants, payments spread evenly (the costly case)
-    processes: int  # API and worker processes that count
-    flush_seconds: float  # J: each process writes its journal this often
-    rollup_seconds: float  # R: each rollup shard applies a round this often
-    shards: int  # S: rollup shards (merchants hashed over them)
-    merchant_id_bytes: int = 13
+class CounterCost:
+    journal: float  # write units per second, by part
+    rollup_merchants: float
+    rollup_registries: float
+    rollup_state: float
+
+    @property
+    def total(self) -> float:
+        return self.journal + self.rollup_merchants + self.rollup_registries + self.rollup_state
 
 
-def distinct(draws: float, merchants: int) -> float:
-    """Expected distinct merchants among ``draws`` payments spread evenly over ``merchants``."""
-    return merchants * -math.expm1(-draws / merchants) if merchants else 0.0
+def counter_cost(
+    rate: float,
+    merchants: int,
+    processes: int,
+    *,
+    shards: int = 4,
+    flush_seconds: float = 1.0,
+    rollup_seconds: float = 8.0,
+    entry_bytes: int = ENTRY_BYTES_TYPICAL,
+) -> CounterCost:
+    """Write units per second by part (``flush_seconds`` 0: a flush per count event)."""
+    events = rate * COUNT_EVENTS_PER_PAYMENT
+    per_process = events / max(processes, 1)
+    flushes = 1 / flush_seconds if flush_seconds > 0 else per_process
+    per_flush = per_process / flushes
+    seen = distinct(per_flush, merchants)
+    touched = distinct(seen, shards)  # rollup shards with at least one entry
+    items = touched * math.ceil(seen / touched * entry_bytes / ENTRY_BYTES) if touched else 0.0
+    journal = processes * items * flushes
+    per_round = events * rollup_seconds
+    # (writer, shard) pairs with new items in a round: one registry update each.
+    writer_shards = processes * distinct(distinct(per_process * rollup_seconds, merchants), shards)
+    return CounterCost(
+        journal=journal,
+        rollup_merchants=(distinct(per_round, merchants) + shards) / rollup_seconds,
+        rollup_registries=writer_shards / rollup_seconds,
+        rollup_state=2 * shards / rollup_seconds,
+    )
 
 
-def journal_wru_per_second(load: CounterLoad) -> float:
-    events = COUNT_EVENTS_PER_PAYMENT * load.rate / load.processes * load.flush_seconds
-    entries = distinct(events, load.merchants)  # one entry per merchant per flush
-    per_shard = entries / load.shards
-    touched = distinct(entries, load.shards)  # shards this flush writes to
-    entry_bytes = load.merchant_id_bytes + ENTRY_OVERHEAD_BYTES
-    items = touched * max(1, math.ceil(per_shard * entry_bytes / JOURNAL_ITEM_BYTES))
-    return load.processes * items / load.flush_seconds
+def counter_wru_per_second(
+    rate: float,
+    merchants: int,
+    processes: int,
+    *,
+    shards: int = 4,
+    flush_seconds: float = 1.0,
+    rollup_seconds: float = 8.0,
+    entry_bytes: int = ENTRY_BYTES_TYPICAL,
+) -> float:
+    return counter_cost(
+        rate,
+        merchants,
+        processes,
+        shards=shards,
+        flush_seconds=flush_seconds,
+        rollup_seconds=rollup_seconds,
+        entry_bytes=entry_bytes,
+    ).total
 
 
-def rollup_wru_per_second(load: CounterLoad) -> float:
-    events = COUNT_EVENTS_PER_PAYMENT * load.rate * load.rollup_seconds
-    merchants = distinct(events, load.merchants)  # counter items written per round
-    writers = load.processes * distinct(events / load.processes, load.shards)  # cursors moved
-    rounds = load.shards * 2  # each shard's round: bounds recorded, then done
-    return (merchants + writers + rounds) / load.rollup_seconds
-
-
-def counter_wru_per_payment(load: CounterLoad) -> float:
-    if load.rate <= 0:
+def counter_wru_per_payment(
+    rate: float,
+    merchants: int,
+    processes: int,
+    *,
+    shards: int = 4,
+    flush_seconds: float = 1.0,
+    rollup_seconds: float = 8.0,
+    entry_bytes: int = ENTRY_BYTES_TYPICAL,
+) -> float:
+    if rate <= 0:
         return 0.0
-    return (journal_wru_per_second(load) + rollup_wru_per_second(load)) / load.rate
-
-
-def lag_seconds(load: CounterLoad) -> float:
-    """How far behind ``/stats`` can be: a flush, then a whole round (plus the round's work)."""
-    return load.flush_seconds + load.rollup_seconds
+    wru = counter_wru_per_second(
+        rate,
+        merchants,
+        processes,
+        shards=shards,
+        flush_seconds=flush_seconds,
+        rollup_seconds=rollup_seconds,
+        entry_bytes=entry_bytes,
+    )
+    return wru / rate

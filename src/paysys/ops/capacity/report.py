@@ -10,7 +10,7 @@ from typing import Any
 from paysys.adapters.dynamodb_items import Layout
 from paysys.config import Settings
 from paysys.ops.capacity import prices
-from paysys.ops.capacity.counters import CounterLoad, counter_wru_per_payment, lag_seconds
+from paysys.ops.capacity.counters import counter_wru_per_payment
 from paysys.ops.capacity.keys import WRITE_LIMIT, rows
 from paysys.ops.capacity.units import Step, steps
 
@@ -54,8 +54,11 @@ def cost(
     made = steps(layout_of(settings), key_share=key_share, velocity=velocity)
     wru = sum(s.wru * s.share for s in made)
     rru = sum(s.rru * s.share for s in made)
-    load = CounterLoad(rate, merchants, processes, settings.counter_flush_seconds, 8.0, 4)
-    counters = counter_wru_per_payment(load)
+    counters = counter_wru_per_payment(
+        rate, merchants, processes, shards=settings.counter_shards,
+        flush_seconds=settings.counter_flush_seconds,
+        rollup_seconds=settings.counter_rollup_seconds,
+    )  # fmt: skip
     batch = settings.worker_batch_size
     requests = {
         "dynamodb": sum(s.share for s in made),
@@ -81,7 +84,7 @@ def cost(
         counter_wru_per_payment=round(counters, 4),
         calls_per_payment=round(sum(requests.values()), 4),
         usd_per_million=round(usd, 3),
-        stats_lag_seconds=lag_seconds(load),
+        stats_lag_seconds=settings.counter_flush_seconds + settings.counter_rollup_seconds,
         steps=[asdict(s) for s in made],
         requests_per_payment=requests,
         hottest_per_second={r.what: round(r.hottest_per_second(rate), 1) for r in rows(settings)},

@@ -23,8 +23,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
+import operator
 import secrets
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -40,6 +43,21 @@ from paysys.core.domain import PaymentStatus
 from paysys.errors import BackendUnavailable
 
 log = structlog.get_logger(__name__)
+
+
+def writer_attribute(writer_id: str) -> str:
+    """The attribute of a counter item holding ``writer_id``'s last sequence number."""
+    return f"w#{writer_id}"
+
+
+def counter_changes(
+    merchant_id: str, writer_id: str, seq: int, deltas: Mapping[str, int]
+) -> tuple[dict[str, str | int], dict[str, int]]:
+    """(set, add) of one counter write (``first_month`` aside: set only where absent)."""
+    sets: dict[str, str | int] = {
+        "kind": "counter", "merchant_id": merchant_id, writer_attribute(writer_id): seq,
+    }  # fmt: skip
+    return sets, {name: delta for name, delta in deltas.items() if delta}
 
 
 class CountedOnce:
@@ -190,7 +208,7 @@ class CounterWriter:
                 await self._client.update_item(
                     self._table,
                     {"id": counter},
-                    F(f"w#{self.writer_id}").remove(),
+                    F(writer_attribute(self.writer_id)).remove(),
                     condition=F("id").exists(),
                 )
         except (BackendUnavailable, ConditionalCheckFailed) as exc:
@@ -214,13 +232,13 @@ class CounterWriter:
     async def _send(self, write: _Write) -> None:
         if write.first_month is None and not any(write.deltas.values()):
             return  # e.g. created and decided within one flush, by one process
-        mine = F(f"w#{self.writer_id}")
-        update = (
-            F("kind").set("counter") & F("merchant_id").set(write.merchant_id) & mine.set(write.seq)
+        mine = F(writer_attribute(self.writer_id))
+        sets, adds = counter_changes(write.merchant_id, self.writer_id, write.seq, write.deltas)
+        update = functools.reduce(
+            operator.and_,
+            [F(name).set(value) for name, value in sets.items()]
+            + [F(name).add(delta) for name, delta in adds.items()],
         )
-        for name, delta in write.deltas.items():
-            if delta:
-                update = update & F(name).add(delta)
         if write.first_month is not None:
             update = update & F("first_month").set_if_not_exists(write.first_month)
         lock = self._item_locks.setdefault(write.counter, asyncio.Lock())

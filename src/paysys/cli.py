@@ -24,7 +24,7 @@ import structlog
 from paysys.api.auth import decide_auth, new_key
 from paysys.config import Settings
 from paysys.config_docs import markdown_table, render_config
-from paysys.core.domain import MERCHANT_ID
+from paysys.core.domain import merchant_id_problem
 from paysys.core.outcomes import OUTCOME_TYPES
 from paysys.errors import PaysysError
 from paysys.observability.logging import configure_logging
@@ -103,8 +103,8 @@ def _group(commands: Subparsers, name: str, summary: str) -> Subparsers:
 
 
 def _merchant(text: str) -> str:
-    if not MERCHANT_ID.fullmatch(text):
-        raise argparse.ArgumentTypeError("1-63 of a-z, 0-9, _ and -, starting with a-z or 0-9")
+    if problem := merchant_id_problem(text):
+        raise argparse.ArgumentTypeError(f"the merchant id {problem}")
     return text
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from paysys.adapters.dynamodb_items import Layout
 from paysys.adapters.dynamodb_list import FILTER_BUDGET, MAX_MONTHS_PER_PAGE
@@ -235,7 +233,7 @@ class _Key:
     payment_id: str
     locked_until: int
     expires_at: int
-    response: str | None = None  # set once done (stored as JSON text, as DynamoDB holds it)
+    done: bool = False  # the payment is stored: a replay reads it (no response is kept)
     owner: str = ""  # the token of the request holding the lease
 
 
@@ -263,8 +261,8 @@ class FakeIdempotency:
             raise IdempotencyKeyReused(
                 "this Idempotency-Key was used with a different request body"
             )
-        if held.response is not None:
-            return Claim(ClaimState.DONE, held.payment_id, json.loads(held.response))
+        if held.done:
+            return Claim(ClaimState.DONE, held.payment_id)
         if owner and held.owner == owner:  # this request's own claim (or resume), retried
             state = ClaimState.NEW if held.payment_id == payment_id else ClaimState.RESUMED
             return Claim(state, held.payment_id)
@@ -273,12 +271,12 @@ class FakeIdempotency:
         held.locked_until, held.owner = epoch + self.lock_seconds, owner
         return Claim(ClaimState.RESUMED, held.payment_id)
 
-    async def complete(self, key: str, response: dict[str, Any], now: datetime) -> None:
+    async def complete(self, key: str, now: datetime) -> None:
         held = self._keys[key]
-        held.response = json.dumps(response)
+        held.done = True
         held.expires_at = int(now.timestamp()) + self.ttl_seconds
 
     async def release(self, key: str, owner: str = "") -> None:
         held = self._keys.get(key)
-        if held is not None and held.response is None and (not owner or held.owner == owner):
+        if held is not None and not held.done and (not owner or held.owner == owner):
             held.locked_until = 0

@@ -10,6 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from paysys.core.domain import PaymentCreated
+from paysys.core.limits import REQUEST_ID_MAX_BYTES
 from paysys.core.service import Decision
 from paysys.runtime.resources import Resources
 
@@ -111,6 +112,19 @@ async def test_publishes_payment_created_event(
     assert message.correlation_id == "trace-1"
     assert f'"payment_id":"{payment["id"]}"' in message.body
     assert '"type":"PaymentCreated"' in message.body
+
+
+async def test_a_request_id_over_its_bytes_is_replaced_never_stored(
+    api: TestClient[Any, Any],
+) -> None:
+    kept, long = "r" * REQUEST_ID_MAX_BYTES, "r" * (REQUEST_ID_MAX_BYTES + 1)
+    paid = {"amount": "5", "currency": "EUR"}
+    response = await api.post("/payments", json=paid, headers={"X-Request-ID": kept})
+    assert response.headers["X-Request-ID"] == kept
+    response = await api.post("/payments", json=paid, headers={"X-Request-ID": long})
+    assert response.status == 202
+    replaced = response.headers["X-Request-ID"]
+    assert str(uuid.UUID(replaced)) == replaced  # a new UUID is its correlation id
 
 
 async def test_amounts_follow_the_currency_minor_unit(

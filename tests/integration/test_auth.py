@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient
 from paysys.api.auth import ApiKeys, Caller, decide_auth, hash_key, new_key
 from paysys.config import Settings
 from paysys.core.domain import DEFAULT_MERCHANT
+from paysys.core.limits import MERCHANT_ID_MAX_BYTES
 from paysys.errors import ConfigError
 from paysys.runtime.resources import Resources
 
@@ -42,8 +43,13 @@ RAW_KEY_HINT = "looks like a raw key: configure its SHA-256 hash, see `paysys ke
         ),
         (
             f"Acme Corp:{HASH}",
-            "entry 1 of 1 has a merchant id that is not 1-63 of a-z, 0-9, _ and - (before the "
-            "colon)",
+            f"entry 1 of 1 has a merchant id that is not 1-{MERCHANT_ID_MAX_BYTES} of a-z, 0-9, "
+            "_ and -, starting with a-z or 0-9 (before the colon)",
+        ),
+        (
+            f"{'m' * (MERCHANT_ID_MAX_BYTES + 1)}:{HASH}",  # in every payment item: bounded
+            f"entry 1 of 1 has a merchant id that is {MERCHANT_ID_MAX_BYTES + 1} bytes long: at "
+            f"most {MERCHANT_ID_MAX_BYTES} (before the colon)",
         ),
     ],
 )

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from paysys.adapters.dynamodb_size import item_size
 from paysys.core.domain import fingerprint, new_payment_id, parse_new_payment, utcnow
+from paysys.core.limits import IDEMPOTENCY_KEY_MAX_BYTES
 from paysys.runtime.resources import Clients, Resources
 
 BODY = {"amount": "42.00", "currency": "BRL", "description": "book"}
@@ -97,6 +99,36 @@ async def test_bad_keys_are_rejected(api: TestClient[Any, Any], key: str) -> Non
     response = await post(api, key)
     assert response.status == 400
     assert (await response.json())["error"]["code"] == "invalid_idempotency_key"
+
+
+async def test_a_key_is_limited_in_bytes_and_the_error_names_the_header(
+    api: TestClient[Any, Any],
+) -> None:
+    response = await post(api, "k" * IDEMPOTENCY_KEY_MAX_BYTES)
+    assert response.status == 202
+    response = await post(api, "k" * (IDEMPOTENCY_KEY_MAX_BYTES + 1))
+    assert response.status == 400
+    assert (await response.json())["error"] == {
+        "code": "invalid_idempotency_key",
+        "message": f"Idempotency-Key must be at most {IDEMPOTENCY_KEY_MAX_BYTES} bytes in "
+        f"UTF-8 (got {IDEMPOTENCY_KEY_MAX_BYTES + 1})",
+    }
+
+
+async def test_the_record_holds_the_payment_id_not_the_response(
+    api: TestClient[Any, Any], clients: Clients
+) -> None:
+    body = {**BODY, "description": "\N{GRINNING FACE}" * 50}
+    first = await post(api, "order-small", body)
+    again = await post(api, "order-small", body)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert await again.json() == await first.json()  # read from the payment itself
+    record = await clients.dynamodb.get_item(
+        clients.settings.idempotency_table_name, {"key": "default:order-small"}
+    )
+    assert record["payment_id"] == (await first.json())["id"]
+    assert "response" not in record
+    assert item_size(record) < 300
 
 
 async def test_keys_are_stored_with_an_expiry(api: TestClient[Any, Any], clients: Clients) -> None:

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from paysys.core.currencies import ISO_4217
 from paysys.core.domain import NewPayment, Payment, PaymentCreated, PaymentStatus
+from paysys.core.limits import VELOCITY_CURRENCIES_MAX
 from paysys.core.partition_keys import shard_of
 from paysys.core.rules import DeclineReason, Rules, decide, load_rules
 from paysys.core.service import Decision
@@ -117,6 +119,10 @@ def test_sharded_shares_add_up_to_the_limit_and_a_large_amount_spans_shards() ->
         ('{"velocity": {"payments_per_minute": 0}}', "payments_per_minute must be an integer"),
         ('{"velocity": {"shards": 100}}', "velocity.shards must be an integer from 1 to 64"),
         ("/no/such/rules.json", "cannot read rules file"),
+        (
+            json.dumps({"velocity": {"amount_per_minute": dict.fromkeys(sorted(ISO_4217), "9")}}),
+            f"has {len(ISO_4217)} currencies: at most {VELOCITY_CURRENCIES_MAX}",
+        ),
     ],
 )
 def test_bad_rules_fail_at_start_with_a_clear_error(setting: str, message: str) -> None:

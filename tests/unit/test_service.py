@@ -66,6 +66,19 @@ async def test_with_a_key_a_retry_replays_the_first_answer(fakes: FakeSystem) ->
     assert await fakes.queue.depth() == (1, 0)  # one payment, one event
 
 
+async def test_a_replay_answers_the_payment_as_it_is_stored_now(fakes: FakeSystem) -> None:
+    """The key's record names the payment, not the first answer: a replay after the decision
+    answers the decided payment, with the replay marker."""
+    service = fakes.service()
+    first = await service.create(NEW, "c", idempotency_key="order-now")
+    fakes.clock.advance(1)
+    await fakes.payments.transition(first.payment_id, PaymentStatus.APPROVED, fakes.clock.now())
+    again = await service.create(NEW, "c-retry", idempotency_key="order-now")
+    assert again.replayed
+    assert again.body == (await fakes.payments.get(first.payment_id)).to_json()
+    assert (again.body["id"], again.body["status"]) == (first.payment_id, "Approved")
+
+
 async def test_with_a_key_another_body_is_refused(fakes: FakeSystem) -> None:
     service = fakes.service()
     await service.create(NEW, "c", idempotency_key="order-2")

@@ -22,9 +22,7 @@ class DynamoLeases:
 
     async def acquire(self, name: str, owner: str, now: datetime, seconds: float) -> bool:
         epoch = now.timestamp()
-        item: dict[str, Any] = {
-            "id": f"#lease#{name}", "kind": "lease", "owner": owner, "until": epoch + seconds,
-        }  # fmt: skip
+        item = lease_item(name, owner, epoch + seconds)
         # Free, run out, or already this owner's (a retry whose reply was lost, or its own
         # lease from the last pass): an owner never locks itself out.
         free = F("id").does_not_exist() | F("until").lt(epoch) | F("owner").equals(owner)
@@ -34,3 +32,8 @@ class DynamoLeases:
         except ConditionalCheckFailed:
             return False
         return True
+
+
+def lease_item(name: str, owner: str, until: float) -> dict[str, Any]:
+    """The item of lease ``name`` held by ``owner`` until ``until`` (epoch seconds)."""
+    return {"id": f"#lease#{name}", "kind": "lease", "owner": owner, "until": until}

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any
 
 WRITE_UNIT_BYTES = 1024
 READ_UNIT_BYTES = 4096
 ITEM_LIMIT_BYTES = 1024  # every item paysys stores stays within one write unit
+_PRECISION = Context(prec=38)  # a DynamoDB number has up to 38 significant digits
 
 
 def value_size(value: Any) -> int:  # noqa: PLR0911 - one return per DynamoDB type
@@ -39,7 +40,8 @@ def value_size(value: Any) -> int:  # noqa: PLR0911 - one return per DynamoDB ty
 
 
 def _number_size(number: Decimal) -> int:
-    digits = number.normalize().as_tuple().digits if number else (0,)
+    # At DynamoDB's precision: the default context's 28 digits would round a longer number.
+    digits = number.normalize(_PRECISION).as_tuple().digits if number else (0,)
     significant = len(str(int("".join(map(str, digits)))).strip("0") or "0")
     return math.ceil(significant / 2) + 1
 

@@ -1,4 +1,9 @@
-"""IdempotencyStore over DynamoDB: one item per key, expired by a TTL attribute.
+"""IdempotencyStore over DynamoDB: one small item per key, expired by a TTL attribute.
+
+The record holds the key, the request's fingerprint, the payment id, its state and lease
+(``owner``, ``locked_until``) and its expiry: never the response, which a replay reads from
+the payment itself. So it stays well within one write unit (``claim_item`` is its largest
+form; ``tests/unit/test_item_sizes.py`` measures it).
 
 A claim is a conditional put; a live claim is a lease (``locked_until``) so a request that
 died mid-way does not block its key for a day: after the lease the next request with the same
@@ -11,7 +16,6 @@ pod resumed it; leases are compared against each pod's clock) never frees the ne
 from __future__ import annotations
 
 import contextlib
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,18 +45,12 @@ class DynamoIdempotency:
         self, key: str, fingerprint: str, payment_id: str, now: datetime, owner: str = ""
     ) -> Claim:
         epoch = int(now.timestamp())
-        item = {
-            "key": key,
-            "fingerprint": fingerprint,
-            "payment_id": payment_id,
-            "state": IN_PROGRESS,
-            "locked_until": epoch + self.lock_seconds,
-            TTL_ATTRIBUTE: epoch + self.ttl_seconds,
-        }
+        item = claim_item(
+            key, fingerprint, payment_id, epoch, owner=owner, durations=self.durations
+        )
         # TTL deletion is lazy: an expired record counts as absent.
         free = F("key").does_not_exist() | F(TTL_ATTRIBUTE).lt(epoch)
         if owner:  # a retry of this very claim (its reply lost) is still this request's
-            item[OWNER] = owner
             free = free | (
                 F(OWNER).equals(owner)
                 & F("payment_id").equals(payment_id)
@@ -77,8 +75,8 @@ class DynamoIdempotency:
             raise IdempotencyKeyReused(
                 "this Idempotency-Key was used with a different request body"
             )
-        if record["state"] == DONE:
-            return Claim(ClaimState.DONE, record["payment_id"], json.loads(record["response"]))
+        if record["state"] == DONE:  # a record of an earlier release may hold a response too
+            return Claim(ClaimState.DONE, record["payment_id"])
         if owner and record.get(OWNER) == owner:  # this request's own resume, retried
             return Claim(ClaimState.RESUMED, record["payment_id"])
         if int(record["locked_until"]) > epoch:
@@ -103,13 +101,17 @@ class DynamoIdempotency:
             ) from None
         return Claim(ClaimState.RESUMED, record["payment_id"])
 
-    async def complete(self, key: str, response: dict[str, Any], now: datetime) -> None:
+    @property
+    def durations(self) -> tuple[int, int]:
+        """(lease, TTL) in seconds."""
+        return self.lock_seconds, self.ttl_seconds
+
+    async def complete(self, key: str, now: datetime) -> None:
         async with dynamo_translated("UpdateItem"):
             await self.client.update_item(
                 self.table,
                 {"key": key},
                 F("state").set(DONE)
-                & F("response").set(json.dumps(response, separators=(",", ":")))
                 & F(TTL_ATTRIBUTE).set(int(now.timestamp()) + self.ttl_seconds),
             )
 
@@ -125,3 +127,28 @@ class DynamoIdempotency:
                 await self.client.update_item(
                     self.table, {"key": key}, F("locked_until").set(0), condition=holding
                 )
+
+
+def claim_item(
+    key: str,
+    fingerprint: str,
+    payment_id: str,
+    epoch: int,
+    *,
+    owner: str,
+    durations: tuple[int, int],
+) -> dict[str, Any]:
+    """The record a claim puts (``durations``: lease and TTL seconds); a resume and
+    ``complete`` only set values of the same or smaller size on it."""
+    lock_seconds, ttl_seconds = durations
+    item: dict[str, Any] = {
+        "key": key,
+        "fingerprint": fingerprint,
+        "payment_id": payment_id,
+        "state": IN_PROGRESS,
+        "locked_until": epoch + lock_seconds,
+        TTL_ATTRIBUTE: epoch + ttl_seconds,
+    }
+    if owner:
+        item[OWNER] = owner
+    return item

@@ -3,9 +3,10 @@ table, each try of a take one ``TransactWriteItems`` of conditional updates, so 
 never pass the limit together and a retried take is applied once.
 
 The item (``#velocity#<merchant>#<minute>#<shard>``, ``kind`` = ``velocity``) carries ``n``
-(payments), ``a_<currency>`` (amounts) and ``expires_at`` (epoch seconds, the table's TTL
-attribute: DynamoDB deletes it some time after its minute). It has no index key, so it is in
-no index.
+(payments), ``a_<currency>`` (amounts, only of the currencies with an amount limit: at most
+``VELOCITY_CURRENCIES_MAX``, so the item stays small) and ``expires_at`` (epoch seconds, the
+table's TTL attribute: DynamoDB deletes it some time after its minute). It has no index key,
+so it is in no index. ``counter_changes`` is what one take writes on it.
 
 A try's ``ClientRequestToken`` is derived from the payment and the try
 (``paysys.core.velocity``): DynamoDB makes a transaction idempotent per token for 10 minutes,
@@ -24,8 +25,11 @@ when its amount spans k shards, and each refused try as much again (at most
 from __future__ import annotations
 
 import asyncio
+import functools
+import operator
 import random
 from dataclasses import dataclass
+from decimal import Decimal
 
 from aiodynamo.client import Client
 from aiodynamo.errors import TransactionCanceled, TransactionConflict, TransactionInProgress
@@ -77,13 +81,10 @@ class DynamoVelocity:
 
     def _update(self, window: VelocityWindow, part: VelocityPart) -> Update:
         amount_field = f"a_{window.currency}"
-        update: UpdateExpression = (
-            F(amount_field).add(part.amount)
-            & F("kind").set("velocity")
-            & F("expires_at").set(window.expires_at)
-        )
-        if part.count:
-            update = F("n").add(part.count) & update
+        sets, adds = counter_changes(window, part)
+        actions = [F(name).add(delta) for name, delta in adds.items()]
+        actions += [F(name).set(value) for name, value in sets.items()]
+        update: UpdateExpression = functools.reduce(operator.and_, actions)
         condition: Condition | None = None
         if part.count and part.max_count is not None:
             condition = F("n").does_not_exist() | F("n").lt(part.max_count)
@@ -93,3 +94,18 @@ class DynamoVelocity:
             )
             condition = room if condition is None else condition & room
         return Update(self.table, {"id": part.key}, update, condition)
+
+
+def counter_changes(
+    window: VelocityWindow, part: VelocityPart
+) -> tuple[dict[str, str | int], dict[str, int | Decimal]]:
+    """(set, add): the attributes one part of a take sets and adds on its counter item. The
+    amount only where it is capped: an uncapped currency would add an attribute per currency
+    a merchant uses in a minute, unbounded, and no limit reads it."""
+    sets: dict[str, str | int] = {"kind": "velocity", "expires_at": window.expires_at}
+    adds: dict[str, int | Decimal] = {}
+    if part.count:
+        adds["n"] = part.count
+    if part.max_amount is not None:
+        adds[f"a_{window.currency}"] = part.amount
+    return sets, adds

@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 
 from paysys.config import AuthMode, Settings
-from paysys.core.domain import DEFAULT_MERCHANT, MERCHANT_ID
+from paysys.core.domain import DEFAULT_MERCHANT, merchant_id_problem
 from paysys.errors import ConfigError
 
 KEY_PREFIX = "psk_"
@@ -99,9 +99,10 @@ def _split(entry: str) -> tuple[str, str]:
 
 
 def _merchant_problem(merchant: str) -> str | None:
-    if MERCHANT_ID.fullmatch(merchant):
-        return None
-    return "has a merchant id that is not 1-63 of a-z, 0-9, _ and - (before the colon)"
+    """A merchant id is stored in every payment and index key: its length is bounded
+    (``paysys.core.limits``), so an over-long one stops the API at start."""
+    problem = merchant_id_problem(merchant)
+    return None if problem is None else f"has a merchant id that {problem} (before the colon)"
 
 
 def _entry_problem(entry: str) -> str | None:

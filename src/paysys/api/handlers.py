@@ -26,6 +26,7 @@ from paysys.api.app_state import (
 )
 from paysys.api.json_body import decode_json
 from paysys.core.domain import DEFAULT_MERCHANT, PaymentStatus, parse_new_payment
+from paysys.core.limits import IDEMPOTENCY_KEY_MAX_BYTES, too_long
 from paysys.errors import (
     BodyTimeout,
     InvalidIdempotencyKey,
@@ -38,7 +39,6 @@ from paysys.errors import (
 DEFAULT_LIST_LIMIT = 20
 MAX_LIST_LIMIT = 100
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
-MAX_IDEMPOTENCY_KEY_LENGTH = 255
 _LIMIT = re.compile(r"[0-9]{1,3}")
 
 
@@ -81,9 +81,12 @@ def _idempotency_key(request: web.Request) -> str | None:
     key = request.headers.get(IDEMPOTENCY_KEY_HEADER)
     if key is None:
         return None
-    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH or not key.isprintable():
+    if problem := too_long(key, IDEMPOTENCY_KEY_MAX_BYTES):  # it is part of a stored item
+        raise InvalidIdempotencyKey(f"{IDEMPOTENCY_KEY_HEADER} {problem}")
+    if not key or not key.isprintable():
         raise InvalidIdempotencyKey(
-            f"{IDEMPOTENCY_KEY_HEADER} must be 1-{MAX_IDEMPOTENCY_KEY_LENGTH} printable characters"
+            f"{IDEMPOTENCY_KEY_HEADER} must be 1-{IDEMPOTENCY_KEY_MAX_BYTES} bytes of printable "
+            "characters"
         )
     return key  # the service scopes it per merchant
 

@@ -23,13 +23,15 @@ from paysys.api.app_state import (
     REQUEST_ID,
     SETTINGS,
 )
+from paysys.core.limits import REQUEST_ID_MAX_BYTES
 from paysys.errors import RETRY_AFTER_SECONDS, PaysysError, RequestTimedOut, Unauthorized
 from paysys.observability import tracing
 
 log = structlog.get_logger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+# ASCII, so characters are bytes: it is stored with the payment (its correlation id).
+_REQUEST_ID = re.compile(rf"^[A-Za-z0-9._:@/+=-]{{1,{REQUEST_ID_MAX_BYTES}}}$")
 _QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/"})
 

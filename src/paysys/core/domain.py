@@ -14,13 +14,14 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from paysys.core.limits import DESCRIPTION_MAX_BYTES, MERCHANT_ID_MAX_BYTES, too_long
 from paysys.core.money import canonical_amount, format_amount, parse_money
 from paysys.errors import FieldError, MalformedMessage, ValidationError
 
-MAX_DESCRIPTION_LENGTH = 500
 DEFAULT_MERCHANT = "default"
 # Lower-case letters, digits, "_" and "-": it is part of index keys, where "#" separates parts.
-MERCHANT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+MERCHANT_ID_TEXT = re.compile(r"[a-z0-9][a-z0-9_-]*")
+MERCHANT_ID = re.compile(rf"[a-z0-9][a-z0-9_-]{{0,{MERCHANT_ID_MAX_BYTES - 1}}}")
 EVENT_TYPE = "PaymentCreated"
 # C0 and C1 control characters (NUL, newlines, escapes): never stored in a text field.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -173,7 +174,7 @@ class PaymentCreated:
         if not isinstance(data, dict) or data.get("type") != EVENT_TYPE:
             raise MalformedMessage(f"not a {EVENT_TYPE} event")
         try:
-            return cls(
+            event = cls(
                 payment_id=str(uuid.UUID(data["payment_id"])),
                 amount=Decimal(data["amount"]),
                 currency=str(data["currency"]),
@@ -182,6 +183,10 @@ class PaymentCreated:
             )
         except (ValueError, KeyError, TypeError, AttributeError, InvalidOperation) as exc:
             raise MalformedMessage(f"unparsable {EVENT_TYPE} event: {exc!r}") from exc
+        # It names counter items the worker writes (velocity): never one of unbounded size.
+        if problem := merchant_id_problem(event.merchant_id):
+            raise MalformedMessage(f"{EVENT_TYPE} event: merchant_id {problem}")
+        return event
 
 
 # The fields ``Payment.moved_to`` may change: all others are fixed by the creating request.
@@ -226,17 +231,24 @@ def parse_new_payment(data: object, *, max_amount: Decimal) -> NewPayment:
     description = data.get("description", "")
     if not isinstance(description, str):
         errors.append(FieldError("description", "must be a string"))
-    elif len(description) > MAX_DESCRIPTION_LENGTH:
-        errors.append(
-            FieldError("description", f"must be at most {MAX_DESCRIPTION_LENGTH} characters")
-        )
     elif not _is_utf8(description):
         errors.append(FieldError("description", "must be valid Unicode text"))
+    elif problem := too_long(description, DESCRIPTION_MAX_BYTES):
+        errors.append(FieldError("description", problem))
     elif _CONTROL.search(description):
         errors.append(FieldError("description", "must not contain control characters"))
     if errors or amount is None or currency is None or not isinstance(description, str):
         raise ValidationError(errors)
     return NewPayment(amount=amount, currency=currency, description=description)
+
+
+def merchant_id_problem(text: str) -> str | None:
+    """What is wrong with ``text`` as a merchant id, else None."""
+    if MERCHANT_ID.fullmatch(text):
+        return None
+    if MERCHANT_ID_TEXT.fullmatch(text):
+        return f"is {len(text)} bytes long: at most {MERCHANT_ID_MAX_BYTES}"
+    return f"is not 1-{MERCHANT_ID_MAX_BYTES} of a-z, 0-9, _ and -, starting with a-z or 0-9"
 
 
 def _is_utf8(text: str) -> bool:

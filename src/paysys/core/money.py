@@ -12,6 +12,7 @@ import re
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
 from paysys.core.currencies import DEFAULT_MINOR_UNIT, ISO_4217, minor_unit
+from paysys.core.limits import CURRENCY_MAX_BYTES, too_long
 from paysys.errors import FieldError
 
 # Digits with an optional decimal point, and a minus so "-3" hears "must be greater than 0".
@@ -54,7 +55,9 @@ def parse_money(
     if raw_currency is None:
         errors.append(FieldError("currency", "is required"))
     elif currency is None:
-        errors.append(FieldError("currency", "must be an ISO 4217 code in upper case, e.g. BRL"))
+        iso = "an ISO 4217 code in upper case, e.g. BRL"
+        long = too_long(raw_currency, CURRENCY_MAX_BYTES) if isinstance(raw_currency, str) else None
+        errors.append(FieldError("currency", f"{long}: {iso}" if long else f"must be {iso}"))
     return (checked if isinstance(checked, Decimal) else None), currency
 
 

@@ -6,7 +6,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from paysys.core.domain import Payment, PaymentStatus
 from paysys.core.velocity import VelocityWindow
@@ -164,14 +164,13 @@ class EventPublisher(Protocol):
 class ClaimState(enum.StrEnum):
     NEW = "new"  # first time this key is seen: go ahead
     RESUMED = "resumed"  # an earlier holder died mid-way: finish its work, same payment id
-    DONE = "done"  # finished before: replay the stored response
+    DONE = "done"  # finished before: replay the payment (as it is stored now)
 
 
 @dataclass(frozen=True, slots=True)
 class Claim:
     state: ClaimState
     payment_id: str
-    response: dict[str, Any] | None = None
 
 
 class IdempotencyStore(Protocol):
@@ -182,7 +181,10 @@ class IdempotencyStore(Protocol):
         whose reply was lost is still its own), or raise ``IdempotencyKeyReused`` (other
         body) / ``IdempotencyConflict`` (a live request holds it)."""
 
-    async def complete(self, key: str, response: dict[str, Any], now: datetime) -> None: ...
+    async def complete(self, key: str, now: datetime) -> None:
+        """The key's payment is stored: a later claim with it is ``DONE`` (the record keeps
+        the payment id, not the response: a replay reads the payment); its TTL runs from
+        ``now``. Setting the same values again is harmless (a retry)."""
 
     async def release(self, key: str, owner: str = "") -> None:
         """End an unfinished claim's lease so a retry resumes it at once, same payment id;

@@ -48,6 +48,7 @@ from typing import Any
 
 from paysys.core.currencies import ISO_4217
 from paysys.core.domain import PaymentCreated
+from paysys.core.limits import VELOCITY_CURRENCIES_MAX
 from paysys.core.velocity import Velocity, VelocityWindow, velocity_window
 from paysys.errors import ConfigError
 
@@ -161,6 +162,11 @@ def _velocity(data: dict[str, Any], problems: list[str]) -> Velocity:
         problems.append("velocity.shards must be an integer from 1 to 64")
         shards = 1
     amounts = _amounts(data.get("amount_per_minute", {}), "velocity.amount_per_minute", problems)
+    if len(amounts) > VELOCITY_CURRENCIES_MAX:  # each is an attribute of a counter item
+        problems.append(
+            f"velocity.amount_per_minute has {len(amounts)} currencies: at most "
+            f"{VELOCITY_CURRENCIES_MAX}"
+        )
     return Velocity(count, amounts, shards)
 
 

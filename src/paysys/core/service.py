@@ -25,6 +25,7 @@ from paysys.core.domain import (
 from paysys.core.outcomes import PaymentOutcome
 from paysys.core.ports import (
     Claim,
+    ClaimState,
     EventPublisher,
     IdempotencyStore,
     PaymentRepository,
@@ -109,7 +110,8 @@ class PaymentService:
         answered: with an Idempotency-Key a retry with it is safe; without one the 503 is
         ``StoreUnconfirmed`` and names the payment id it may have stored. A failed publish
         after the store does not fail the request: the reconciler republishes it. With an
-        idempotency key, a retry returns the first answer instead of a new payment."""
+        idempotency key, a retry answers the same payment (as it is stored now, marked
+        replayed) instead of a new one."""
         if idempotency_key is None:
             payment = Payment.create(
                 new, self.clock(), correlation_id=correlation_id, merchant_id=merchant_id
@@ -119,9 +121,9 @@ class PaymentService:
         idempotency_key = f"{merchant_id}:{idempotency_key}"
         owner = new_token()
         claim = await self._claim(idempotency_key, fingerprint(new), owner)
-        if claim.response is not None:  # ClaimState.DONE
+        if claim.state is ClaimState.DONE:  # the record names the payment: answer it as it is
             structlog.contextvars.bind_contextvars(payment_id=claim.payment_id, replayed=True)
-            return Accepted(claim.response, replayed=True)
+            return Accepted((await self.payments.get(claim.payment_id)).to_json(), replayed=True)
         payment = Payment.create(
             new,
             self.clock(),
@@ -135,7 +137,7 @@ class PaymentService:
             await self._release(idempotency_key, owner)
             raise
         try:
-            await self.idempotency.complete(idempotency_key, body, self.clock())
+            await self.idempotency.complete(idempotency_key, self.clock())
         except BackendUnavailable as exc:
             # The payment is stored: answer it. A retry with this key waits out the lease,
             # resumes with the same payment id and replays the stored payment.

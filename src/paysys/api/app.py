@@ -33,6 +33,7 @@ from paysys.api.middleware import (
     error_middleware,
 )
 from paysys.api.readiness import Check, Readiness
+from paysys.api.ui import add_ui_routes
 from paysys.config import Settings
 from paysys.core.queries import StatusReader
 from paysys.core.service import PaymentService
@@ -59,4 +60,5 @@ def create_app(
     app[READINESS] = Readiness(readiness, app[REGISTRY], settings.readiness_cache_seconds)
     add_routes(app)
     add_health_routes(app)
+    add_ui_routes(app)
     return app

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from paysys.runtime.resources import Resources
 from paysys.worker.options import WorkerOptions
 from paysys.worker.worker import Worker
 
-from ..browser import GUARD_SECONDS, chromium, needs_chromium
+from ..browser import GUARD_SECONDS, chromium, keep_screenshot, needs_chromium
 from ..conftest import KeyedApi
 
 pytestmark = needs_chromium
@@ -85,8 +84,27 @@ async def test_a_new_payment_appears_and_turns_approved_live(
             "document.getElementById('count-canceled').textContent === '1'", "1 canceled"
         )
         assert await browser.evaluate("window.performance.timeOrigin") == page_id
-        if os.environ.get("PAYSYS_SCREENSHOTS"):
-            await browser.screenshot(Path(os.environ["PAYSYS_SCREENSHOTS"]) / "status.png")
+
+        # The charts: the approval counted in the rate, its age in this pod's sample.
+        await browser.wait_for(
+            "window.paysysCharts.rate?.data[1].some(v => v > 0)", "an approval rate above 0"
+        )
+        await browser.wait_for(
+            "window.paysysCharts.age?.data[1].some(v => v !== null && v >= 0)", "an age at decision"
+        )
+        for chart in ("rate", "age"):
+            assert await browser.evaluate(_inked_pixels(chart)) > 0, chart
+        await keep_screenshot(browser, "status-page.png", tmp_path)
+        assert not browser.console, browser.console
+
+
+def _inked_pixels(chart: str) -> str:
+    """A JS expression: how many pixels of the uPlot canvas of ``chart`` are not blank."""
+    return (
+        f"(c => {{ const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        f" let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; }})"
+        f"(window.paysysCharts.{chart}.ctx.canvas)"
+    )
 
 
 async def test_the_page_asks_for_an_api_key_and_sends_it(

@@ -179,9 +179,12 @@
     if (waitingForKey) return;  // resumes when a key is entered
     if (document.hidden) return;  // resumes on visibilitychange
     try {
-      const [list, stats] = await Promise.all([getJSON("/payments?limit=" + LIMIT), getJSON("/stats")]);
+      const [list, stats, series] = await Promise.all([
+        getJSON("/payments?limit=" + LIMIT), getJSON("/stats"), getJSON("/stats/series"),
+      ]);
       renderPayments(list.payments);
       renderStats(stats);
+      window.paysysCharts.render(series);
       $("error").hidden = true;
       $("live").className = "ok";
       $("live").textContent = "live";

@@ -15,7 +15,7 @@ CHAOS_ARGS ?=
 LOCK_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-fast test-localstack lint lock lock-check fmt docs bench soak chaos clean
+.PHONY: help venv run test test-fast test-localstack lint lock lock-check fmt docs vendor bench soak chaos clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -66,6 +66,12 @@ fmt: $(STAMP) ## format the code
 
 docs: $(STAMP) ## regenerate the settings table of docs/reference/configuration.md
 	$(BIN)/python scripts/config_docs.py
+
+# The pages' browser libraries (Swagger UI, uPlot), pinned by version and tarball sha256 in
+# scripts/vendor_ui.py, fetched with `npm pack`; the result is committed, so nothing else needs
+# npm or the network.
+vendor: ## re-vendor the pinned browser libraries into src/paysys/api/static/vendor (needs npm)
+	$(PYTHON) scripts/vendor_ui.py
 
 clean: ## remove the venv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -62,6 +62,7 @@ SECURED = {
     ("/payments/{payment_id}", "get"),
     ("/payments/{payment_id}/cancel", "post"),
     ("/stats", "get"),
+    ("/stats/series", "get"),
 }
 
 
@@ -564,6 +565,9 @@ async def test_every_documented_response_can_be_provoked(
         (keyed, "get", "/stats", "/stats", {}),
         (keyed, "get", "/stats", "/stats", wrong_key),
         (down_api, "get", "/stats", "/stats", {}),
+        (keyed, "get", "/stats/series", "/stats/series", {}),
+        (keyed, "get", "/stats/series", "/stats/series", wrong_key),
+        (down_api, "get", "/stats/series", "/stats/series", {}),
         (down_api, "get", "/readyz", "/readyz", {}),
         *[(keyed, "get", page, page, {}) for page in SPEC["paths"] if "{" not in page],
     ]  # fmt: skip

@@ -5,163 +5,25 @@ and turns ``Approved`` while a worker runs, without reloading the page."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
-import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-import pytest
 from aiohttp.test_utils import TestClient
 
 from paysys.config import Settings
-from paysys.local.procs import stop
 from paysys.runtime.resources import Resources
 from paysys.worker.options import WorkerOptions
 from paysys.worker.worker import Worker
 
+from ..browser import GUARD_SECONDS, chromium, keep_screenshot, needs_chromium
 from ..conftest import KeyedApi, rolling_up
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
-)
-GUARD_SECONDS = 30.0  # a hang guard, not a speed check
+pytestmark = needs_chromium
 BODY = {"amount": "12.50", "currency": "BRL", "description": "status page"}
-
-
-class Browser:
-    """One headless Chromium and a CDP session on its page."""
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self._ws = ws
-        self._next_id = 0
-        self.console: list[str] = []
-
-    async def send(self, method: str, **params: Any) -> dict[str, Any]:
-        self._next_id += 1
-        call_id = self._next_id
-        await self._ws.send_json({"id": call_id, "method": method, "params": params})
-        while True:
-            message = await self._ws.receive_json()
-            if message.get("id") == call_id:
-                if "error" in message:
-                    raise RuntimeError(f"{method}: {message['error']}")
-                result: dict[str, Any] = message["result"]
-                return result
-            self._note(message)
-
-    def _note(self, event: dict[str, Any]) -> None:
-        params = event.get("params", {})
-        if event.get("method") == "Runtime.consoleAPICalled":
-            args = " ".join(str(a.get("value", a.get("description", ""))) for a in params["args"])
-            self.console.append(f"console.{params['type']}: {args}")
-        elif event.get("method") == "Runtime.exceptionThrown":
-            self.console.append(f"exception: {params['exceptionDetails']}")
-
-    async def evaluate(self, expression: str) -> Any:
-        result = await self.send(
-            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
-        )
-        if "exceptionDetails" in result:
-            raise RuntimeError(f"{expression!r} threw {result['exceptionDetails']}")
-        return result["result"].get("value")
-
-    async def open(self, url: str) -> None:
-        await self.send("Page.navigate", url=url)
-        await self.wait_for(
-            f"location.href === {json.dumps(url)} && document.readyState === 'complete'",
-            f"{url} loaded",
-        )
-
-    async def wait_for(self, expression: str, what: str) -> Any:
-        """Poll ``expression`` in the page until it is truthy; return its value."""
-        try:
-            async with asyncio.timeout(GUARD_SECONDS):
-                while True:
-                    value = await self.evaluate(expression)
-                    if value:
-                        return value
-                    await asyncio.sleep(0.1)
-        except TimeoutError:
-            pytest.fail(f"the page never showed {what}; console: {self.console}")
-
-    async def screenshot(self, path: Path) -> None:
-        shot = await self.send("Page.captureScreenshot", format="png")
-        await asyncio.to_thread(path.write_bytes, base64.b64decode(shot["data"]))
-
-
-@contextlib.asynccontextmanager
-async def chromium(tmp_path: Path) -> AsyncIterator[Browser]:
-    profile = tmp_path / "chromium-profile"
-    profile.mkdir()
-    stderr_path = tmp_path / "chromium.log"
-    with stderr_path.open("wb") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            str(CHROMIUM),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            "--disable-sync",
-            f"--user-data-dir={profile}",
-            "--remote-debugging-address=127.0.0.1",
-            "--remote-debugging-port=0",
-            "--disable-dev-shm-usage",
-            "--disable-extensions",
-            "--disable-default-apps",
-            "--disable-domain-reliability",
-            "--disable-client-side-phishing-detection",
-            "--no-default-browser-check",
-            "--no-pings",
-            "--window-size=1280,900",
-            "about:blank",
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=stderr,
-        )
-    try:
-        port = await _devtools_port(profile, process, stderr_path)
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"http://127.0.0.1:{port}/json/list") as response:
-                targets = await response.json()
-            [page] = [t for t in targets if t["type"] == "page"]
-            async with http.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0) as ws:
-                browser = Browser(ws)
-                await browser.send("Runtime.enable")
-                await browser.send("Page.enable")
-                yield browser
-    finally:
-        await stop(process)
-
-
-async def _devtools_port(profile: Path, process: Any, log: Path) -> int:
-    """Chromium writes the port it bound (``--remote-debugging-port=0``) to this file."""
-    async with asyncio.timeout(GUARD_SECONDS):
-        while (port := _read_port(profile / "DevToolsActivePort")) is None:
-            if process.returncode is not None:
-                pytest.fail(f"chromium exited with {process.returncode}: {_tail(log)}")
-            await asyncio.sleep(0.05)
-    return port
-
-
-def _tail(log: Path) -> str:
-    return log.read_bytes()[-3000:].decode(errors="replace")
-
-
-def _read_port(marker: Path) -> int | None:
-    try:
-        first = marker.read_text().split()
-    except FileNotFoundError:
-        return None
-    return int(first[0]) if first else None
 
 
 @contextlib.asynccontextmanager
@@ -222,8 +84,27 @@ async def test_a_new_payment_appears_and_turns_approved_live(
             "document.getElementById('count-canceled').textContent === '1'", "1 canceled"
         )
         assert await browser.evaluate("window.performance.timeOrigin") == page_id
-        if os.environ.get("PAYSYS_SCREENSHOTS"):
-            await browser.screenshot(Path(os.environ["PAYSYS_SCREENSHOTS"]) / "status.png")
+
+        # The charts: the approval counted in the rate, its age in this pod's sample.
+        await browser.wait_for(
+            "window.paysysCharts.rate?.data[1].some(v => v > 0)", "an approval rate above 0"
+        )
+        await browser.wait_for(
+            "window.paysysCharts.age?.data[1].some(v => v !== null && v >= 0)", "an age at decision"
+        )
+        for chart in ("rate", "age"):
+            assert await browser.evaluate(_inked_pixels(chart)) > 0, chart
+        await keep_screenshot(browser, "status-page.png", tmp_path)
+        assert not browser.console, browser.console
+
+
+def _inked_pixels(chart: str) -> str:
+    """A JS expression: how many pixels of the uPlot canvas of ``chart`` are not blank."""
+    return (
+        f"(c => {{ const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        f" let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; }})"
+        f"(window.paysysCharts.{chart}.ctx.canvas)"
+    )
 
 
 async def test_the_page_asks_for_an_api_key_and_sends_it(
@@ -259,24 +140,3 @@ async def test_the_page_asks_for_an_api_key_and_sends_it(
         await browser.open(str(client.make_url("/")) + f"?reload={uuid.uuid4().hex}")
         assert await browser.wait_for(_status_of(payment_id), "the payment again") == "Pending"
         assert await browser.evaluate("document.getElementById('auth').hidden") is True
-
-
-async def test_the_docs_page_renders_every_operation(
-    api: TestClient[Any, Any], tmp_path: Path
-) -> None:
-    spec = await (await api.get("/openapi.json")).json()
-    operation_ids = sorted(
-        operation["operationId"] for item in spec["paths"].values() for operation in item.values()
-    )
-    async with chromium(tmp_path) as browser:
-        await browser.open(str(api.make_url("/docs")))
-        rendered = await browser.wait_for(
-            "Array.from(document.querySelectorAll('section.card[id^=\"op-\"]'))"
-            ".map(s => s.id.slice(3)).sort()",
-            "the operations",
-        )
-        assert rendered == operation_ids
-        text = await browser.evaluate("document.getElementById('op-createPayment').innerText")
-        for expected in ("Idempotency-Key", "NewPayment", "202", "422", "needs apiKey"):
-            assert expected in text
-        assert not browser.console, browser.console

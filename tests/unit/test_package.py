@@ -28,6 +28,9 @@ def test_the_wheel_ships_no_dev_tooling(tmp_path: Path) -> None:
     assert top == {"paysys", wheel.name.removesuffix("-py3-none-any.whl") + ".dist-info"}
     assert "paysys/api/openapi.json" in names, "the wheel holds the package's data files"
     assert "paysys/local/emulator.py" in names, "`paysys local` keeps its emulator"
+    vendored = ("swagger-ui/swagger-ui-bundle.js", "uplot/uPlot.iife.min.js", "MANIFEST.json")
+    for name in vendored:  # the pages' libraries ship: nothing is fetched at run time
+        assert f"paysys/api/static/vendor/{name}" in names, name
     assert CHECK["problems"](tmp_path / "site") == []
 
 

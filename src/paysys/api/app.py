@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from paysys.api.app_state import (
     API_KEYS,
     CURSORS,
+    DECISIONS,
     METRICS,
     READINESS,
     REGISTRY,
@@ -33,9 +34,12 @@ from paysys.api.middleware import (
     error_middleware,
 )
 from paysys.api.readiness import Check, Readiness
+from paysys.api.series import add_series_routes, sample_middleware
+from paysys.api.ui import add_ui_routes
 from paysys.config import Settings
 from paysys.core.queries import StatusReader
 from paysys.core.service import PaymentService
+from paysys.core.timeline import RecentDecisions
 
 
 def create_app(
@@ -46,12 +50,19 @@ def create_app(
     metrics: ApiMetrics | None = None,
 ) -> web.Application:
     app = web.Application(
-        middlewares=[context_middleware, error_middleware, deadline_middleware, auth_middleware],
+        middlewares=[
+            context_middleware,
+            error_middleware,
+            deadline_middleware,
+            auth_middleware,
+            sample_middleware,
+        ],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
     app[SERVICE] = service
     app[STATUS] = status
+    app[DECISIONS] = RecentDecisions()
     app[CURSORS] = Cursors(settings.cursor_secret)
     app[API_KEYS] = enforced_keys(settings)
     app[METRICS] = metrics or ApiMetrics(CollectorRegistry())
@@ -59,4 +70,6 @@ def create_app(
     app[READINESS] = Readiness(readiness, app[REGISTRY], settings.readiness_cache_seconds)
     add_routes(app)
     add_health_routes(app)
+    add_ui_routes(app)
+    add_series_routes(app)
     return app

@@ -14,6 +14,7 @@ from paysys.api.readiness import Readiness
 from paysys.config import Settings
 from paysys.core.queries import StatusReader
 from paysys.core.service import PaymentService
+from paysys.core.timeline import RecentDecisions
 
 SETTINGS = web.AppKey("settings", Settings)
 SERVICE = web.AppKey("service", PaymentService)
@@ -23,6 +24,7 @@ READINESS = web.AppKey("readiness", Readiness)
 API_KEYS = web.AppKey("api_keys", ApiKeys)
 METRICS = web.AppKey("metrics", ApiMetrics)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
+DECISIONS = web.AppKey("decisions", RecentDecisions)  # the status page's charts
 
 REQUEST_ID = web.RequestKey("request_id", str)
 API_KEY_ID = web.RequestKey("api_key_id", str)

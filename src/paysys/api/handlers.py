@@ -1,5 +1,5 @@
-"""The API's routes: create, read and list payments, stats, the OpenAPI document and the
-static pages. Each handler parses, calls one use case and answers; errors go up."""
+"""The API's routes: create, read and list payments, stats and the OpenAPI document (the pages
+are ``paysys.api.ui``'s). Each handler parses, calls one use case and answers; errors go up."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import uuid
 
 import structlog
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from paysys.api.app_state import (
     API_KEYS,
@@ -49,8 +48,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/payments/{payment_id}/cancel", cancel_payment)
     app.router.add_get("/stats", stats)
     app.router.add_get("/openapi.json", openapi)
-    app.router.add_get("/docs", asset_route("docs.html"))
-    app.router.add_get("/", asset_route("index.html"))
 
 
 async def create_payment(request: web.Request) -> web.Response:
@@ -159,13 +156,6 @@ def _status_filter(raw: str | None) -> PaymentStatus | None:
 
 async def openapi(_: web.Request) -> web.Response:
     return web.Response(body=_asset("openapi.json"), content_type="application/json")
-
-
-def asset_route(name: str) -> Handler:
-    async def serve(_: web.Request) -> web.Response:
-        return web.Response(body=_asset(f"static/{name}"), content_type="text/html")
-
-    return serve
 
 
 @functools.cache

@@ -23,6 +23,7 @@ from paysys.api.app_state import (
     REQUEST_ID,
     SETTINGS,
 )
+from paysys.api.ui import STATIC_PREFIX
 from paysys.core.limits import REQUEST_ID_MAX_BYTES
 from paysys.errors import RETRY_AFTER_SECONDS, PaysysError, RequestTimedOut, Unauthorized
 from paysys.observability import tracing
@@ -89,7 +90,7 @@ async def deadline_middleware(request: web.Request, handler: Handler) -> web.Str
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     keys = request.app[API_KEYS]
-    if not keys.enabled or request.path in OPEN_PATHS:
+    if not keys.enabled or request.path in OPEN_PATHS or request.path.startswith(STATIC_PREFIX):
         return await handler(request)
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
     caller = keys.identify(presented.strip()) if scheme.lower() == "bearer" else None

@@ -15,7 +15,7 @@ CHAOS_ARGS ?=
 LOCK_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-fast test-localstack lint lock lock-check fmt docs vendor bench soak chaos clean
+.PHONY: help venv run test test-fast test-localstack lint lock lock-check fmt docs vendor dashboard bench soak chaos clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ docs: $(STAMP) ## regenerate the settings table of docs/reference/configuration.
 # npm or the network.
 vendor: ## re-vendor the pinned browser libraries into src/paysys/api/static/vendor (needs npm)
 	$(PYTHON) scripts/vendor_ui.py
+
+dashboard: $(STAMP) ## rebuild deploy/grafana/paysys.json from tools/paysys_tools/dashboard.py
+	$(BIN)/python -m paysys_tools.dashboard > deploy/grafana/paysys.json
 
 clean: ## remove the venv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

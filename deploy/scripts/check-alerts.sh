@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Prometheus alert rules: `promtool check rules` on deploy/prometheus/alerts.yaml, then
-# `promtool test rules` on its unit tests, deploy/prometheus/alerts.test.yaml. `make
-# check-deploy` runs it.
+# `promtool test rules` on its unit tests, deploy/prometheus/alerts.test.yaml; then the
+# Grafana dashboard's queries (deploy/grafana/paysys.json), each made a recording rule, through
+# `promtool check rules`: they parse as PromQL. `make check-deploy` runs it.
 #
 # promtool: PROMTOOL if set, else the one on PATH, else the one of Debian's `prometheus`
 # package, taken out of the .deb (apt-get download + dpkg-deb -x, no dpkg install: no
@@ -48,3 +49,22 @@ say "$("$promtool" --version 2>&1 | head -n 1)"
 
 "$promtool" check rules "$rules"
 "$promtool" test rules "$tests"
+
+# One recording rule per panel query, Grafana's $__rate_interval made 5m (JSON is YAML).
+dashboard_rules=$(mktemp --suffix .yaml)
+trap 'rm -f "$dashboard_rules"' EXIT
+"${PYTHON:-python3}" - deploy/grafana/paysys.json >"$dashboard_rules" <<'PY'
+import json
+import sys
+
+with open(sys.argv[1], encoding="utf-8") as board:
+    panels = json.load(board)["panels"]
+exprs = [t["expr"] for p in panels for t in p.get("targets", [])]
+rules = [
+    {"record": f"paysys:dashboard_query_{n}", "expr": e.replace("$__rate_interval", "5m")}
+    for n, e in enumerate(exprs)
+]
+print(json.dumps({"groups": [{"name": "dashboard", "rules": rules}]}, indent=2))
+PY
+say "the dashboard's queries (deploy/grafana/paysys.json)"
+"$promtool" check rules "$dashboard_rules"

@@ -385,6 +385,13 @@ def test_kustomizations_list_every_manifest():
             assert (directory / name).exists(), f"{directory}: {name}"
 
 
+def test_kind_provisions_the_grafana_dashboard_for_the_sidecar():
+    # Grafana's dashboard sidecar loads every ConfigMap labelled grafana_dashboard: "1".
+    dashboard = one("ConfigMap", "paysys-grafana-dashboard")
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert dashboard["data"] == {"paysys.json": (DEPLOY / "grafana" / "paysys.json").read_text()}
+
+
 # --- KEDA and LocalStack -------------------------------------------------------------------
 
 

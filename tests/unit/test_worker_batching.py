@@ -5,6 +5,7 @@ batches; stop flushes the acknowledgements; a failed delete only costs a duplica
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -90,6 +91,9 @@ async def test_a_backlog_wakes_every_loop_and_drains_in_full_batches(fakes: Fake
     class Watch:
         def received(self, seconds: float, count: int) -> None:
             seen.append((count, worker.pacing.active))
+
+        def decided(self, created_at: datetime) -> None:
+            pass
 
     # max_in_flight: slots never cut a receive short in this test.
     worker = make_worker(fakes, observer=Watch(), max_in_flight=200)
@@ -198,18 +202,22 @@ async def test_a_slot_is_free_once_its_message_is_processed(fakes: FakeSystem) -
 
 async def test_metrics_show_the_active_loops_and_the_delete_backlog(fakes: FakeSystem) -> None:
     await create(fakes, 12)
-    metrics = WorkerMetrics(CollectorRegistry())
-    worker = make_worker(fakes, wait_seconds=0)
-    metrics.watch(worker)
+    # A clock far ahead of the payments' creation: each is decided at an age of a day or so.
+    metrics = WorkerMetrics(CollectorRegistry(), clock=lambda: datetime.now(UTC) + timedelta(1))
+    worker = make_worker(fakes, observer=metrics, wait_seconds=0, max_in_flight=48)
+    metrics.watch(worker, WorkerOptions(max_in_flight=48))
     stats = await worker.run(burst=True)
 
-    def sample(name: str) -> float | None:
-        return metrics.registry.get_sample_value(name)
+    def sample(name: str, labels: dict[str, str] | None = None) -> float | None:
+        return metrics.registry.get_sample_value(name, labels)
 
     assert sample("paysys_worker_active_loops") == worker.pacing.active
     assert stats.delete_calls == 2  # 10, then 2 (the AWS call counts are the clients')
     assert sample("paysys_worker_messages_deleted_total") == 12
     assert sample("paysys_worker_delete_pending") == 0
+    assert sample("paysys_worker_max_in_flight") == 48
+    assert sample("paysys_worker_decision_age_seconds_count") == 12  # every payment, decided once
+    assert sample("paysys_worker_decision_age_seconds_bucket", {"le": "300.0"}) == 0  # > 1 day
 
 
 def test_the_lingers_are_set_in_milliseconds() -> None:

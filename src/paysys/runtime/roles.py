@@ -147,10 +147,9 @@ def build_worker(settings: Settings, resources: Resources) -> tuple[Worker, Work
     """The worker over the resources' queue and service, observed by its own registry (with
     the AWS calls of the resources' clients)."""
     metrics = WorkerMetrics(CollectorRegistry())
-    worker = Worker(
-        resources.queue, resources.service, WorkerOptions.from_settings(settings), metrics
-    )
-    metrics.watch(worker)
+    options = WorkerOptions.from_settings(settings)
+    worker = Worker(resources.queue, resources.service, options, metrics)
+    metrics.watch(worker, options)
     metrics.watch_calls(resources.clients.calls)
     return worker, metrics
 

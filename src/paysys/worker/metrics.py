@@ -1,10 +1,11 @@
 """The worker's Prometheus metrics, observed from outside the worker: its counters are read
-from ``Worker.stats`` at scrape time, and the two histograms are fed through the worker's
+from ``Worker.stats`` at scrape time, and the histograms are fed through the worker's
 ``ReceiveObserver`` hook, so the worker itself never imports prometheus_client."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -12,14 +13,31 @@ from prometheus_client.registry import Collector
 
 from paysys.observability.call_metrics import AwsCallCollector, CallCounts
 from paysys.worker.reconciler import Reconciler
-from paysys.worker.worker import Worker
+from paysys.worker.worker import Worker, WorkerOptions
 
 
 class WorkerMetrics:
     """Implements ``ReceiveObserver``; ``watch(worker)`` exports the worker's stats."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.registry = registry
+        self._clock = clock
+        self.decision_age = Histogram(
+            "paysys_worker_decision_age_seconds",
+            "Age of a payment when this worker decided it (created by the API -> approved or "
+            "declined): the end-to-end time, queueing and retries included.",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+            registry=registry,
+        )
+        self.max_in_flight = Gauge(
+            "paysys_worker_max_in_flight",
+            "The bound on messages in flight (PAYSYS_WORKER_MAX_IN_FLIGHT).",
+            registry=registry,
+        )
         self.receive_latency = Histogram(
             "paysys_worker_receive_duration_seconds",
             "SQS ReceiveMessage latency, long poll included.",
@@ -55,8 +73,12 @@ class WorkerMetrics:
         if count:
             self.batch_size.observe(count)
 
-    def watch(self, worker: Worker) -> None:
+    def decided(self, created_at: datetime) -> None:
+        self.decision_age.observe(max(0.0, (self._clock() - created_at).total_seconds()))
+
+    def watch(self, worker: Worker, options: WorkerOptions) -> None:
         self.registry.register(_WorkerStatsCollector(worker))
+        self.max_in_flight.set(options.max_in_flight)
 
     def watch_reconciler(self, reconciler: Reconciler) -> None:
         self.registry.register(_ReconcilerCollector(reconciler))

@@ -1,10 +1,11 @@
 """What the worker is told (``WorkerOptions``), what it counts (``WorkerStats``) and whom it
-tells of each receive (``ReceiveObserver``): shared by the worker and its helpers."""
+tells of each receive and decision (``ReceiveObserver``): shared by the worker and its helpers."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from paysys.config import Settings
@@ -56,13 +57,19 @@ def receive_token(message: QueueMessage) -> str:
 
 
 class ReceiveObserver(Protocol):
-    """Told of every receive: how long it took and how many messages came back."""
+    """Told of every receive (how long it took, how many messages came back) and of every
+    payment this worker decided (when it was created; duplicates are not decisions)."""
 
     def received(self, seconds: float, count: int) -> None: ...
+
+    def decided(self, created_at: datetime) -> None: ...
 
 
 class Unobserved:
     def received(self, seconds: float, count: int) -> None:
+        pass
+
+    def decided(self, created_at: datetime) -> None:
         pass
 
 

@@ -269,6 +269,8 @@ class Worker:
             self.stats.declined += 1
         else:
             self.stats.duplicates += 1
+            return decision.value, True, None
+        self._observer.decided(event.created_at)
         return decision.value, True, None
 
     async def _drain(self) -> None:

@@ -9,7 +9,8 @@ Each revision is checked out once into a detached git worktree (under ``--trees`
 revision's code (with this interpreter's installed dependencies). Alternating spreads the
 machine's drift over both sides. Prints one JSON line per run (``variant``, ``rev`` and the
 headline figures) and then the median of each headline figure per variant and their ratio
-(change / base); ``--raw FILE`` appends every run's whole JSON object too.
+(change / base); ``--raw FILE`` appends every run's whole JSON object too, and the runs are
+drawn, A against B, into ``--plot FILE`` (default: the ``--raw`` file with ``.svg``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from paysys_tools.bench.plot import plot_ab
 
 HEADLINE = (
     "steady_rate",
@@ -46,6 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pairs", type=int, default=2, help="base+change pairs (2)")
     parser.add_argument("--trees", default=str(Path(tempfile.gettempdir()) / "paysys-ab"))
     parser.add_argument("--raw", help="append each run's whole JSON line to this file")
+    parser.add_argument(
+        "--plot", help="draw A against B into this .svg/.png (default: --raw's file with .svg)"
+    )
     parser.add_argument("bench_args", nargs=argparse.REMAINDER, help="-- then bench flags")
     args = parser.parse_args(argv)
     bench_args = [a for a in args.bench_args if a != "--"]
@@ -53,18 +59,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in trees}
     for _ in range(args.pairs):
         for variant, tree in trees.items():
-            result = _bench(tree, bench_args)
-            line = {"variant": variant, "rev": _rev(tree), **{k: result.get(k) for k in HEADLINE}}
+            result = {"variant": variant, "rev": _rev(tree), **_bench(tree, bench_args)}
+            line = {k: result.get(k) for k in ("variant", "rev", *HEADLINE)}
             sys.stdout.write(json.dumps(line, separators=(",", ":")) + "\n")
             sys.stdout.flush()
             runs[variant].append(result)
             if args.raw:
                 with Path(args.raw).open("a", encoding="utf-8") as raw:
-                    raw.write(json.dumps({"variant": variant, "rev": _rev(tree), **result}) + "\n")
+                    raw.write(json.dumps(result) + "\n")
     for key in HEADLINE:
         base, change = (_median(runs[v], key) for v in ("base", "change"))
         ratio = f"{change / base:.3f}" if base else "-"
         sys.stdout.write(f"{key:<36} base {base:>10.3f}  change {change:>10.3f}  x{ratio}\n")
+    plot = args.plot or (str(Path(args.raw).with_suffix(".svg")) if args.raw else None)
+    if plot:
+        plot_ab([*runs["base"], *runs["change"]], Path(plot))
+        sys.stdout.write(f"plot: {plot}\n")
     return 0
 
 

@@ -17,6 +17,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -27,6 +28,7 @@ from paysys.observability.logging import configure_logging
 from paysys.runtime.eventloop import loop_factory
 from paysys_tools.bench.options import add_arguments, bench_options
 from paysys_tools.bench.phases import run_bench
+from paysys_tools.bench.plot import plot_sweep
 from paysys_tools.bench.report import render_table
 
 log = structlog.get_logger(__name__)
@@ -53,4 +55,17 @@ def run(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) ->
     if args.json:
         sys.stdout.write(json.dumps(result, separators=(",", ":")) + "\n")
     sys.stdout.flush()
+    if args.plot:
+        return _plot(result, Path(args.plot))
+    return 0
+
+
+def _plot(result: Mapping[str, Any], path: Path) -> int:
+    """The sweep's plot at ``path`` and its JSON beside it (``path`` with ``.json``)."""
+    if not result.get("sweep"):
+        log.error("bench.plot_needs_sweep", hint="--plot draws a --sweep-rate run")
+        return 2
+    path.with_suffix(".json").write_text(json.dumps(result, separators=(",", ":")) + "\n")
+    plot_sweep(result, path)
+    log.info("bench.plot_written", plot=str(path), json=str(path.with_suffix(".json")))
     return 0

@@ -91,6 +91,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     steady.add_argument("--sweep-e2e-ms", type=_positive_float, default=1000.0, help="(1000)")
     add("--json", action="store_true", help="print one JSON object as the last stdout line")
+    add(
+        "--plot",
+        metavar="FILE",
+        help="with --sweep-rate: draw latency and CPU per payment against the rate into FILE "
+        "(.svg or .png) and write the JSON object beside it (FILE with .json)",
+    )
 
 
 def bench_options(args: argparse.Namespace, *, progress: bool) -> BenchOptions:

@@ -5,9 +5,10 @@ billing meter (:mod:`paysys.local.metering`).
 provisions fresh resources, starts one API and one worker as real ``python -m paysys --role``
 processes, zeroes the meter, creates N payments over HTTP (``--keyed``: each with an
 Idempotency-Key), waits until every one is final and owes no outcome (no key of a work index
-left: pending, outbox), stops the roles (a stop flushes the coalesced counters) and reads the
-meter. Its own waiting reads go through a client the meter does not bill. The reconciler is
-off: its passes cost per second, not per payment.
+left: pending, outbox), stops the roles (a stop journals the buffered counts), rolls the
+journals up into the counters as the worker would, and reads the meter (``--merchants N``
+spreads the payments over N merchants). Its own waiting reads go through a client the meter
+does not bill. The reconciler is off: its passes cost per second, not per payment.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from paysys.config import Settings
 from paysys.local.emulator import moto_server
 from paysys.observability.logging import configure_logging
 from paysys.ops.provision import provision
-from paysys.runtime.resources import open_clients
+from paysys.runtime.resources import open_clients, open_resources
 from paysys_tools.bench.procs import Role, start_role, stop_roles
 from paysys_tools.chaos.system import Merchant, merchants_for, role_env
 from paysys_tools.meter import dynamodb_client, read_meter, reset_meter
@@ -42,17 +43,20 @@ BODY = {"amount": "12.50", "currency": "BRL", "description": "cost"}
 WAIT_SECONDS = 600.0
 
 
-async def create(base: str, merchant: Merchant, count: int, concurrency: int, keyed: bool) -> int:
-    """POST ``count`` payments; how many were not accepted."""
+async def create(
+    base: str, merchants: list[Merchant], count: int, concurrency: int, keyed: bool
+) -> int:
+    """POST ``count`` payments, the merchants taking turns; how many were not accepted."""
     errors = 0
     remaining = iter(range(count))
-    auth = {"Authorization": f"Bearer {merchant.api_key}"}
-    async with aiohttp.ClientSession(headers=auth) as http:
+    async with aiohttp.ClientSession() as http:
 
         async def client() -> None:
             nonlocal errors
-            for _ in remaining:
-                headers = {IDEMPOTENCY_KEY_HEADER: uuid.uuid4().hex} if keyed else {}
+            for n in remaining:
+                headers = {"Authorization": f"Bearer {merchants[n % len(merchants)].api_key}"}
+                if keyed:
+                    headers[IDEMPOTENCY_KEY_HEADER] = uuid.uuid4().hex
                 async with http.post(f"{base}/payments", json=BODY, headers=headers) as reply:
                     errors += reply.status != 202
 
@@ -106,26 +110,39 @@ def summary(meter: dict[str, Any], count: int, keyed: bool, errors: int) -> dict
     }
 
 
-async def measure(count: int, *, keyed: bool = False, concurrency: int = 16) -> dict[str, Any]:
+async def roll_up(settings: Settings) -> None:
+    """Fold the journals the stopped roles flushed into the counters, as the worker's rollup
+    would at its next rounds (metered: the counters are part of what a payment costs)."""
+    async with open_resources(settings) as resources:
+        for _ in range(2):  # a round bounds what it finds; the second finds nothing more
+            for shard in range(resources.rollup.shards):
+                await resources.rollup.shard_pass(shard)
+
+
+async def measure(
+    count: int, *, keyed: bool = False, concurrency: int = 16, merchants: int = 1
+) -> dict[str, Any]:
     """Run ``count`` payments through a fresh system; what they cost, per payment."""
     async with moto_server() as endpoint:
         base = Settings(aws_endpoint_url=endpoint, dynamodb_endpoint_url=endpoint)
         settings = per_run(base, f"cost{uuid.uuid4().hex[:8]}")
         async with open_clients(settings) as clients:
             await provision(clients)
-        merchants = merchants_for(["cost-merchant"])
-        env = role_env(settings, merchants, reconcile_interval_seconds=0)
+        names = [f"cost-merchant-{n}" for n in range(merchants)]
+        accounts = merchants_for(names)
+        env = role_env(settings, accounts, reconcile_interval_seconds=0)
         with tempfile.TemporaryDirectory(prefix="paysys-cost-") as logs:
             roles: list[Role] = []
             try:
                 roles.append(await start_role("api", "api", env, Path(logs)))
                 roles.append(await start_role("worker", "worker", env, Path(logs)))
                 await reset_meter(endpoint)
-                errors = await create(roles[0].base_url, merchants[0], count, concurrency, keyed)
+                errors = await create(roles[0].base_url, accounts, count, concurrency, keyed)
                 await wait_settled(endpoint, settings.table_name, count - errors)
             finally:
                 await stop_roles(roles)
-        return summary(await read_meter(endpoint), count, keyed, errors)
+        await roll_up(settings)
+        return summary(await read_meter(endpoint), count, keyed, errors) | {"merchants": merchants}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -136,6 +153,7 @@ def parser() -> argparse.ArgumentParser:
     described.add_argument("--payments", type=int, default=1000)
     described.add_argument("--keyed", action="store_true", help="an Idempotency-Key on each")
     described.add_argument("--concurrency", type=int, default=16)
+    described.add_argument("--merchants", type=int, default=1, help="payments spread over N")
     described.add_argument("--json", action="store_true", help="print only the JSON object")
     return described
 
@@ -143,7 +161,12 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
     configure_logging("auto", "WARNING", stream=sys.stderr)  # stdout: the result alone
-    result = asyncio.run(measure(args.payments, keyed=args.keyed, concurrency=args.concurrency))
+    result = asyncio.run(
+        measure(
+            args.payments, keyed=args.keyed, concurrency=args.concurrency,
+            merchants=args.merchants,
+        )
+    )  # fmt: skip
     if args.json:
         print(json.dumps(result))  # noqa: T201 - the tool's output
         return

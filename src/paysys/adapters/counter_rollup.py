@@ -40,7 +40,7 @@ from paysys.adapters.dynamodb_items import PENDING_INDEX, batch_get, dynamo_tran
 
 log = structlog.get_logger(__name__)
 
-PROBE = 25  # journal items asked per writer and read
+PROBE = 64  # at most this many journal ids asked per writer and read
 MAX_PER_ROUND = 1000  # journal items per writer taken into one round
 
 
@@ -155,14 +155,18 @@ class CounterRollup:
         return True
 
     async def _prefix_end(self, shard: int, writer: str, upto: int) -> int:
-        end = upto
+        """The end of the writer's contiguous journal after ``upto``. A missing item is billed
+        as a read too, so the probe starts at one id and doubles while all are found: an idle
+        writer costs one read a round, a busy one about twice what it wrote."""
+        end, probe = upto, 1
         while end - upto < MAX_PER_ROUND:
-            ids = [cj.journal_id(shard, writer, seq) for seq in range(end + 1, end + PROBE + 1)]
+            ids = [cj.journal_id(shard, writer, seq) for seq in range(end + 1, end + probe + 1)]
             found = await batch_get(self._client, self._table, ids, consistent=True)
             for journal in ids:
                 if journal not in found:
                     return end
                 end += 1
+            probe = min(2 * probe, PROBE)
         return end
 
     async def apply(self, shard: int, r: int) -> int:

@@ -38,6 +38,7 @@ class CounterCost:
     rollup_merchants: float
     rollup_registries: float
     rollup_state: float
+    reads: float = 0.0  # read units per second: the rollup's consistent reads
 
     @property
     def total(self) -> float:
@@ -71,6 +72,9 @@ def counter_cost(
         rollup_merchants=(distinct(per_round, merchants) + shards) / rollup_seconds,
         rollup_registries=writer_shards / rollup_seconds,
         rollup_state=2 * shards / rollup_seconds,
+        # Each journal item read twice (probed, then applied), the probe's first miss per
+        # writer and shard, the registries and the state of each shard per round.
+        reads=2 * journal + (processes * shards + 2 * shards) / rollup_seconds,
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from paysys.adapters.dynamodb_items import Layout
 from paysys.config import Settings
 from paysys.ops.capacity import prices
-from paysys.ops.capacity.counters import counter_wru_per_payment
+from paysys.ops.capacity.counters import counter_cost
 from paysys.ops.capacity.keys import WRITE_LIMIT, rows
 from paysys.ops.capacity.units import Step, steps
 
@@ -54,11 +54,13 @@ def cost(
     made = steps(layout_of(settings), key_share=key_share, velocity=velocity)
     wru = sum(s.wru * s.share for s in made)
     rru = sum(s.rru * s.share for s in made)
-    counters = counter_wru_per_payment(
+    counted = counter_cost(
         rate, merchants, processes, shards=settings.counter_shards,
         flush_seconds=settings.counter_flush_seconds,
         rollup_seconds=settings.counter_rollup_seconds,
     )  # fmt: skip
+    counters = counted.total / rate
+    rru += counted.reads / rate
     batch = settings.worker_batch_size
     requests = {
         "dynamodb": sum(s.share for s in made),
@@ -80,7 +82,7 @@ def cost(
         key_share=key_share,
         velocity=velocity,
         wru_per_payment=wru,
-        rru_per_payment=rru,
+        rru_per_payment=round(rru, 4),
         counter_wru_per_payment=round(counters, 4),
         calls_per_payment=round(sum(requests.values()), 4),
         usd_per_million=round(usd, 3),
@@ -146,7 +148,7 @@ def cost_markdown(settings: Settings) -> str:
         month = c.usd_per_million * rate * prices.SECONDS_PER_MONTH / 1e6
         lines.append(
             f"| {rate:,} | {merchants:,} | {c.wru_per_payment:g} | {c.counter_wru_per_payment:.2f}"
-            f" | {c.rru_per_payment:g} | {c.calls_per_payment:g} | {c.usd_per_million:.2f}"
+            f" | {c.rru_per_payment:.2f} | {c.calls_per_payment:g} | {c.usd_per_million:.2f}"
             f" | {month:,.0f} |"
         )
     return "\n".join(lines) + "\n"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from paysys.adapters.counter_journal import ENTRY_BYTES
 
@@ -78,46 +79,8 @@ def counter_cost(
     )
 
 
-def counter_wru_per_second(
-    rate: float,
-    merchants: int,
-    processes: int,
-    *,
-    shards: int = 4,
-    flush_seconds: float = 1.0,
-    rollup_seconds: float = 8.0,
-    entry_bytes: int = ENTRY_BYTES_TYPICAL,
-) -> float:
-    return counter_cost(
-        rate,
-        merchants,
-        processes,
-        shards=shards,
-        flush_seconds=flush_seconds,
-        rollup_seconds=rollup_seconds,
-        entry_bytes=entry_bytes,
-    ).total
-
-
-def counter_wru_per_payment(
-    rate: float,
-    merchants: int,
-    processes: int,
-    *,
-    shards: int = 4,
-    flush_seconds: float = 1.0,
-    rollup_seconds: float = 8.0,
-    entry_bytes: int = ENTRY_BYTES_TYPICAL,
-) -> float:
+def counter_wru_per_payment(rate: float, merchants: int, processes: int, **options: Any) -> float:
+    """Write units per payment (``options``: ``counter_cost``'s keywords)."""
     if rate <= 0:
         return 0.0
-    wru = counter_wru_per_second(
-        rate,
-        merchants,
-        processes,
-        shards=shards,
-        flush_seconds=flush_seconds,
-        rollup_seconds=rollup_seconds,
-        entry_bytes=entry_bytes,
-    )
-    return wru / rate
+    return counter_cost(rate, merchants, processes, **options).total / rate

@@ -33,6 +33,7 @@ from paysys.adapters.dynamodb_items import (
     to_item,
 )
 from paysys.adapters.dynamodb_list import read_page
+from paysys.adapters.dynamodb_prepared import decision_update
 from paysys.core import partition_keys
 from paysys.core.domain import (
     Payment,
@@ -111,21 +112,10 @@ class DynamoPayments:
         outbox: bool = True,
     ) -> Payment | None:
         check_transition(PaymentStatus.PENDING, to, reason)
-        stamp = format_time(now)
-        update = (
-            F("status").set(to.value)
-            & F("updated_at").set(stamp)
-            & F("pending_shard").remove()
-            & F("due_at").remove()
+        extra = self._outbox_mark(payment_id, now) if outbox else None  # the outbox mark
+        update = decision_update(
+            to, format_time(now), reason, token, token_attribute=DECIDED_BY, extra=extra
         )
-        if outbox:  # in the outbox until its outcome event is published (``clear_outbox``)
-            update = update & self._outbox_mark(payment_id, now)
-        if to is PaymentStatus.APPROVED:
-            update = update & F("approved_at").set(stamp)
-        if reason is not None:
-            update = update & F("decline_reason").set(reason)
-        if token:  # who moved it: a retry of this very write recognises its own success
-            update = update & F(DECIDED_BY).set(token)
         try:
             async with dynamo_translated("UpdateItem"):
                 item = await self.client.update_item(

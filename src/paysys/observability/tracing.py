@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 
 from opentelemetry import context as otel_context
@@ -30,6 +30,10 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 TraceContext = otel_context.Context  # what a publisher captures and a batch call continues
 TRACE_HEADERS = ("traceparent", "tracestate")
 _PROPAGATOR = TraceContextTextMapPropagator()
+# Off, a span with no incoming context to stand for is nothing at all: one shared context
+# manager yielding the invalid span, no context attached (the OpenTelemetry API's no-op
+# tracer still builds a span, attaches and detaches a context per call).
+_NOTHING: AbstractContextManager[Span] = nullcontext(trace.INVALID_SPAN)
 
 
 @dataclass(slots=True)
@@ -70,9 +74,17 @@ def traceparent() -> str | None:
     return carrier().get("traceparent")
 
 
-@contextmanager
-def server_span(method: str, route: str, headers: Mapping[str, str]) -> Iterator[Span]:
+def server_span(
+    method: str, route: str, headers: Mapping[str, str]
+) -> AbstractContextManager[Span]:
     """The span of one HTTP request, continuing the caller's trace when it sent one."""
+    if not _current.recording and "traceparent" not in headers:
+        return _NOTHING
+    return _server_span(method, route, headers)
+
+
+@contextmanager
+def _server_span(method: str, route: str, headers: Mapping[str, str]) -> Iterator[Span]:
     with _current.tracer.start_as_current_span(
         f"{method} {route}",
         context=_PROPAGATOR.extract(headers),
@@ -88,7 +100,6 @@ def http_status(span: Span, status: int) -> None:
         span.set_status(Status(StatusCode.ERROR))
 
 
-@contextmanager
 def client_span(
     service: str,
     operation: str,
@@ -96,10 +107,24 @@ def client_span(
     parent: TraceContext | None = None,
     linked: Sequence[TraceContext] = (),
     expected: tuple[type[Exception], ...] = (),
-) -> Iterator[Span]:
+) -> AbstractContextManager[Span]:
     """The span of one AWS call (``SNS.PublishBatch``). An exception marks it failed unless
-    it is ``expected`` (a domain outcome such as a failed condition)."""
-    links = [_link(c) for c in linked] if _current.recording else None
+    it is ``expected`` (a domain outcome such as a failed condition). Off, nothing: no code
+    inside an AWS call reads the current context."""
+    if not _current.recording:
+        return _NOTHING
+    return _client_span(service, operation, parent, linked, expected)
+
+
+@contextmanager
+def _client_span(
+    service: str,
+    operation: str,
+    parent: TraceContext | None,
+    linked: Sequence[TraceContext],
+    expected: tuple[type[Exception], ...],
+) -> Iterator[Span]:
+    links = [_link(c) for c in linked]
     with _current.tracer.start_as_current_span(
         f"{service}.{operation}",
         context=parent,
@@ -142,9 +167,16 @@ def received(
         span.end(end_time=now)
 
 
+def producer_span(name: str, destination: str) -> AbstractContextManager[Span]:
+    """The span of one event handed to the broker; its context is what the event carries
+    (off: the current context, which the no-op tracer's span would only have repeated)."""
+    if not _current.recording:
+        return _NOTHING
+    return _producer_span(name, destination)
+
+
 @contextmanager
-def producer_span(name: str, destination: str) -> Iterator[Span]:
-    """The span of one event handed to the broker; its context is what the event carries."""
+def _producer_span(name: str, destination: str) -> Iterator[Span]:
     with _current.tracer.start_as_current_span(
         name,
         kind=SpanKind.PRODUCER,
@@ -156,9 +188,17 @@ def producer_span(name: str, destination: str) -> Iterator[Span]:
         yield span
 
 
-@contextmanager
-def consumer_span(name: str, attributes: Mapping[str, str], message_id: str) -> Iterator[Span]:
+def consumer_span(
+    name: str, attributes: Mapping[str, str], message_id: str
+) -> AbstractContextManager[Span]:
     """The span of processing one message: a child of the context it carries."""
+    if not _current.recording and "traceparent" not in attributes:
+        return _NOTHING
+    return _consumer_span(name, attributes, message_id)
+
+
+@contextmanager
+def _consumer_span(name: str, attributes: Mapping[str, str], message_id: str) -> Iterator[Span]:
     with _current.tracer.start_as_current_span(
         name,
         context=_PROPAGATOR.extract(attributes),

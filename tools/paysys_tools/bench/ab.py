@@ -35,6 +35,9 @@ HEADLINE = (
     "steady_e2e_p99_ms",
     "steady_api_cpu_ms_per_payment",
     "steady_worker_cpu_ms_per_payment",
+    "steady_emulator_cpu_ms_per_payment",
+    "api_vs_floor",  # --backend stub: measured CPU over the floor
+    "worker_vs_floor",
     "steady_calls_per_payment",
     "messages_per_receive",
     "lost",

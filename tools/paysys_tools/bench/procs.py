@@ -26,12 +26,21 @@ from paysys.local.procs import LOOPBACK, Child, free_port, start_ready, stop
 from paysys_tools.dynalite import dynalite_server
 from paysys_tools.latency_proxy import latency_proxy
 from paysys_tools.localstack import localstack_server, localstack_with_moto
+from paysys_tools.stub.server import STUB_MODULE, stub_server
 from paysys_tools.worker_log import read_worker_logs as read_worker_logs  # noqa: PLC0414 - tests/system/test_bench.py imports it from here
 
 log = structlog.get_logger(__name__)
 
-Backend = Literal["moto", "split", "fast", "localstack", "keepalive", "endpoint"]
-BACKENDS: tuple[Backend, ...] = ("moto", "split", "fast", "localstack", "keepalive", "endpoint")
+Backend = Literal["moto", "split", "fast", "localstack", "keepalive", "stub", "endpoint"]
+BACKENDS: tuple[Backend, ...] = (
+    "moto",
+    "split",
+    "fast",
+    "localstack",
+    "keepalive",
+    "stub",
+    "endpoint",
+)
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -54,6 +63,10 @@ async def start_backend(
             return
         if backend == "localstack":  # LocalStack's own SNS and SQS, DynamoDB on moto
             yield Endpoints(*await stack.enter_async_context(localstack_with_moto()))
+            return
+        if backend == "stub":  # instant answers from memory: paysys's own CPU, no emulator's
+            stub = await stack.enter_async_context(stub_server())
+            yield Endpoints(stub, stub)
             return
         if backend == "keepalive":  # LocalStack's SNS and SQS, dynalite: both keep connections
             aws = await stack.enter_async_context(localstack_server())
@@ -110,7 +123,7 @@ def command_line(pid: int) -> str:
         return ""
 
 
-_EMULATORS = (MOTO_MODULE, "dynalite", "localstack.runtime.main")
+_EMULATORS = (MOTO_MODULE, "dynalite", "localstack.runtime.main", STUB_MODULE)
 
 
 def emulator_pids() -> list[int]:

@@ -25,6 +25,7 @@ import structlog
 
 from paysys_tools.bench.context import Bench
 from paysys_tools.bench.data import FINAL, until_final, wait_drained
+from paysys_tools.bench.floors import SERVER, client_floors, floor_keys, server_floor_ms
 from paysys_tools.bench.openloop import OpenLoop, drive_open_loop, schedule
 from paysys_tools.bench.procs import Role, start_role, stop_roles
 from paysys_tools.bench.report import percentile
@@ -49,13 +50,18 @@ async def run_steady(bench: Bench, rate: float) -> dict[str, Any]:
         "loops": opts.loops,
         "loadavg_1m_start": round(os.getloadavg()[0], 2),
     }
+    floors: dict[str, float] = {}
+    if opts.backend == "stub":  # the floors: each call and the bare server, one at a time
+        floors = await client_floors(bench.raw_harness, bench.raw)
+        floors[SERVER] = round(await server_floor_ms(bench.log_dir / "floor-server.log"), 4)
+        result["floors_ms"] = floors
     api = await start_role("api", "api", bench.role_env(opts.loops), bench.log_dir)
     points: list[dict[str, Any]] = []
     try:
         await bench.start_workers(opts.loops)
         async with aiohttp.ClientSession() as http:
             while True:
-                points.append(await _point(bench, http, api, rate))
+                points.append(await _point(bench, http, api, rate, floors))
                 if not (opts.sweep_rate and _holds(points[-1], opts.sweep_e2e_p99_ms)):
                     break
                 rate = round(rate * SWEEP_STEP, 1)
@@ -80,7 +86,7 @@ def _holds(point: dict[str, Any], e2e_p99_limit_ms: float) -> bool:
 
 
 async def _point(
-    bench: Bench, http: aiohttp.ClientSession, api: Role, rate: float
+    bench: Bench, http: aiohttp.ClientSession, api: Role, rate: float, floors: dict[str, float]
 ) -> dict[str, Any]:
     opts = bench.options
     offsets = schedule(rate, opts.warmup + opts.duration, opts.arrivals, seed=round(rate * 1000))
@@ -98,7 +104,12 @@ async def _point(
     await wait_drained(bench.harness, bench.paysys.queue_url, opts.settle_seconds)
     items = await until_final(bench.harness, bench.paysys.table, ids, opts.settle_seconds)
     after = await Snapshot.take(http, api, bench.workers)
-    return _figures(bench, rate, drive, items=items, window=(before, after), api=api)
+    point = _figures(bench, rate, drive, items=items, window=(before, after), api=api)
+    if floors:
+        cpu = (point["steady_api_cpu_ms_per_payment"], point["steady_worker_cpu_ms_per_payment"])
+        calls = (after.api - before.api, after.workers - before.workers)
+        point.update(floor_keys(floors, calls, point["steady_payments"], cpu))
+    return point
 
 
 def _figures(

@@ -50,7 +50,12 @@ def api_app(settings: Settings, resources: Resources) -> web.Application:
     metrics.watch_publisher(resources.events)
     metrics.watch_calls(resources.clients.calls)
     return create_app(
-        settings, resources.service, readiness_checks(resources), resources.status, metrics
+        settings,
+        resources.service,
+        readiness_checks(resources),
+        resources.status,
+        metrics,
+        webhooks=resources.webhooks,
     )
 
 

@@ -11,12 +11,19 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from paysys.adapters.webhook_http import resolved_problem
 from paysys.api.app_state import DEADLINE, SETTINGS, WEBHOOKS
 from paysys.api.handlers import merchant_of, read_body
 from paysys.api.json_body import decode_json
 from paysys.core.service import new_token
 from paysys.core.webhooks import derive_secret, parse_new_endpoint
-from paysys.errors import UnsupportedMediaType, WebhookEndpointNotFound, WebhooksDisabled
+from paysys.errors import (
+    FieldError,
+    UnsupportedMediaType,
+    ValidationError,
+    WebhookEndpointNotFound,
+    WebhooksDisabled,
+)
 
 
 def add_webhook_routes(app: web.Application) -> None:
@@ -34,7 +41,10 @@ async def create_endpoint(request: web.Request) -> web.Response:
             f"Content-Type must be application/json, got {request.content_type!r}"
         )
     data = decode_json(await read_body(request), max_depth=settings.max_json_depth)
-    new = parse_new_endpoint(data, settings.webhook_mode or "strict")
+    mode = settings.webhook_mode or "strict"
+    new = parse_new_endpoint(data, mode)
+    if problem := await resolved_problem(new.url, mode):  # connect time checks again
+        raise ValidationError([FieldError("url", problem)])
     request[DEADLINE].reschedule(None)  # a stored endpoint must be answered with its secret
     endpoint = await request.app[WEBHOOKS].add(
         merchant_of(request), new, datetime.now(UTC), new_token()

@@ -6,15 +6,24 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
 from paysys.adapters.dynamodb_size import ITEM_LIMIT_BYTES, item_size
 from paysys.adapters.webhook_store import endpoint_item, endpoint_of
+from paysys.cli import main
 from paysys.config import Settings
 from paysys.core.limits import MERCHANT_ID_MAX_BYTES, WEBHOOK_ENDPOINTS_MAX, WEBHOOK_URL_MAX_BYTES
 from paysys.core.service import new_token
-from paysys.core.webhook_signing import SignatureError, sign, verify
+from paysys.core.webhook_signing import (
+    EVENT_ID_HEADER,
+    SIGNATURE_HEADER,
+    SignatureError,
+    sign,
+    verify,
+)
 from paysys.core.webhooks import (
     EVENT_TYPES,
     WebhookEndpoint,
@@ -27,6 +36,7 @@ from paysys.core.webhooks import (
     url_problem,
 )
 from paysys.errors import ConfigError, ValidationError
+from paysys.ops.webhooks.command import receiver
 from paysys.worker.webhook_guard import EndpointGuard
 
 BODY = b'{"type":"PaymentApproved","payment_id":"p"}'
@@ -167,3 +177,28 @@ def test_the_largest_endpoint_item_fits_one_write_unit() -> None:
     item = endpoint_item(endpoint, WEBHOOK_ENDPOINTS_MAX - 1, new_token())
     assert item_size(item) <= ITEM_LIMIT_BYTES - 64
     assert endpoint_of(item) == endpoint
+
+
+def test_the_verify_command_says_valid_or_invalid(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = tmp_path / "body.json"
+    body.write_bytes(BODY)
+    header = sign("whsec_a", BODY)
+    command = ["webhooks", "verify", "--secret", "whsec_a", "--header", header, "--body"]
+    assert main([*command, str(body)], {}) == 0
+    assert capsys.readouterr().out.startswith("valid")
+    body.write_bytes(BODY + b"\n")
+    assert main([*command, str(body)], {}) == 1
+    assert "no v1 signature matches" in capsys.readouterr().out
+
+
+async def test_the_listener_answers_200_and_prints_the_verdict() -> None:
+    lines: list[str] = []
+    async with TestClient(TestServer(receiver("whsec_a", lines))) as client:
+        headers = {SIGNATURE_HEADER: sign("whsec_a", BODY), EVENT_ID_HEADER: "p.PaymentApproved"}
+        response = await client.post("/hook", data=BODY, headers=headers)
+        assert response.status == 200
+        await client.post("/hook", data=BODY, headers={SIGNATURE_HEADER: "t=1,v1=00"})
+    assert "event=p.PaymentApproved signature=valid" in lines[0]
+    assert "signature=invalid" in lines[1]

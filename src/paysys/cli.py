@@ -246,13 +246,13 @@ async def _serve_worker(settings: Settings, stop: asyncio.Event) -> None:
 
 async def _run_local(settings: Settings, stop: asyncio.Event) -> None:
     """Embedded mode: emulator (unless an endpoint is configured), provision, API + worker."""
+    settings = local_settings(settings)  # before the emulator's endpoint is set
     async with contextlib.AsyncExitStack() as stack:
         if settings.aws_endpoint_url is None:
             from paysys.local.emulator import moto_server  # noqa: PLC0415 - roles never need it
 
             endpoint = await stack.enter_async_context(moto_server(settings.local_emulator_port))
             settings = settings.replace(aws_endpoint_url=endpoint)
-        settings = local_settings(settings)
         async with open_clients(settings) as clients:
             await provision(clients)
         resources = await stack.enter_async_context(open_resources(settings))

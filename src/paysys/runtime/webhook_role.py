@@ -35,7 +35,6 @@ def local_settings(settings: Settings) -> Settings:
 def build_deliverer(
     settings: Settings, resources: Resources, queue: SqsQueue, sender: WebhookSender
 ) -> WebhookDeliverer:
-    assert settings.webhook_key is not None  # noqa: S101 - checked by the caller
     assert resources.webhooks is not None  # noqa: S101 - open_resources sets it
     guard = EndpointGuard(
         settings.webhook_endpoint_concurrency,
@@ -47,10 +46,14 @@ def build_deliverer(
 
 
 async def run_webhooks(settings: Settings, resources: Resources, stop: asyncio.Event) -> None:
-    """Deliver until ``stop``; nothing without a key or with ``PAYSYS_WEBHOOK_LOOPS=0``."""
-    if settings.webhook_key is None or settings.webhook_loops == 0 or resources.webhooks is None:
-        log.info("webhooks.off", why="PAYSYS_WEBHOOK_KEY unset or PAYSYS_WEBHOOK_LOOPS=0")
+    """Deliver until ``stop``; nothing with ``PAYSYS_WEBHOOK_LOOPS=0``. Without
+    ``PAYSYS_WEBHOOK_KEY`` the loops still run: they delete the events of merchants without
+    endpoints (else the queue would fill for days) and keep the others on their schedule."""
+    if settings.webhook_loops == 0 or resources.webhooks is None:
+        log.info("webhooks.off", why="PAYSYS_WEBHOOK_LOOPS=0")
         return
+    if settings.webhook_key is None:
+        log.warning("webhooks.no_key", why="PAYSYS_WEBHOOK_KEY unset: nothing can be signed")
     try:
         url = await find_queue_url(resources.clients.sqs, settings.webhook_queue_name)
     except BackendUnavailable as exc:

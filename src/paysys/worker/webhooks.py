@@ -24,6 +24,7 @@ import asyncio
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -52,7 +53,7 @@ class Sender(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class DeliveryOptions:
-    key: str
+    key: str | None  # None: nothing can be signed; events of merchants without endpoints drain
     loops: int = 2
     max_in_flight: int = 64
     wait_seconds: int = 5
@@ -62,7 +63,7 @@ class DeliveryOptions:
     drain_seconds: float = 10.0
 
     @classmethod
-    def from_settings(cls, settings: Settings, key: str) -> DeliveryOptions:
+    def from_settings(cls, settings: Settings, key: str | None) -> DeliveryOptions:
         return cls(
             key=key,
             loops=settings.webhook_loops,
@@ -83,7 +84,10 @@ class WebhookDeliverer:
         sender: Sender,
         guard: EndpointGuard,
         options: DeliveryOptions,
+        *,
+        clock: Callable[[], float] = time.time,  # wall clock: ages from SQS's SentTimestamp
     ) -> None:
+        self._clock = clock
         self._queue = queue
         self._endpoints = endpoints
         self._sender = sender
@@ -194,7 +198,10 @@ class WebhookDeliverer:
 
     async def _attempt(self, message: QueueMessage, endpoint: WebhookEndpoint, eid: str) -> str:
         structlog.contextvars.bind_contextvars(endpoint_id=endpoint.endpoint_id)
-        age = time.time() - message.sent_at_ms / 1000 if message.sent_at_ms else 0.0
+        age = self._clock() - message.sent_at_ms / 1000 if message.sent_at_ms else 0.0
+        key = self._options.key
+        if key is None:  # cannot sign: on the schedule until a key is set
+            return await self._failed_attempt(message, age, Attempt(None, 0.0, "no key"))
         wait = self._guard.enter(endpoint.endpoint_id)
         if wait is not None:  # at its limit or breaker open: not an attempt, no slot held
             await self._queue.change_visibility([message], max(1, min(int(wait) + 1, 43_200)))
@@ -202,7 +209,7 @@ class WebhookDeliverer:
         delivered = False
         try:
             body = message.body.encode()
-            secret = derive_secret(self._options.key, endpoint.endpoint_id, endpoint.salt)
+            secret = derive_secret(key, endpoint.endpoint_id, endpoint.salt)
             headers = {
                 webhook_signing.SIGNATURE_HEADER: webhook_signing.sign(secret, body),
                 webhook_signing.EVENT_ID_HEADER: eid,
@@ -221,6 +228,16 @@ class WebhookDeliverer:
             await self._queue.delete([message])
             log.info("webhook.delivered", **fields)
             return "delivered"
+        return await self._failed_attempt(message, age, attempt)
+
+    async def _failed_attempt(self, message: QueueMessage, age: float, attempt: Attempt) -> str:
+        """Hide the message until its next attempt, or end the delivery as failed when that
+        attempt would fall past the retry window."""
+        fields = {
+            "attempt": message.receive_count,
+            "status_code": attempt.status,
+            "duration_ms": round(attempt.seconds * 1000, 1),
+        }
         delay = retry_delay(
             message.receive_count,
             self._options.retry_base_seconds,

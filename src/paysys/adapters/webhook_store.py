@@ -112,7 +112,10 @@ class DynamoWebhookEndpoints:
         now = time.monotonic()
         if hit is not None and now - hit[0] < self.cache_seconds:
             return hit[1]
-        endpoints = await self.list(merchant_id)
+        # Eventually consistent (half the read units): a new endpoint may miss an event sent
+        # within a second of its registration, as it may within the cache period anyway.
+        slots = await self._slots(merchant_id, consistent=False)
+        endpoints = sorted(slots.values(), key=lambda e: (e.created_at, e.endpoint_id))
         if self.cache_seconds > 0:
             if len(self._cache) > 10_000:
                 self._cache.clear()
@@ -146,9 +149,11 @@ class DynamoWebhookEndpoints:
             return
         raise WebhookEndpointNotFound(endpoint_id)
 
-    async def _slots(self, merchant_id: str) -> dict[int, WebhookEndpoint]:
+    async def _slots(
+        self, merchant_id: str, *, consistent: bool = True
+    ) -> dict[int, WebhookEndpoint]:
         ids = [slot_id(merchant_id, slot) for slot in range(WEBHOOK_ENDPOINTS_MAX)]
-        items = await batch_get(self.client, self.table, ids, consistent=True)
+        items = await batch_get(self.client, self.table, ids, consistent=consistent)
         return {
             slot: endpoint_of(items[key])
             for slot, key in enumerate(ids)

@@ -90,6 +90,8 @@ def test_the_secret_is_derived_the_same_everywhere_and_differs_per_endpoint() ->
         "ftp://shop.example/hook",
         "https://shop.example/" + "a" * WEBHOOK_URL_MAX_BYTES,
         "https://shöp.example/hook",
+        "https://" + "a" * 64 + ".example/hook",
+        "https://shop..example/hook",
     ],
 )
 def test_strict_mode_refuses(url: str) -> None:

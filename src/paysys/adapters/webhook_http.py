@@ -104,7 +104,7 @@ class WebhookSender:
             ) as response:
                 await response.content.read(RESPONSE_CAP_BYTES)  # at most that much
                 return Attempt(response.status, time.perf_counter() - started)
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
             cause = getattr(exc, "os_error", None)  # a connector error wraps the resolver's
             shown = cause if isinstance(cause, RefusedAddress) else exc
             error = f"{type(shown).__name__}: {shown}"[:200]
@@ -121,7 +121,7 @@ async def resolved_problem(url: str, mode: WebhookMode, within: float = 2.0) -> 
     try:
         async with asyncio.timeout(within):
             answers = await asyncio.get_running_loop().getaddrinfo(host, None)
-    except (OSError, TimeoutError):
+    except (OSError, TimeoutError, ValueError):  # ValueError: a name IDNA cannot encode
         return None
     for *_, address in answers:
         if problem := address_problem(str(address[0]), mode):

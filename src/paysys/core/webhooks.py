@@ -126,6 +126,9 @@ def url_problem(url: str, mode: WebhookMode) -> str | None:  # noqa: PLR0911 - o
         return "must have a host, and no user, password or fragment"
     if port == 0:
         return "must not use port 0"
+    labels = parts.hostname.rstrip(".").split(".")
+    if len(parts.hostname) > 253 or not all(0 < len(label) <= 63 for label in labels):
+        return "must have a valid host name (labels of 1-63 characters, 253 in all)"
     try:
         literal = ipaddress.ip_address(parts.hostname)
     except ValueError:

@@ -26,6 +26,8 @@ _FORWARDED = (
     "rules",
     "queue_name",
     "dlq_name",
+    "webhook_queue_name",
+    "webhook_dlq_name",
     "worker_wait_seconds",
     "shutdown_timeout_seconds",
     "visibility_timeout_seconds",

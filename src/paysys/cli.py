@@ -35,9 +35,11 @@ from paysys.ops.iam import ROLES, policy
 from paysys.ops.infra.cloudformation import render as render_cloudformation
 from paysys.ops.provision import provision
 from paysys.ops.tail import tail
+from paysys.ops.webhooks import command as webhooks_command
 from paysys.runtime.eventloop import loop_factory
 from paysys.runtime.resources import open_clients, open_resources
 from paysys.runtime.roles import run_api, run_worker
+from paysys.runtime.webhook_role import local_settings
 
 log = structlog.get_logger(__name__)
 
@@ -86,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     tail_parser.add_argument("--merchant", type=_merchant, help="only this merchant's events")
     infra = _group(commands, "infra", "infrastructure as code")
     _add(infra, "cloudformation", "the CloudFormation template of every AWS resource", _infra)
+    webhooks_command.add_commands(commands)
     for plugin in entry_points(group=PLUGIN_GROUP):
         plugin.load()(commands)
     return parser
@@ -243,6 +246,7 @@ async def _serve_worker(settings: Settings, stop: asyncio.Event) -> None:
 
 async def _run_local(settings: Settings, stop: asyncio.Event) -> None:
     """Embedded mode: emulator (unless an endpoint is configured), provision, API + worker."""
+    settings = local_settings(settings)  # before the emulator's endpoint is set
     async with contextlib.AsyncExitStack() as stack:
         if settings.aws_endpoint_url is None:
             from paysys.local.emulator import moto_server  # noqa: PLC0415 - roles never need it

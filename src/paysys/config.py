@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from paysys.config_rules import PREFIX, env_name, parse_value, settings_rules
 from paysys.core.rules import load_rules
+from paysys.core.webhooks import WebhookMode
 from paysys.errors import ConfigError
 
 __all__ = ["PREFIX", "Settings", "env_name"]
@@ -174,6 +175,45 @@ class Settings:
     metrics_interval_seconds: float = _setting(
         15.0, "How often the worker reads queue depths for its metrics."
     )
+    # --- webhooks (delivered by the worker) ---------------------------------------------
+    webhook_key: str | None = _setting(
+        None,
+        "Key the endpoints' signing secrets are derived from (same on every API and worker pod;"
+        " changing it changes every secret). Unset: webhooks off (`paysys local`: random).",
+        secret=True,
+    )
+    webhook_mode: WebhookMode | None = _setting(
+        None,
+        "strict: https only, public addresses only (checked at registration and at connect);"
+        " local: http and private addresses too. Unset: local in `paysys local`, else strict.",
+    )
+    webhook_queue_name: str = _setting("paysys-webhooks", "SQS queue of outcome events to deliver.")
+    webhook_dlq_name: str = _setting("paysys-webhooks-dlq", "Dead-letter queue of the above.")
+    webhook_loops: int = _setting(2, "Concurrent receive loops of the delivery queue (0: off).")
+    webhook_max_in_flight: int = _setting(64, "Deliveries at once per worker, all endpoints.")
+    webhook_endpoint_concurrency: int = _setting(
+        4, "Deliveries at once to one endpoint per worker; more wait on the queue."
+    )
+    webhook_connect_timeout_seconds: float = _setting(5.0, "Connect timeout of one delivery.")
+    webhook_read_timeout_seconds: float = _setting(10.0, "Read timeout of one delivery.")
+    webhook_retry_base_seconds: float = _setting(
+        60.0, "Delay after a first failed delivery, doubled per attempt (jittered)."
+    )
+    webhook_retry_max_seconds: int = _setting(
+        43_200, "Longest delay between attempts (at most 43200: SQS's 12 h visibility)."
+    )
+    webhook_retry_window_seconds: int = _setting(
+        259_200, "An event not delivered this long after it was queued is marked failed (3 d)."
+    )
+    webhook_breaker_failures: int = _setting(
+        5, "Consecutive failures of one endpoint that open its circuit breaker."
+    )
+    webhook_breaker_seconds: float = _setting(
+        60.0, "An open breaker defers that endpoint's deliveries this long, then tries one."
+    )
+    webhook_endpoint_cache_seconds: float = _setting(
+        10.0, "How long the worker reuses a merchant's endpoint list (registration lag)."
+    )
     # --- embedded mode -------------------------------------------------------------------
     local_emulator_port: int = _setting(
         0, "`paysys local`: emulator port on 127.0.0.1 (0 = any free)."
@@ -220,3 +260,16 @@ class Settings:
         """HTTP connections per AWS client: every loop may long-poll while every in-flight
         message updates DynamoDB and a delete/visibility batch is under way per loop."""
         return 2 * self.worker_loops + self.worker_max_in_flight + 4
+
+    @property
+    def webhook_visibility_seconds(self) -> int:
+        """The delivery queue's visibility timeout: longer than one delivery can take."""
+        return int(self.webhook_connect_timeout_seconds + self.webhook_read_timeout_seconds) + 30
+
+    @property
+    def webhook_retention_seconds(self) -> int:
+        """The delivery queue's retention: the retry window, plus one longest delay (the
+        last attempt may be scheduled just before the window ends), plus a day of margin;
+        within SQS's 14 days."""
+        window = self.webhook_retry_window_seconds + self.webhook_retry_max_seconds
+        return min(14 * 86_400, window + 86_400)

@@ -76,6 +76,22 @@ class Checked(Protocol):
     def readiness_cache_seconds(self) -> float: ...
     @property
     def worker_retry_base_seconds(self) -> float: ...
+    @property
+    def webhook_loops(self) -> int: ...
+    @property
+    def webhook_max_in_flight(self) -> int: ...
+    @property
+    def webhook_endpoint_concurrency(self) -> int: ...
+    @property
+    def webhook_retry_base_seconds(self) -> float: ...
+    @property
+    def webhook_retry_max_seconds(self) -> int: ...
+    @property
+    def webhook_retry_window_seconds(self) -> int: ...
+    @property
+    def webhook_connect_timeout_seconds(self) -> float: ...
+    @property
+    def webhook_read_timeout_seconds(self) -> float: ...
 
 
 def settings_rules(s: Checked) -> list[tuple[bool, str]]:
@@ -132,6 +148,22 @@ def settings_rules(s: Checked) -> list[tuple[bool, str]]:
         (
             (s.aws_access_key_id is None) != (s.aws_secret_access_key is None),
             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together",
+        ),
+        (
+            s.webhook_loops < 0 or min(s.webhook_max_in_flight, s.webhook_endpoint_concurrency) < 1,
+            "WEBHOOK_LOOPS must be >= 0, WEBHOOK_MAX_IN_FLIGHT and _ENDPOINT_CONCURRENCY >= 1",
+        ),
+        (
+            not 1 <= s.webhook_retry_base_seconds <= s.webhook_retry_max_seconds <= 43_200,
+            "WEBHOOK_RETRY_BASE_SECONDS must be >= 1 and <= WEBHOOK_RETRY_MAX_SECONDS <= 43200",
+        ),
+        (
+            not 0 < s.webhook_retry_window_seconds <= 12 * 86_400,
+            "WEBHOOK_RETRY_WINDOW_SECONDS must be 1-1036800 (the queue keeps 14 days at most)",
+        ),
+        (
+            min(s.webhook_connect_timeout_seconds, s.webhook_read_timeout_seconds) <= 0,
+            "WEBHOOK_CONNECT_TIMEOUT_SECONDS and WEBHOOK_READ_TIMEOUT_SECONDS must be > 0",
         ),
     ]
 

@@ -171,3 +171,24 @@ class MalformedMessage(PaysysError):
     """A queue message whose body is not a PaymentCreated event."""
 
     code = "malformed_message"
+
+
+class WebhookEndpointNotFound(NotFound):
+    code = "webhook_endpoint_not_found"
+
+    def __init__(self, endpoint_id: str) -> None:
+        super().__init__(f"webhook endpoint {endpoint_id} does not exist")
+
+
+class WebhookEndpointLimit(RequestError):
+    """The merchant has as many endpoints as it may (delete one first)."""
+
+    status = 409
+    code = "webhook_endpoint_limit"
+
+
+class WebhooksDisabled(PaysysError):
+    """No ``PAYSYS_WEBHOOK_KEY`` is configured: endpoints cannot be given secrets (503)."""
+
+    status = 503
+    code = "webhooks_disabled"

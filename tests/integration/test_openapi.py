@@ -63,6 +63,9 @@ SECURED = {
     ("/payments/{payment_id}/cancel", "post"),
     ("/stats", "get"),
     ("/stats/series", "get"),
+    ("/webhook-endpoints", "post"),
+    ("/webhook-endpoints", "get"),
+    ("/webhook-endpoints/{endpoint_id}", "delete"),
 }
 
 
@@ -108,6 +111,9 @@ async def conform(response: Any, path: str, method: str = "get") -> Any:
             )
         except SchemaError as exc:
             pytest.fail(f"{method} {path} {status}: header {name}={value!r}: {exc.message}")
+    if "content" not in documented:  # 204
+        assert body_text == "", f"{method} {path} {status}: a body where none is documented"
+        return None
     media = response.content_type
     assert media in documented["content"], (
         f"{method} {path} {status}: content type {media}, documented {list(documented['content'])}"
@@ -146,7 +152,11 @@ def settings(backend: Backend) -> Settings:
     """Patient AWS timeouts: on a loaded machine a slow emulator must not turn into the 503s
     the fuzz test counts as server errors (the outage test below sets its own)."""
     return fresh_settings(
-        backend, aws_timeout_seconds=10.0, aws_max_attempts=3, dynamodb_retry_seconds=8.0
+        backend,
+        aws_timeout_seconds=10.0,
+        aws_max_attempts=3,
+        dynamodb_retry_seconds=8.0,
+        webhook_key="openapi-tests",
     )
 
 
@@ -569,6 +579,7 @@ async def test_every_documented_response_can_be_provoked(
         (keyed, "get", "/stats/series", "/stats/series", wrong_key),
         (down_api, "get", "/stats/series", "/stats/series", {}),
         (down_api, "get", "/readyz", "/readyz", {}),
+        *await webhook_calls(keyed, api, down_api),
         *[(keyed, "get", page, page, {}) for page in SPEC["paths"] if "{" not in page],
     ]  # fmt: skip
     seen = set()
@@ -583,6 +594,49 @@ async def test_every_documented_response_can_be_provoked(
         for status in operation["responses"]
     }
     assert documented - seen == set()
+
+
+async def webhook_calls(
+    keyed: TestClient[Any, Any], api: TestClient[Any, Any], down_api: TestClient[Any, Any]
+) -> list[tuple[TestClient[Any, Any], str, str, str, dict[str, Any]]]:
+    """Every documented answer of the webhook endpoint routes (the sixth registration of a
+    merchant is the 409; the open app's merchant registers its own)."""
+    hooks, one = "/webhook-endpoints", "/webhook-endpoints/{endpoint_id}"
+    new = {"json": {"url": "https://shop.example/paysys", "event_types": ["PaymentApproved"]}}
+    wrong_key = {"headers": {"Authorization": "Bearer wrong"}}
+    as_json, as_text = {"Content-Type": "application/json"}, {"Content-Type": "text/plain"}
+    created = await (await api.post(hooks, **new)).json()
+    return [
+        (api, "delete", one, f"{hooks}/{created['id']}", {}),
+        *[(keyed, "post", hooks, hooks, new) for _ in range(6)],
+        (keyed, "post", hooks, hooks, {"data": "{", "headers": as_json}),
+        (keyed, "post", hooks, hooks, {**new, **wrong_key}),
+        (keyed, "post", hooks, hooks, {"data": "x" * 20_000, "headers": as_json}),
+        (keyed, "post", hooks, hooks, {"data": "{}", "headers": as_text}),
+        (api, "post", hooks, hooks, {"json": {"url": "http://10.0.0.1/"}}),
+        (down_api, "post", hooks, hooks, new),
+        (keyed, "get", hooks, hooks, {}),
+        (keyed, "get", hooks, hooks, wrong_key),
+        (down_api, "get", hooks, hooks, {}),
+        (keyed, "delete", one, "/webhook-endpoints/we_000000000000000000000000", {}),
+        (keyed, "delete", one, "/webhook-endpoints/we_1", wrong_key),
+        (down_api, "delete", one, "/webhook-endpoints/we_000000000000000000000000", {}),
+    ]
+
+
+async def test_a_webhook_endpoint_is_deleted_once(keyed: TestClient[Any, Any]) -> None:
+    created = await conform(
+        await keyed.post("/webhook-endpoints", json={"url": "https://shop.example/a"}),
+        "/webhook-endpoints",
+        "post",
+    )
+    path, url = "/webhook-endpoints/{endpoint_id}", f"/webhook-endpoints/{created['id']}"
+    assert (await keyed.delete(url)).status == 204
+    assert (await conform(await keyed.delete(url), path, "delete"))["error"]["code"] == (
+        "webhook_endpoint_not_found"
+    )
+    listed = await conform(await keyed.get("/webhook-endpoints"), "/webhook-endpoints")
+    assert listed == {"webhook_endpoints": []}
 
 
 # --- fuzzing -------------------------------------------------------------------------------

@@ -19,6 +19,9 @@ async def test_provision_creates_everything(clients: Clients, provisioned: Provi
         f"queue:{settings.dlq_name}",
         f"queue:{settings.queue_name}",
         "subscription",
+        f"queue:{settings.webhook_dlq_name}",
+        f"queue:{settings.webhook_queue_name}",
+        "webhook_subscription",
     }
     table = await clients.dynamodb.describe_table(settings.table_name)
     assert [k.name for k in table.key_schema] == ["id"]
@@ -52,3 +55,26 @@ async def test_provision_twice_changes_nothing(clients: Clients, provisioned: Pr
     assert again == dataclasses.replace(provisioned, created=())
     subs = await clients.sns.list_subscriptions_by_topic(TopicArn=provisioned.topic_arn)
     assert len(subs["Subscriptions"]) == 1
+
+
+async def test_the_webhook_queue_keeps_messages_through_the_retry_window(
+    clients: Clients, provisioned: Provisioned
+) -> None:
+    """Subscribed raw to the outcomes topic, with a DLQ, a visibility longer than a delivery
+    and a retention longer than the retry schedule (docs/reference/webhooks.md)."""
+    settings = clients.settings
+    url = (await clients.sqs.get_queue_url(QueueName=settings.webhook_queue_name))["QueueUrl"]
+    attrs = (await clients.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]))[
+        "Attributes"
+    ]
+    assert int(attrs["MessageRetentionPeriod"]) == settings.webhook_retention_seconds
+    assert int(attrs["MessageRetentionPeriod"]) > settings.webhook_retry_window_seconds + 43_200
+    assert int(attrs["VisibilityTimeout"]) > settings.webhook_read_timeout_seconds
+    assert json.loads(attrs["RedrivePolicy"])["deadLetterTargetArn"].endswith(
+        settings.webhook_dlq_name
+    )
+    outcomes = provisioned.topic_arn.rpartition(":")[0] + ":" + settings.outcomes_topic_name
+    subs = (await clients.sns.list_subscriptions_by_topic(TopicArn=outcomes))["Subscriptions"]
+    [sub] = [s for s in subs if s["Endpoint"] == attrs["QueueArn"]]
+    raw = await clients.sns.get_subscription_attributes(SubscriptionArn=sub["SubscriptionArn"])
+    assert raw["Attributes"]["RawMessageDelivery"] == "true"

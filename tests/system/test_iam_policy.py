@@ -179,6 +179,8 @@ async def test_every_recorded_call_is_in_its_roles_policy(backend: Backend, tmp_
     assert Call("dynamodb:PutItem", f"table/{settings.idempotency_table_name}") in calls["api"]
     assert Call("sqs:DeleteMessageBatch", settings.queue_name) in calls["worker"]
     assert Call("sns:PublishBatch", settings.topic_name) in calls["worker"]  # the reconciler
+    # webhook delivery runs without a key too (it drains events nobody subscribed to)
+    assert Call("sqs:ReceiveMessage", settings.webhook_queue_name) in calls["worker"]
     assert Call("dynamodb:CreateTable", f"table/{settings.table_name}") in calls["provision"]
     assert Call("sns:SetSubscriptionAttributes", "*") in calls["provision"]
     assert Call("sqs:SendMessageBatch", settings.queue_name) in calls["dlq"]

@@ -12,7 +12,7 @@ import pytest
 from paysys.adapters.dynamodb_size import ITEM_LIMIT_BYTES, item_size
 from paysys.cli import main
 from paysys.config import Settings
-from paysys.ops.capacity.counters import counter_wru_per_payment, distinct
+from paysys.ops.capacity.counters import counter_cost, counter_wru_per_payment, distinct
 from paysys.ops.capacity.report import cost, cost_markdown, layout_of
 from paysys.ops.capacity.units import created_item, decided_item, index_writes, sample_payment
 
@@ -22,9 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_common_case_costs_five_write_units_and_counters_a_fifth() -> None:
     figures = cost(Settings(), 10_000, merchants=10_000, processes=150)
     assert figures.wru_per_payment == 5  # create 3 (table, pending, listing), decide 2
-    assert [s["wru"] for s in figures.steps] == [3, 2]
+    assert [s["wru"] for s in figures.steps] == [3, 2, 0]  # webhooks: endpoint reads only
     assert figures.counter_wru_per_payment <= 0.2
-    assert figures.rru_per_payment < 0.2  # the rollup's reads of the journal, no more
+    # A merchant's 5 endpoint slots (eventually consistent) and the rollup's journal reads.
+    assert 2.5 < figures.rru_per_payment < 2.5 + 0.2
     assert figures.stats_lag_seconds <= 10
 
 
@@ -42,9 +43,22 @@ def test_dollars_follow_the_units_at_the_dated_list_prices() -> None:
     figures = cost(Settings(), 10_000)
     wru = figures.wru_per_payment + figures.counter_wru_per_payment
     sqs = 1 + 2 / Settings().worker_batch_size  # SNS's delivery, receive, delete
-    expected = wru * 0.625 + figures.rru_per_payment * 0.125 + 0.2 * 0.50 + sqs * 0.40
+    webhook_sqs = 1 + 1 / 10 + 1  # SNS's delivery, receive, one delete per event
+    expected = (
+        wru * 0.625 + figures.rru_per_payment * 0.125 + 0.2 * 0.50 + (sqs + webhook_sqs) * 0.40
+    )
     assert figures.usd_per_million == pytest.approx(expected, abs=0.001)
     assert figures.prices["as_of"]
+
+
+def test_webhook_deliveries_write_nothing_and_endpoint_reads_are_cached() -> None:
+    plain = cost(Settings(), 10_000)
+    hooked = cost(Settings(), 10_000, webhook_share=0.5)
+    assert hooked.wru_per_payment == plain.wru_per_payment == 5
+    assert hooked.usd_per_million == plain.usd_per_million
+    few = cost(Settings(), 10_000, merchants=10, processes=10)  # 10 s cache, few merchants
+    rollup_reads = counter_cost(10_000, 10, 10).reads / 10_000
+    assert few.rru_per_payment - rollup_reads == pytest.approx(2.5 * 10 * 10 / 100_000, rel=0.05)
 
 
 def test_index_writes_follow_dynamodbs_rules() -> None:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from paysys.adapters.webhook_store import DynamoWebhookEndpoints
 from paysys.api.app_state import (
     API_KEYS,
     CURSORS,
@@ -21,6 +22,7 @@ from paysys.api.app_state import (
     SERVICE,
     SETTINGS,
     STATUS,
+    WEBHOOKS,
 )
 from paysys.api.auth import enforced_keys
 from paysys.api.cursor import Cursors
@@ -36,6 +38,7 @@ from paysys.api.middleware import (
 from paysys.api.readiness import Check, Readiness
 from paysys.api.series import add_series_routes, sample_middleware
 from paysys.api.ui import add_ui_routes
+from paysys.api.webhook_handlers import add_webhook_routes
 from paysys.config import Settings
 from paysys.core.queries import StatusReader
 from paysys.core.service import PaymentService
@@ -48,6 +51,8 @@ def create_app(
     readiness: Sequence[Check],
     status: StatusReader,
     metrics: ApiMetrics | None = None,
+    *,
+    webhooks: DynamoWebhookEndpoints | None = None,
 ) -> web.Application:
     app = web.Application(
         middlewares=[
@@ -69,6 +74,9 @@ def create_app(
     app[REGISTRY] = app[METRICS].registry
     app[READINESS] = Readiness(readiness, app[REGISTRY], settings.readiness_cache_seconds)
     add_routes(app)
+    if webhooks is not None:
+        app[WEBHOOKS] = webhooks
+        add_webhook_routes(app)
     add_health_routes(app)
     add_ui_routes(app)
     add_series_routes(app)

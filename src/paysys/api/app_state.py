@@ -7,6 +7,7 @@ import asyncio
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from paysys.adapters.webhook_store import DynamoWebhookEndpoints
 from paysys.api.auth import ApiKeys
 from paysys.api.cursor import Cursors
 from paysys.api.metrics import ApiMetrics
@@ -25,6 +26,7 @@ API_KEYS = web.AppKey("api_keys", ApiKeys)
 METRICS = web.AppKey("metrics", ApiMetrics)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 DECISIONS = web.AppKey("decisions", RecentDecisions)  # the status page's charts
+WEBHOOKS = web.AppKey("webhooks", DynamoWebhookEndpoints)  # absent: no webhook routes
 
 REQUEST_ID = web.RequestKey("request_id", str)
 API_KEY_ID = web.RequestKey("api_key_id", str)

@@ -55,7 +55,7 @@ async def create_payment(request: web.Request) -> web.Response:
         raise UnsupportedMediaType(
             f"Content-Type must be application/json, got {request.content_type!r}"
         )
-    data = decode_json(await _read_body(request), max_depth=request.app[SETTINGS].max_json_depth)
+    data = decode_json(await read_body(request), max_depth=request.app[SETTINGS].max_json_depth)
     # From here the store runs to its end, bounded by the AWS retry budget: a deadline that
     # cut it could answer 503 for a payment that is stored.
     request[DEADLINE].reschedule(None)
@@ -166,7 +166,7 @@ def _asset(name: str) -> bytes:
         raise web.HTTPNotFound(text=f"{name} is not part of this build") from None
 
 
-async def _read_body(request: web.Request) -> bytes:
+async def read_body(request: web.Request) -> bytes:
     seconds = request.app[SETTINGS].http_body_timeout_seconds
     try:
         async with asyncio.timeout(seconds):

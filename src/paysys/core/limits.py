@@ -38,3 +38,9 @@ def too_long(text: str, limit: int) -> str | None:
     if size <= limit:
         return None
     return f"must be at most {limit} bytes in UTF-8 (got {size:,})"
+
+
+# A webhook endpoint's URL (``POST /webhook-endpoints``): ASCII once parsed (IDNA host).
+WEBHOOK_URL_MAX_BYTES = 400
+# Endpoints per merchant: each is one item in a slot of its own (``#webhook#<merchant>#<n>``).
+WEBHOOK_ENDPOINTS_MAX = 5

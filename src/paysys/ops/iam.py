@@ -34,6 +34,8 @@ class Target(enum.Enum):
     TAIL_QUEUES = "TailQueues"  # `paysys events tail`'s temporary queues
     QUEUE = "Queue"
     DLQ = "Dlq"
+    WEBHOOK_QUEUE = "WebhookQueue"
+    WEBHOOK_DLQ = "WebhookDlq"
     ANY = "Any"  # actions IAM cannot scope to a resource
 
 
@@ -52,6 +54,10 @@ _LOOKUPS = (
     Grant(("sqs:GetQueueUrl",), (T.QUEUE,), unless="queue_url"),
     Grant(("sqs:GetQueueUrl",), (T.DLQ,), unless="dlq_url"),
 )
+
+_ALL_QUEUES = (T.QUEUE, T.DLQ, T.WEBHOOK_QUEUE, T.WEBHOOK_DLQ)
+_WEBHOOK_VERBS = "GetQueueUrl ReceiveMessage DeleteMessage ChangeMessageVisibility SendMessage"
+_WEBHOOK_QUEUE_ACTIONS = tuple(f"sqs:{a}" for a in [*_WEBHOOK_VERBS.split(), "GetQueueAttributes"])
 
 GRANTS: dict[Role, tuple[Grant, ...]] = {
     "api": (
@@ -80,6 +86,8 @@ GRANTS: dict[Role, tuple[Grant, ...]] = {
         Grant(("sns:Publish",), (T.OUTCOMES_TOPIC,)),  # PaymentCanceled
         # /stats queue depths; /readyz
         Grant(("sqs:GetQueueAttributes",), (T.QUEUE, T.DLQ)),
+        # DELETE /webhook-endpoints/{id} (conditional delete of its slot item)
+        Grant(("dynamodb:DeleteItem",), (T.TABLE,)),
     ),
     "worker": (
         *_LOOKUPS,
@@ -113,6 +121,9 @@ GRANTS: dict[Role, tuple[Grant, ...]] = {
         Grant(("dynamodb:Query",), (T.TABLE_INDEXES,)),
         Grant(("sns:Publish", "sns:GetTopicAttributes"), (T.TOPIC,)),
         Grant(("sns:Publish",), (T.OUTCOMES_TOPIC,)),  # outcome events, the outbox
+        # webhook delivery: look the queue up, receive, delete, schedule a retry
+        # (visibility), fan an event out to several endpoints (send)
+        Grant(_WEBHOOK_QUEUE_ACTIONS, (T.WEBHOOK_QUEUE,)),
     ),
     # `paysys provision`, and the operator's `paysys dlq list | redrive`.
     "provision": (
@@ -134,7 +145,7 @@ GRANTS: dict[Role, tuple[Grant, ...]] = {
             (T.TABLE, T.IDEMPOTENCY_TABLE),  # the velocity counters' and the keys' TTL
         ),
         Grant(("sns:CreateTopic", "sns:ListSubscriptionsByTopic", "sns:Subscribe"), (T.TOPIC,)),
-        Grant(("sns:CreateTopic",), (T.OUTCOMES_TOPIC,)),
+        Grant(("sns:CreateTopic", "sns:ListSubscriptionsByTopic"), (T.OUTCOMES_TOPIC,)),
         # `paysys events tail`: a temporary queue subscribed with a filter, removed on exit
         Grant(("sns:Subscribe",), (T.OUTCOMES_TOPIC,)),
         Grant(("sns:Unsubscribe",), (T.ANY,)),
@@ -150,8 +161,9 @@ GRANTS: dict[Role, tuple[Grant, ...]] = {
             (T.TAIL_QUEUES,),
         ),
         Grant(("sns:SetSubscriptionAttributes",), (T.ANY,)),
-        Grant(("sqs:GetQueueUrl", "sqs:CreateQueue", "sqs:GetQueueAttributes"), (T.QUEUE, T.DLQ)),
-        Grant(("sqs:SetQueueAttributes",), (T.QUEUE,)),  # visibility, redrive, topic's policy
+        Grant(("sqs:GetQueueUrl", "sqs:CreateQueue", "sqs:GetQueueAttributes"), _ALL_QUEUES),
+        # visibility, retention, redrive, the topic's policy
+        Grant(("sqs:SetQueueAttributes",), (T.QUEUE, T.WEBHOOK_QUEUE)),
         *_LOOKUPS,
         Grant(("sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage"), (T.DLQ,)),
         Grant(("sqs:SendMessage",), (T.QUEUE,)),  # redrive (batch)
@@ -235,6 +247,8 @@ def _resource_arns(settings: Settings) -> dict[Target, str]:
         ),
         T.QUEUE: _queue_arn(s, s.queue_name, s.queue_url),
         T.DLQ: _queue_arn(s, s.dlq_name, s.dlq_url),
+        T.WEBHOOK_QUEUE: arn(s, "sqs", s.webhook_queue_name),
+        T.WEBHOOK_DLQ: arn(s, "sqs", s.webhook_dlq_name),
         T.TAIL_QUEUES: arn(s, "sqs", "paysys-tail-*"),
         T.ANY: "*",
     }

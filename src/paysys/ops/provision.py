@@ -1,4 +1,4 @@
-"""Idempotent provisioning of the table, topic, queue, DLQ, queue policy and subscription.
+"""Idempotent provisioning of the tables, topics, queues, DLQs, queue policies, subscriptions.
 
 What it creates is read from the resource model (``paysys.ops.infra.model``), which the
 CloudFormation template is rendered from too. The embedded mode, the tests, the LocalStack
@@ -64,7 +64,9 @@ async def provision(clients: Clients) -> Provisioned:
         response = await clients.sns.create_topic(Name=topic.name, Attributes=topic.attributes())
         topic_arn = response["TopicArn"]
         outcomes = infra.outcomes_topic
-        await clients.sns.create_topic(Name=outcomes.name, Attributes=outcomes.attributes())
+        response = await clients.sns.create_topic(
+            Name=outcomes.name, Attributes=outcomes.attributes()
+        )
     dlq_url, dlq_arn = await _ensure_queue(clients, infra.dlq, created)
     queue_url, queue_arn = await _ensure_queue(clients, infra.queue, created)
     async with translated("SQS", "SetQueueAttributes"):
@@ -75,6 +77,7 @@ async def provision(clients: Clients) -> Provisioned:
     subscription_arn = await _ensure_subscription(
         clients, topic_arn, queue_arn, infra.subscription.raw_message_delivery, created
     )
+    await _ensure_webhook_queue(clients, response["TopicArn"], created)
     result = Provisioned(
         table=settings.table_name,
         idempotency_table=settings.idempotency_table_name,
@@ -88,6 +91,22 @@ async def provision(clients: Clients) -> Provisioned:
     )
     log.info("provisioned", created=list(created), topic_arn=topic_arn, queue_url=queue_url)
     return result
+
+
+async def _ensure_webhook_queue(clients: Clients, outcomes_arn: str, created: list[str]) -> None:
+    """The webhook delivery queue and its DLQ, subscribed to the outcomes topic."""
+    infra = describe(clients.settings)
+    _, dlq_arn = await _ensure_queue(clients, infra.webhook_dlq, created)
+    url, arn = await _ensure_queue(clients, infra.webhook_queue, created)
+    async with translated("SQS", "SetQueueAttributes"):
+        await clients.sqs.set_queue_attributes(
+            QueueUrl=url,
+            Attributes=queue_attributes(infra.webhook_queue, dlq_arn, outcomes_arn, arn),
+        )
+    raw = infra.webhook_subscription.raw_message_delivery
+    await _ensure_subscription(
+        clients, outcomes_arn, arn, raw, created, label="webhook_subscription"
+    )
 
 
 async def _ensure_table(clients: Clients, table: Table) -> bool:
@@ -142,7 +161,13 @@ async def _ensure_queue(clients: Clients, queue: Queue, created: list[str]) -> t
 
 
 async def _ensure_subscription(
-    clients: Clients, topic_arn: str, queue_arn: str, raw: bool, created: list[str]
+    clients: Clients,
+    topic_arn: str,
+    queue_arn: str,
+    raw: bool,
+    created: list[str],
+    *,
+    label: str = "subscription",
 ) -> str:
     raw_delivery = "true" if raw else "false"
     async with translated("SNS", "Subscribe"):
@@ -164,5 +189,5 @@ async def _ensure_subscription(
             Attributes={"RawMessageDelivery": raw_delivery},
             ReturnSubscriptionArn=True,
         )
-    created.append("subscription")
+    created.append(label)
     return response["SubscriptionArn"]

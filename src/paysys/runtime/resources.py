@@ -36,6 +36,7 @@ from paysys.adapters.idempotency import DynamoIdempotency
 from paysys.adapters.sns import SnsPublisher
 from paysys.adapters.sqs import SqsQueue
 from paysys.adapters.velocity import DynamoVelocity
+from paysys.adapters.webhook_store import DynamoWebhookEndpoints
 from paysys.config import Settings
 from paysys.core.queries import StatusReader
 from paysys.core.rules import load_rules
@@ -82,6 +83,7 @@ class Resources:
     status: StatusReader
     leases: DynamoLeases
     rollup: CounterRollup  # folds the counts journal (the worker runs it)
+    webhooks: DynamoWebhookEndpoints | None = None  # merchants' webhook endpoints
 
 
 @asynccontextmanager
@@ -185,6 +187,9 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
                 leases=DynamoLeases(clients.dynamodb, settings.table_name),
                 rollup=CounterRollup(
                     clients.dynamodb, settings.table_name, settings.counter_shards
+                ),
+                webhooks=DynamoWebhookEndpoints(
+                    clients.dynamodb, settings.table_name, settings.webhook_endpoint_cache_seconds
                 ),
             )
         finally:  # a stopping role sends the events and writes the counts it holds

@@ -26,6 +26,7 @@ from paysys.config import Settings
 from paysys.errors import BackendUnavailable
 from paysys.runtime.resources import Resources
 from paysys.runtime.serving import Limits, serving
+from paysys.runtime.webhook_role import run_webhooks
 from paysys.worker.counts import CountsRollup
 from paysys.worker.metrics import WorkerMetrics
 from paysys.worker.reconciler import Reconciler, ReconcilerOptions
@@ -50,7 +51,12 @@ def api_app(settings: Settings, resources: Resources) -> web.Application:
     metrics.watch_publisher(resources.events)
     metrics.watch_calls(resources.clients.calls)
     return create_app(
-        settings, resources.service, readiness_checks(resources), resources.status, metrics
+        settings,
+        resources.service,
+        readiness_checks(resources),
+        resources.status,
+        metrics,
+        webhooks=resources.webhooks,
     )
 
 
@@ -96,6 +102,7 @@ async def run_worker(settings: Settings, resources: Resources, stop: asyncio.Eve
             if settings.counter_rollup_seconds > 0:
                 group.create_task(build_rollup(settings, resources).run(stop))
             group.create_task(watch_queues(resources, metrics, stop, settings))
+            group.create_task(run_webhooks(settings, resources, stop))
             await worker.run()
     return worker
 

@@ -37,13 +37,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--key-share", type=_within(float, 0, 1), default=0.0,
         help="share of creates with an Idempotency-Key (0-1)")  # fmt: skip
     add("--velocity", action="store_true", help="a velocity rule on every payment")
+    add("--webhook-share", type=_within(float, 0, 1), default=0.0,
+        help="share of payments whose merchant has a webhook endpoint (0-1)")  # fmt: skip
     add("--json", action="store_true", help="print one JSON object")
 
 
 def run(args: argparse.Namespace, settings: Settings, _: Mapping[str, str]) -> int:
     figures = cost(
         settings, args.rate, merchants=args.merchants, processes=args.processes,
-        key_share=args.key_share, velocity=args.velocity,
+        key_share=args.key_share, velocity=args.velocity, webhook_share=args.webhook_share,
     )  # fmt: skip
     sys.stdout.write((render_json if args.json else render)(figures))
     return 0

@@ -12,9 +12,10 @@ from paysys.config import Settings
 from paysys.ops.capacity import prices
 from paysys.ops.capacity.counters import counter_cost
 from paysys.ops.capacity.keys import WRITE_LIMIT, rows
-from paysys.ops.capacity.units import Step, steps
+from paysys.ops.capacity.units import NO_REQUEST, Step, steps
 
 SNS_BATCH = 10  # PublishBatch entries
+SQS_BATCH = 10  # ReceiveMessage's most
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,7 @@ class Cost:
     processes: int
     key_share: float
     velocity: bool
+    webhook_share: float
     wru_per_payment: float  # table and index writes, counters apart
     rru_per_payment: float
     counter_wru_per_payment: float
@@ -36,6 +38,16 @@ class Cost:
     requests_per_payment: dict[str, float] = field(default_factory=dict)
     hottest_per_second: dict[str, float] = field(default_factory=dict)
     prices: dict[str, Any] = field(default_factory=dict)
+
+
+def endpoint_reads(settings: Settings, rate: float, merchants: int, processes: int) -> float:
+    """Webhook endpoint reads per payment: each process reads a merchant's endpoints at most
+    once per ``PAYSYS_WEBHOOK_ENDPOINT_CACHE_SECONDS`` (every process may see every merchant:
+    an upper bound), and never more than once per payment."""
+    cache = settings.webhook_endpoint_cache_seconds
+    if cache <= 0:
+        return 1.0
+    return min(1.0, merchants * processes / (rate * cache))
 
 
 def layout_of(settings: Settings) -> Layout:
@@ -50,8 +62,15 @@ def cost(
     processes: int = 150,
     key_share: float = 0.0,
     velocity: bool = False,
+    webhook_share: float = 0.0,
 ) -> Cost:
-    made = steps(layout_of(settings), key_share=key_share, velocity=velocity)
+    made = steps(
+        layout_of(settings),
+        key_share=key_share,
+        velocity=velocity,
+        endpoint_reads=endpoint_reads(settings, rate, merchants, processes),
+        webhook_share=webhook_share,
+    )
     wru = sum(s.wru * s.share for s in made)
     rru = sum(s.rru * s.share for s in made)
     counted = counter_cost(
@@ -63,12 +82,17 @@ def cost(
     rru += counted.reads / rate
     batch = settings.worker_batch_size
     requests = {
-        "dynamodb": sum(s.share for s in made),
+        "dynamodb": sum(s.share for s in made if s.operation != NO_REQUEST),
         "sns_publish_batch": 2 / SNS_BATCH,  # PaymentCreated and its outcome
         "sqs_receive": 1 / batch,
         "sqs_delete_batch": 1 / batch,
+        # every outcome reaches the webhook queue: received in tens, deleted one by one
+        "sqs_webhook_receive": 1 / SQS_BATCH,
+        "sqs_webhook_delete": 1.0,
     }
-    sqs_billed = requests["sqs_receive"] + requests["sqs_delete_batch"] + 1  # + SNS's delivery
+    sqs_billed = (
+        requests["sqs_receive"] + requests["sqs_delete_batch"] + 1  # + SNS's delivery
+    ) + (requests["sqs_webhook_receive"] + requests["sqs_webhook_delete"] + 1)
     usd = (
         (wru + counters) * prices.USD_PER_MILLION_WRU
         + rru * prices.USD_PER_MILLION_RRU
@@ -81,6 +105,7 @@ def cost(
         processes=processes,
         key_share=key_share,
         velocity=velocity,
+        webhook_share=webhook_share,
         wru_per_payment=wru,
         rru_per_payment=round(rru, 4),
         counter_wru_per_payment=round(counters, 4),

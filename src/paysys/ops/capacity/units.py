@@ -21,6 +21,7 @@ from paysys.adapters.dynamodb import CREATED_BY, DECIDED_BY
 from paysys.adapters.dynamodb_items import INDEXES, Layout, to_item
 from paysys.adapters.dynamodb_size import item_size, write_units
 from paysys.core.domain import NewPayment, Payment, PaymentStatus
+from paysys.core.limits import WEBHOOK_ENDPOINTS_MAX
 from paysys.local.billing import IndexShape
 from paysys.local.billing import write_cost as billed_write
 
@@ -80,10 +81,24 @@ def write_cost(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
     return billed_write(before, after, SHAPES, applied=True, size=python_size).total
 
 
-def steps(layout: Layout, *, key_share: float = 0.0, velocity: bool = False) -> list[Step]:
+# The worker's read of a merchant's webhook endpoints: 5 slot keys, eventually consistent.
+ENDPOINT_READ_RRU = WEBHOOK_ENDPOINTS_MAX * 0.5
+NO_REQUEST = "none"  # a step that makes no DynamoDB request (shown for what it does not cost)
+
+
+def steps(
+    layout: Layout,
+    *,
+    key_share: float = 0.0,
+    velocity: bool = False,
+    endpoint_reads: float = 0.0,
+    webhook_share: float = 0.0,
+) -> list[Step]:
     """The DynamoDB requests of one payment in the common case (created, decided by a
     worker, its outcome published at once), with ``key_share`` of creates carrying an
-    Idempotency-Key and, with ``velocity``, a velocity rule on every merchant."""
+    Idempotency-Key, with ``velocity`` a velocity rule on every merchant, ``endpoint_reads``
+    webhook endpoint reads per payment (cache misses) and ``webhook_share`` of payments whose
+    merchant has an endpoint."""
     payment = sample_payment()
     created, decided = created_item(payment, layout), decided_item(payment, layout)
     made = [
@@ -100,4 +115,16 @@ def steps(layout: Layout, *, key_share: float = 0.0, velocity: bool = False) -> 
             Step("velocity: read the payment (consistent)", "GetItem", 0, rru=1),
             Step("velocity: take the budget (transaction, 1 item)", "TransactWriteItems", 2),
         ]
+    if endpoint_reads:
+        made.append(
+            Step(
+                "webhooks: read the endpoints (cached)",
+                "BatchGetItem",
+                0,
+                rru=ENDPOINT_READ_RRU,
+                share=endpoint_reads,
+            )
+        )
+    if webhook_share:  # the retry schedule lives in the SQS message
+        made.append(Step("webhooks: deliver (no write)", NO_REQUEST, 0, share=webhook_share))
     return made

@@ -68,6 +68,7 @@ class Queue:
     visibility_timeout: int | None = None  # None: SQS's default (30 s)
     dead_letter: Queue | None = None
     max_receive_count: int = 0
+    retention_seconds: int | None = None  # None: SQS's default (4 days)
     sse: bool = True  # SqsManagedSseEnabled: SQS-owned keys, nothing to grant
 
     def create_attributes(self) -> dict[QueueAttributeNameType, str]:
@@ -108,6 +109,10 @@ class Infra:
     dlq: Queue
     subscription: Subscription
     roles: tuple[IamRole, ...]
+    # Webhook delivery: its queue (and DLQ) subscribed to the outcomes topic.
+    webhook_queue: Queue
+    webhook_dlq: Queue
+    webhook_subscription: Subscription
 
     @property
     def topics(self) -> tuple[Topic, ...]:
@@ -129,6 +134,18 @@ def describe(settings: Settings) -> Infra:
         max_receive_count=settings.max_receive_count,
     )
     topic = Topic(Target.TOPIC.value, settings.topic_name)
+    outcomes = Topic(Target.OUTCOMES_TOPIC.value, settings.outcomes_topic_name)
+    webhook_dlq = Queue(Target.WEBHOOK_DLQ.value, settings.webhook_dlq_name)
+    webhook_queue = Queue(
+        Target.WEBHOOK_QUEUE.value,
+        settings.webhook_queue_name,
+        visibility_timeout=settings.webhook_visibility_seconds,
+        dead_letter=webhook_dlq,
+        # Every receive is one attempt or a deferral: only a message that keeps crashing its
+        # handler gets this far (the schedule ends a delivery long before).
+        max_receive_count=1000,
+        retention_seconds=settings.webhook_retention_seconds,
+    )
     return Infra(
         # TTL: the velocity counters (``#velocity#...``) expire; payments carry no TTL value.
         payments=Table(
@@ -145,7 +162,7 @@ def describe(settings: Settings) -> Infra:
             ttl_attribute=TTL_ATTRIBUTE,
         ),
         topic=topic,
-        outcomes_topic=Topic(Target.OUTCOMES_TOPIC.value, settings.outcomes_topic_name),
+        outcomes_topic=outcomes,
         queue=queue,
         dlq=dlq,
         subscription=Subscription("Subscription", topic, queue),
@@ -158,6 +175,9 @@ def describe(settings: Settings) -> Infra:
             )
             for role in ROLES
         ),
+        webhook_queue=webhook_queue,
+        webhook_dlq=webhook_dlq,
+        webhook_subscription=Subscription("WebhookSubscription", outcomes, webhook_queue),
     )
 
 
@@ -187,6 +207,8 @@ def queue_attributes(
     }
     if queue.visibility_timeout is not None:
         attributes["VisibilityTimeout"] = str(queue.visibility_timeout)
+    if queue.retention_seconds is not None:
+        attributes["MessageRetentionPeriod"] = str(queue.retention_seconds)
     redrive = queue.redrive_policy(dlq_arn)
     if redrive is not None:
         attributes["RedrivePolicy"] = json.dumps(redrive)

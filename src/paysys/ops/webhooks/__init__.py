@@ -1,0 +1,1 @@
+"""``paysys webhooks``: tools for merchants and developers (verify a delivery, listen)."""

@@ -95,7 +95,7 @@ class LogSink:
 
 
 _SINK = LogSink()
-configure_logging("json", "DEBUG", stream=_SINK)  # with the access log  # type: ignore[arg-type]
+configure_logging("json", "INFO", stream=_SINK)  # type: ignore[arg-type]
 _OWN_CALL_LOG_DIR = pytest.StashKey[str]()
 
 

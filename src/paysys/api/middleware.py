@@ -59,8 +59,8 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
             metrics = request.app[METRICS]
             metrics.requests.labels(route, request.method, str(response.status)).inc()
             metrics.latency.labels(route).observe(elapsed)
-            if route not in _QUIET_ROUTES:  # the access log: at DEBUG (metrics count requests)
-                log.debug(
+            if route not in _QUIET_ROUTES:
+                log.info(
                     "http.request",
                     method=request.method,
                     route=route,

@@ -19,6 +19,11 @@ log = structlog.get_logger(__name__)
 HealthCheck = Callable[[], Awaitable[None]]
 
 
+class NotReady(Exception):
+    """A probe's failure whose message is a fixed phrase of ours (no error detail, nothing
+    secret): ``/readyz`` shows it under ``reasons``."""
+
+
 @dataclass(frozen=True, slots=True)
 class Check:
     name: str
@@ -50,15 +55,20 @@ class Readiness:
     async def _evaluate(self) -> dict[str, Any]:
         results = await asyncio.gather(*(c.probe() for c in self._checks), return_exceptions=True)
         checks: dict[str, str] = {}
+        reasons: dict[str, str] = {}
         status = "ready"
         for check, result in zip(self._checks, results, strict=True):
             ok = not isinstance(result, BaseException)
             self._up.labels(check.name, str(check.required).lower()).set(1 if ok else 0)
             checks[check.name] = "ok" if ok else "unavailable"
+            if isinstance(result, NotReady):
+                reasons[check.name] = str(result)
             if not ok:
                 log.warning("readiness.check_failed", check=check.name, error=repr(result))
                 if check.required:
                     status = "unavailable"
                 elif status == "ready":
                     status = "degraded"
+        if reasons:
+            return {"status": status, "checks": checks, "reasons": reasons}
         return {"status": status, "checks": checks}

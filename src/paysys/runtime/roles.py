@@ -21,12 +21,12 @@ from paysys.api.app_state import READINESS, REGISTRY
 from paysys.api.auth import decide_auth
 from paysys.api.health import add_health_routes
 from paysys.api.metrics import ApiMetrics
-from paysys.api.readiness import Check, Readiness
+from paysys.api.readiness import Check, NotReady, Readiness
 from paysys.config import Settings
 from paysys.errors import BackendUnavailable
 from paysys.runtime.resources import Resources
 from paysys.runtime.serving import Limits, serving
-from paysys.runtime.webhook_role import run_webhooks
+from paysys.runtime.webhook_role import WebhookLoops
 from paysys.worker.counts import CountsRollup
 from paysys.worker.metrics import WorkerMetrics
 from paysys.worker.reconciler import Reconciler, ReconcilerOptions
@@ -82,11 +82,12 @@ async def run_api(
 
 async def run_worker(settings: Settings, resources: Resources, stop: asyncio.Event) -> Worker:
     worker, metrics = build_worker(settings, resources)
+    webhooks = WebhookLoops(settings, resources, metrics.webhooks)
     async with contextlib.AsyncExitStack() as stack:
         if settings.worker_port:
             port = await stack.enter_async_context(
                 serving(
-                    worker_health_app(settings, worker, resources, metrics),
+                    worker_health_app(settings, worker, resources, metrics, webhooks),
                     settings.worker_host,
                     settings.worker_port,
                     Limits(shutdown_seconds=1.0, max_connections=64),
@@ -102,7 +103,7 @@ async def run_worker(settings: Settings, resources: Resources, stop: asyncio.Eve
             if settings.counter_rollup_seconds > 0:
                 group.create_task(build_rollup(settings, resources).run(stop))
             group.create_task(watch_queues(resources, metrics, stop, settings))
-            group.create_task(run_webhooks(settings, resources, stop))
+            group.create_task(webhooks.run(stop))
             await worker.run()
     return worker
 
@@ -167,16 +168,20 @@ async def _stop_when(stop: asyncio.Event, worker: Worker) -> None:
 
 
 def worker_health_app(
-    settings: Settings, worker: Worker, resources: Resources, metrics: WorkerMetrics
+    settings: Settings,
+    worker: Worker,
+    resources: Resources,
+    metrics: WorkerMetrics,
+    webhooks: WebhookLoops | None = None,
 ) -> web.Application:
-    """``/healthz``: the process answers; ``/readyz``: loops running and backends answer;
-    ``/metrics``: the worker's counters."""
+    """``/healthz``: the process answers; ``/readyz``: loops running (the webhook delivery's
+    too, when configured) and backends answer; ``/metrics``: the worker's counters."""
     app = web.Application()
     app[REGISTRY] = metrics.registry
 
     async def loops_running() -> None:
         if worker.running_loops == 0 and not worker.stopping:
-            raise RuntimeError("no receive loop is running")
+            raise NotReady("no receive loop is running")
 
     # The worker cannot work without its loops, SQS and DynamoDB; SNS only serves the
     # reconciler's republishing.
@@ -186,6 +191,8 @@ def worker_health_app(
         Check("dynamodb", resources.payments.ping),
         Check("sns", resources.events.ping, required=False),
     ]
+    if webhooks is not None and webhooks.configured:
+        checks.append(Check("webhooks", webhooks.check))
     app[READINESS] = Readiness(checks, metrics.registry, settings.readiness_cache_seconds)
     add_health_routes(app)
     return app

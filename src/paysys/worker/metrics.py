@@ -13,6 +13,7 @@ from prometheus_client.registry import Collector
 
 from paysys.observability.call_metrics import AwsCallCollector, CallCounts
 from paysys.worker.reconciler import Reconciler
+from paysys.worker.webhook_metrics import WebhookMetrics
 from paysys.worker.worker import Worker, WorkerOptions
 
 
@@ -26,6 +27,7 @@ class WorkerMetrics:
     ) -> None:
         self.registry = registry
         self._clock = clock
+        self.webhooks = WebhookMetrics(registry)  # fed by the role's webhook delivery
         self.decision_age = Histogram(
             "paysys_worker_decision_age_seconds",
             "Age of a payment when this worker decided it (created by the API -> approved or "

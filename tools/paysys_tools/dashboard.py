@@ -212,6 +212,39 @@ ROWS: tuple[tuple[str, tuple[Spec, ...]], ...] = (
             ),
         ),
     ),
+    (
+        "Webhooks",
+        (
+            Spec(
+                "Webhook deliveries per second by result",
+                "Delivery queue messages handled by the workers: delivered (2xx), retry (attempt "
+                "failed), failed (retry window over), deferred (endpoint busy or its breaker "
+                "open), no_endpoint, ... (PaysysWebhookAttemptsFailing).",
+                "ops",
+                ((_rate("paysys_webhook_deliveries_total", "result"), "{{result}}"),),
+                width=8,
+            ),
+            Spec(
+                "Webhook attempt latency",
+                "One signed POST to a merchant's endpoint, until its answer or its failure.",
+                "s",
+                (
+                    (_quantile(0.5, "paysys_webhook_attempt_duration_seconds_bucket"), "p50"),
+                    (_quantile(0.99, "paysys_webhook_attempt_duration_seconds_bucket"), "p99"),
+                ),
+                width=8,
+            ),
+            Spec(
+                "Oldest undelivered webhook",
+                "Age since its event of the oldest delivery a worker put off for a later "
+                "attempt, max across workers (0: none).",
+                "s",
+                (("max(paysys_webhook_oldest_undelivered_age_seconds)", "oldest"),),
+                red_above=21600,  # the PaysysWebhookUndeliveredOld alert
+                width=8,
+            ),
+        ),
+    ),
 )
 
 

@@ -6,7 +6,9 @@ cannot do its job is *required* (the API: DynamoDB, where payments are stored). 
 an *optional* one (the API's SNS: a failed publish is left to the reconciler) answers 200 with
 ``"status": "degraded"`` and shows in ``paysys_dependency_up``. Results are cached for a few
 seconds and shared by concurrent probes (one backend call per check per interval, however
-many probes or tabs ask); error details go to the log, never to the caller.
+many probes or tabs ask); error details go to the log, never to the caller, who gets only a
+check's own fixed phrase (``NotReady``: the worker's "no delivery queue found") under
+``reasons``.
 """
 
 from __future__ import annotations

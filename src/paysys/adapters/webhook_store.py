@@ -12,7 +12,6 @@ that it holds the endpoint or nothing (deleting twice is harmless).
 from __future__ import annotations
 
 import builtins
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,6 +22,7 @@ from aiodynamo.errors import ConditionalCheckFailed
 from aiodynamo.expressions import F
 
 from paysys.adapters.dynamodb_items import batch_get, dynamo_translated
+from paysys.core.cache import SingleFlight
 from paysys.core.domain import format_time, parse_time
 from paysys.core.limits import WEBHOOK_ENDPOINTS_MAX
 from paysys.core.webhooks import NewEndpoint, WebhookEndpoint, new_endpoint_id, new_salt
@@ -69,7 +69,10 @@ class DynamoWebhookEndpoints:
     client: Client
     table: str
     cache_seconds: float = 0.0  # ``cached``: how long the worker reuses a merchant's list
-    _cache: dict[str, tuple[float, builtins.list[WebhookEndpoint]]] = field(default_factory=dict)
+    _cache: SingleFlight[builtins.list[WebhookEndpoint]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._cache = SingleFlight(self.cache_seconds, max_keys=10_000)
 
     async def add(
         self, merchant_id: str, new: NewEndpoint, now: datetime, token: str
@@ -93,7 +96,7 @@ class DynamoWebhookEndpoints:
                     )
             except ConditionalCheckFailed:
                 continue  # taken meanwhile by another registration
-            self._cache.pop(merchant_id, None)
+            self._cache.forget(merchant_id)
             log.info("webhook.endpoint_added", endpoint_id=endpoint.endpoint_id, slot=slot)
             return endpoint
         raise WebhookEndpointLimit(
@@ -107,20 +110,15 @@ class DynamoWebhookEndpoints:
         )
 
     async def cached(self, merchant_id: str) -> builtins.list[WebhookEndpoint]:
-        """``list``, reused for ``cache_seconds`` (the worker reads it for every event)."""
-        hit = self._cache.get(merchant_id)
-        now = time.monotonic()
-        if hit is not None and now - hit[0] < self.cache_seconds:
-            return hit[1]
+        """``list``, reused for ``cache_seconds`` and shared by concurrent callers (the
+        worker reads it for every event: a burst of one merchant's events is one read)."""
+        return await self._cache.get(merchant_id, lambda: self._fresh(merchant_id))
+
+    async def _fresh(self, merchant_id: str) -> builtins.list[WebhookEndpoint]:
         # Eventually consistent (half the read units): a new endpoint may miss an event sent
         # within a second of its registration, as it may within the cache period anyway.
         slots = await self._slots(merchant_id, consistent=False)
-        endpoints = sorted(slots.values(), key=lambda e: (e.created_at, e.endpoint_id))
-        if self.cache_seconds > 0:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[merchant_id] = (now, endpoints)
-        return endpoints
+        return sorted(slots.values(), key=lambda e: (e.created_at, e.endpoint_id))
 
     async def get(self, merchant_id: str, endpoint_id: str) -> WebhookEndpoint:
         for endpoint in (await self._slots(merchant_id)).values():
@@ -144,7 +142,7 @@ class DynamoWebhookEndpoints:
                     )
             except ConditionalCheckFailed:  # the slot holds another endpoint now: ours is gone
                 pass
-            self._cache.pop(merchant_id, None)
+            self._cache.forget(merchant_id)
             log.info("webhook.endpoint_deleted", endpoint_id=endpoint_id, slot=slot)
             return
         raise WebhookEndpointNotFound(endpoint_id)

@@ -131,7 +131,7 @@ class Settings:
         50, "After a partial receive, wait this long (0-1000 ms) before the next one; 0: never."
     )
     worker_delete_linger_ms: int = _setting(
-        50, "Longest (0-1000 ms) a processed message waits to share a delete; 0: one per batch."
+        50, "Longest (0-1000 ms) a message (payment, webhook) waits to share its delete; 0: none."
     )
     worker_retry_attempts: int = _setting(3, "In-worker retries of a decision a backend failed.")
     worker_retry_base_seconds: float = _setting(1.0, "First retry's wait (jittered, then doubled).")

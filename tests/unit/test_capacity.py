@@ -43,7 +43,7 @@ def test_dollars_follow_the_units_at_the_dated_list_prices() -> None:
     figures = cost(Settings(), 10_000)
     wru = figures.wru_per_payment + figures.counter_wru_per_payment
     sqs = 1 + 2 / Settings().worker_batch_size  # SNS's delivery, receive, delete
-    webhook_sqs = 1 + 1 / 10 + 1  # SNS's delivery, receive, one delete per event
+    webhook_sqs = 1 + 1 / 10 + 1 / 10  # SNS's delivery, receive, delete (in tens)
     expected = (
         wru * 0.625 + figures.rru_per_payment * 0.125 + 0.2 * 0.50 + (sqs + webhook_sqs) * 0.40
     )

@@ -13,8 +13,11 @@ from paysys.adapters.sqs import SqsQueue
 from paysys.adapters.webhook_http import WebhookSender, open_session
 from paysys.api.readiness import NotReady
 from paysys.config import Settings
+from paysys.core.ports import MessageQueue
 from paysys.errors import BackendUnavailable
 from paysys.runtime.resources import Resources, find_queue_url
+from paysys.worker.acks import AckBuffer, AckedQueue
+from paysys.worker.options import WorkerStats
 from paysys.worker.webhook_backlog import Backlog, BacklogQueue
 from paysys.worker.webhook_guard import EndpointGuard
 from paysys.worker.webhook_metrics import WebhookMetrics
@@ -40,7 +43,7 @@ def local_settings(settings: Settings) -> Settings:
 def build_deliverer(
     settings: Settings,
     resources: Resources,
-    queue: SqsQueue,
+    queue: MessageQueue,
     sender: WebhookSender,
     metrics: WebhookMetrics | None = None,
 ) -> WebhookDeliverer:
@@ -101,8 +104,12 @@ class WebhookLoops:
             limit=settings.webhook_max_in_flight,
             limit_per_host=settings.webhook_endpoint_concurrency,
         )
+        sqs = SqsQueue(self._resources.clients.sqs, url)
+        # Deletes (most messages: no endpoint) share DeleteMessageBatch calls, as the
+        # payment worker's do.
+        acks = AckBuffer(sqs, WorkerStats(), settings.worker_delete_linger_ms / 1000)
         async with session:
-            queue = SqsQueue(self._resources.clients.sqs, url)
+            queue = AckedQueue(sqs, acks)
             sender = WebhookSender(session)
             deliverer = build_deliverer(settings, self._resources, queue, sender, self._metrics)
             stopper = asyncio.create_task(_stop_when(stop, deliverer))
@@ -110,6 +117,7 @@ class WebhookLoops:
                 await self._deliver(deliverer, stop)
             finally:
                 stopper.cancel()
+                await acks.close()
         log.info("webhooks.stopped", **dict(deliverer.results))
 
     async def _find_queue(self, stop: asyncio.Event) -> str | None:

@@ -86,9 +86,10 @@ def cost(
         "sns_publish_batch": 2 / SNS_BATCH,  # PaymentCreated and its outcome
         "sqs_receive": 1 / batch,
         "sqs_delete_batch": 1 / batch,
-        # every outcome reaches the webhook queue: received in tens, deleted one by one
+        # every outcome reaches the webhook queue: received in tens, and deleted in tens
+        # (the common case, no endpoint, is a delete; deletes share DeleteMessageBatch calls)
         "sqs_webhook_receive": 1 / SQS_BATCH,
-        "sqs_webhook_delete": 1.0,
+        "sqs_webhook_delete": 1 / SQS_BATCH,
     }
     sqs_billed = (
         requests["sqs_receive"] + requests["sqs_delete_batch"] + 1  # + SNS's delivery

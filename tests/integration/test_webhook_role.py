@@ -1,11 +1,12 @@
-"""The worker role's /readyz covers webhook delivery, on the emulator: not ready, with the
-reason in the body, while the delivery queue is missing or the delivery loops have crashed;
-ready again once they run."""
+"""Webhook delivery as the worker role runs it, on the emulator: /readyz is not ready, with
+the reason in the body, while the delivery queue is missing or the delivery loops have
+crashed, and ready again once they run; deletes share DeleteMessageBatch calls."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -13,10 +14,13 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from paysys.adapters.sqs import SqsQueue
 from paysys.config import Settings
-from paysys.runtime.resources import Resources
+from paysys.core.ports import QueueMessage
+from paysys.runtime.resources import Resources, find_queue_url
 from paysys.runtime.roles import build_worker, worker_health_app
 from paysys.runtime.webhook_role import WebhookLoops
+from paysys.worker.metrics import WorkerMetrics
 from paysys.worker.webhooks import WebhookDeliverer
 from paysys.worker.worker import Worker
 
@@ -32,6 +36,13 @@ class Role:
     health: TestClient[Any, Any]
     worker: Worker
     webhooks: WebhookLoops
+    metrics: WorkerMetrics
+
+    def results(self, result: str) -> float:
+        value = self.metrics.registry.get_sample_value(
+            "paysys_webhook_deliveries_total", {"result": result}
+        )
+        return value or 0.0
 
     async def ready(self) -> tuple[int, dict[str, Any]]:
         async with self.health.get("/readyz") as response:
@@ -54,7 +65,7 @@ async def worker_role(
         tasks = [asyncio.create_task(worker.run()), asyncio.create_task(webhooks.run(stop))]
         try:
             await until(lambda: worker.running_loops > 0)
-            yield Role(health, worker, webhooks)
+            yield Role(health, worker, webhooks, metrics)
         finally:
             stop.set()
             worker.stop()
@@ -100,3 +111,26 @@ async def test_crashed_delivery_loops_make_the_worker_not_ready_until_they_resta
     assert (status, body["status"]) == (200, "ready")
     assert body["checks"]["webhooks"] == "ok"
     assert "reasons" not in body
+
+
+async def test_deletes_share_delete_message_batch_calls(backend: Backend) -> None:
+    """The common case, an outcome whose merchant has no endpoint, is a delete: ten of them
+    received together are deleted in a call or two, not ten."""
+    # A linger long enough for a loaded machine: the ten share a call at the tenth.
+    async with fresh_resources(backend, webhook_key="k", worker_delete_linger_ms=1000) as resources:
+        settings = resources.clients.settings
+        url = await find_queue_url(resources.clients.sqs, settings.webhook_queue_name)
+        events = [QueueMessage("", "", json.dumps(event(n)), 0, None) for n in range(10)]
+        assert len(await SqsQueue(resources.clients.sqs, url).send(events)) == 10
+        calls = resources.clients.calls
+        before = dict(calls.calls), dict(calls.entries)
+        async with worker_role(resources) as role:
+            await until(lambda: role.results("no_endpoint") == 10)
+        deletes = "sqs:DeleteMessageBatch"
+        assert calls.entries[deletes] - before[1].get(deletes, 0) == 10
+        assert calls.calls[deletes] - before[0].get(deletes, 0) <= 2
+        assert await SqsQueue(resources.clients.sqs, url).depth() == (0, 0)
+
+
+def event(n: int) -> dict[str, str]:
+    return {"type": "PaymentApproved", "payment_id": f"p{n}", "merchant_id": f"nobody{n}"}

@@ -12,9 +12,10 @@ worker's pool kept alive is answered 503 and closed) and ``error`` (every POST i
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
 import aiohttp
@@ -27,13 +28,15 @@ from paysys_tools.chaos.system import Merchant
 from paysys_tools.chaos.webhook_check import accepted
 
 State = Literal["up", "refuse", "error"]
-# The merchants with an endpoint, and the event types each asks for (None: every type); the
-# others' outcomes are deleted from the delivery queue unsent.
-ENDPOINTS: dict[str, tuple[str, ...] | None] = {
-    "m0": None,
-    "m1": ("PaymentApproved",),
-    "mx-deny": None,
-}
+# The endpoints: a merchant and the event types it asks for (None: every type). m0 has two,
+# so its events are fanned out (a copy per endpoint: SendMessageBatch under faults too); m2
+# has none, so its outcomes are deleted from the delivery queue unsent.
+ENDPOINTS: tuple[tuple[str, tuple[str, ...] | None], ...] = (
+    ("m0", None),
+    ("m0", ("PaymentCanceled", "PaymentDeclined")),
+    ("m1", ("PaymentApproved",)),
+    ("mx-deny", None),
+)
 TRIES = 8  # per registration, list or delete (the API answers 503 under faults)
 ANSWER_SECONDS = 40.0
 
@@ -124,9 +127,18 @@ async def run_windows(
 async def register_all(
     http: aiohttp.ClientSession, base: str, receiver: Receiver, merchants: Iterable[Merchant]
 ) -> list[Endpoint]:
-    """An endpoint for each merchant of ``ENDPOINTS``."""
-    wanted = [m for m in merchants if m.id in ENDPOINTS]
-    return [await register(http, base, receiver, m, ENDPOINTS[m.id]) for m in wanted]
+    """The endpoints of ``ENDPOINTS``; after each, the deletion of any other its merchant
+    has (a registration answered 503 or not at all may have stored one whose secret the
+    campaign never saw, and it would hold one of the merchant's 5 slots)."""
+    by_id = {m.id: m for m in merchants}
+    paths = itertools.count(1)  # each attempt its own path: a delivery names its endpoint
+    kept: list[Endpoint] = []
+    for merchant_id, types in ENDPOINTS:
+        merchant = by_id[merchant_id]
+        kept.append(await register(http, base, receiver, merchant, types=types, paths=paths))
+        ids = {e.endpoint_id for e in kept if e.merchant == merchant_id}
+        await _keep_only(http, base, merchant, ids)
+    return kept
 
 
 async def register(
@@ -134,27 +146,25 @@ async def register(
     base: str,
     receiver: Receiver,
     merchant: Merchant,
+    *,
     types: Iterable[str] | None,
+    paths: Iterator[int],
 ) -> Endpoint:
-    """Register an endpoint for ``merchant`` (each attempt its own path) until one is
-    answered 201, then delete any other the merchant has (an attempt answered 503 or not
-    at all may have stored one whose secret the campaign never saw)."""
-    for attempt in range(1, TRIES + 1):
-        path = f"/hook/{merchant.id}/{attempt}"
+    """Register an endpoint for ``merchant`` until an attempt is answered 201."""
+    for _ in range(TRIES):
+        path = f"/hook/{merchant.id}/{next(paths)}"
         body: dict[str, Any] = {"url": receiver.url(path)}
         if types is not None:
             body["event_types"] = sorted(types)
         status, answer = await _call(http, "POST", f"{base}/webhook-endpoints", merchant, body)
         if status == 201:
-            endpoint = Endpoint(
+            return Endpoint(
                 merchant.id,
                 str(answer["id"]),
                 path,
                 str(answer["secret"]),
                 frozenset(answer["event_types"]),
             )
-            await _keep_only(http, base, merchant, endpoint.endpoint_id)
-            return endpoint
         if status not in (0, 503):
             raise AssertionError(f"registering {merchant.id}'s endpoint: {status} {answer}")
         await asyncio.sleep(1.0)
@@ -162,12 +172,12 @@ async def register(
 
 
 async def _keep_only(
-    http: aiohttp.ClientSession, base: str, merchant: Merchant, endpoint_id: str
+    http: aiohttp.ClientSession, base: str, merchant: Merchant, endpoint_ids: set[str]
 ) -> None:
     url = f"{base}/webhook-endpoints"
     listed = await _until(http, "GET", url, merchant, (200,))
     for other in listed["webhook_endpoints"]:
-        if other["id"] != endpoint_id:
+        if other["id"] not in endpoint_ids:
             await _until(http, "DELETE", f"{url}/{other['id']}", merchant, (204, 404))
 
 

@@ -79,7 +79,7 @@ def test_a_final_payment_never_accepted_is_undelivered() -> None:
     assert [v.property for v in violations] == ["webhook_delivered"]
     assert violations[0].payment_id == pid(1)
     assert violations[0].key == f"{pid(1)}.PaymentApproved"
-    assert "answers [503]" in violations[0].detail
+    assert "answered [503]" in violations[0].detail
     assert "ran out" in violations[0].detail
 
 
@@ -140,3 +140,4 @@ def test_a_violation_names_the_faults_that_touched_its_payment() -> None:
     history.injected = [Injected("sqs:DeleteMessageBatch", "drop_reply", frozenset({pid(1)}))]
     (violation,) = check(history)
     assert violation.faults == ("sqs:DeleteMessageBatch drop_reply",)
+    assert "no POST came" in violation.detail

@@ -77,8 +77,8 @@ def check_webhooks(history: History) -> Iterator[Violation]:
     for d in history.deliveries:
         answers[d.path, d.event_id].add(d.answered)
     for path, eid in sorted(expected_deliveries(history.endpoints, history.payments) - delivered):
-        seen = sorted(answers[path, eid])
-        detail = f"{eid} never delivered to {path} (answers {seen}){tail}"
+        seen = f"answered {sorted(answers[path, eid])}" if answers[path, eid] else "no POST came"
+        detail = f"{eid} never delivered to {path} ({seen}){tail}"
         where = {"merchant": merchants[path], "key": eid}
         yield _v(history, "webhook_delivered", detail, eid.partition(".")[0], where)
 

@@ -31,6 +31,9 @@ def test_one_seed_prints_one_json_line_of_the_documented_shape() -> None:
     assert sum(report["faults_by_kind"].values()) == sum(report["faults_by_operation"].values())
     assert all(":" in name for name in report["calls_by_operation"])
     assert isinstance(report["violations"], list)
+    webhooks = report["webhooks"]  # three merchants' four endpoints, down for a while
+    assert webhooks["endpoints"] == 4
+    assert {"owed", "posts_by_answer", "late"} <= set(webhooks)
     for violation in report["violations"]:
         assert {"seed", "property", "detail"} <= set(violation)
     assert done.returncode == (1 if report["violations"] else 0)

@@ -24,7 +24,9 @@ Properties (each violation names one):
   worker was SIGKILLed and the difference is exactly transitions counted nowhere (its unflushed
   counts, the documented bound) it is ``stats_lost_by_sigkill``, reported under ``bounded``;
 - ``rules_applied``: a denied merchant's payment is never approved;
-- velocity: see :mod:`paysys_tools.chaos.velocity`.
+- velocity: see :mod:`paysys_tools.chaos.velocity`;
+- webhooks (``webhook_delivered``, ``webhook_signature``, ``webhook_event``): see
+  :mod:`paysys_tools.chaos.webhook_check`.
 """
 
 from __future__ import annotations
@@ -32,16 +34,19 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
 
-from paysys_tools.chaos.history import NO_ANSWER, Answer, History, Stored, Violation
+from paysys_tools.chaos.history import (
+    NO_ANSWER,
+    OUTCOME_TYPES,
+    Answer,
+    History,
+    Stored,
+    Violation,
+)
 from paysys_tools.chaos.velocity import check_velocity
+from paysys_tools.chaos.webhook_check import check_webhooks
 
 # Reported apart from the violations: a deviation the docs bound (not a broken promise).
 KILLED_BOUND = "stats_lost_by_sigkill"
-OUTCOME_TYPES = {
-    "Approved": "PaymentApproved",
-    "Declined": "PaymentDeclined",
-    "Canceled": "PaymentCanceled",
-}
 
 
 def check(history: History) -> list[Violation]:
@@ -55,6 +60,7 @@ def check(history: History) -> list[Violation]:
         *_stats(history),
         *_rules(history),
         *check_velocity(history),
+        *check_webhooks(history),
     ]
     return annotate(history, violations)
 

@@ -3,7 +3,9 @@
 ``--seeds N --seed S`` runs seeds S .. S+N-1 (``--seeds 1 --seed 7`` replays seed 7). The line
 has ``seeds``, ``requests`` (HTTP exchanges the clients made), ``faults_by_kind``,
 ``faults_by_operation``, ``faults_by_operation_kind``, ``calls_by_operation`` (every AWS
-request the proxy saw), ``process_faults`` per seed and ``violations`` (empty when clean);
+request the proxy saw), ``process_faults`` per seed (with the webhook receiver's down
+windows), ``webhooks`` (endpoints kept, deliveries owed, POSTs the receiver got by its answer,
+seeds whose deliveries were not all in by the deadline) and ``violations`` (empty when clean);
 the exit status is 1 when there are violations. Role logs are kept under ``logs`` then.
 """
 
@@ -28,6 +30,7 @@ from paysys.local.emulator import moto_server
 from paysys.observability.logging import configure_logging
 from paysys_tools.chaos.checker import KILLED_BOUND
 from paysys_tools.chaos.driver import Options, SeedResult, run_seed
+from paysys_tools.chaos.webhook_check import expected_deliveries
 
 log = structlog.get_logger(__name__)
 
@@ -101,7 +104,9 @@ def summary(results: Sequence[SeedResult], seconds: float) -> dict[str, Any]:
     calls: Counter[str] = Counter()
     per_operation: dict[str, Counter[str]] = defaultdict(Counter)
     statuses: Counter[str] = Counter()
+    posts: Counter[str] = Counter()
     for r in results:
+        posts.update(str(d.answered) for d in r.history.deliveries)
         kinds.update(r.plan.by_kind())
         operations.update(r.plan.by_operation())
         calls.update(r.plan.calls)
@@ -124,6 +129,14 @@ def summary(results: Sequence[SeedResult], seconds: float) -> dict[str, Any]:
         "answers": dict(sorted(statuses.items())),
         "process_faults": {str(r.seed): r.events for r in results},
         "not_quiescent": [r.seed for r in results if not r.history.quiescent],
+        "webhooks": {
+            "endpoints": sum(len(r.history.endpoints) for r in results),
+            "owed": sum(
+                len(expected_deliveries(r.history.endpoints, r.history.payments)) for r in results
+            ),
+            "posts_by_answer": dict(sorted(posts.items())),
+            "late": [r.seed for r in results if not r.history.delivered_in_time],
+        },
         "violations_by_property": dict(Counter(v["property"] for v in violations)),
         "violations": violations,
         "bounded": bounded,  # documented bounds met (a SIGKILLed worker's unflushed counts)

@@ -1,5 +1,6 @@
-"""One seed's run: the system behind the fault proxy, the clients' load with process faults
-on the way, then (faults off) quiescence and the truth the checker needs.
+"""One seed's run: the system behind the fault proxy, webhook endpoints for some merchants,
+the clients' load with process faults and the webhook receiver's down windows on the way,
+then (faults off) quiescence, every webhook delivery owed, and the truth the checker needs.
 
 The seed decides the workload (:func:`paysys_tools.chaos.clients.intents`), the velocity
 shards, the fault of the n-th call of each AWS operation (:mod:`paysys_tools.chaos.plan`) and
@@ -41,6 +42,14 @@ from paysys_tools.chaos.faults import HttpFaults
 from paysys_tools.chaos.history import History, Violation
 from paysys_tools.chaos.plan import FaultPlan
 from paysys_tools.chaos.system import System, system_for
+from paysys_tools.chaos.webhook_check import expected_deliveries
+from paysys_tools.chaos.webhooks import (
+    Receiver,
+    down_windows,
+    register_all,
+    run_windows,
+    wait_delivered,
+)
 
 MERCHANTS = ["m0", "m1", "m2", "mx-deny"]
 DENIED = "mx-deny"
@@ -58,6 +67,7 @@ class Options:
     rate: float = 0.1
     process_faults: bool = True
     quiesce_seconds: float = 90.0
+    deliver_seconds: float = 90.0  # after quiescence, for every webhook delivery owed
 
 
 @dataclass(slots=True)
@@ -95,6 +105,15 @@ def campaign_settings(seed: int) -> tuple[Settings, Velocity]:
         idempotency_lock_seconds=6,
         shutdown_timeout_seconds=5.0,
         rules=rules,
+        # Webhooks to the campaign's receiver on loopback (local mode), retried every 1-2 s
+        # (not every 60 s doubling): quiescence in seconds after the receiver is back up.
+        webhook_key=f"chaos-{seed}",
+        webhook_mode="local",
+        webhook_retry_base_seconds=1.0,
+        webhook_retry_max_seconds=2,
+        webhook_breaker_seconds=1.0,
+        webhook_connect_timeout_seconds=1.0,
+        webhook_read_timeout_seconds=2.0,
     )
     return settings, Velocity(PER_MINUTE, {"BRL": Decimal(BRL_PER_MINUTE)}, shards)
 
@@ -114,16 +133,19 @@ async def run_seed(seed: int, options: Options, emulator: str, log_dir: Path) ->
             system.clients, outcomes_arn, f"{system.settings.queue_name}-outcomes-sub"
         )
         await system.start_api()
-        await asyncio.gather(*(system.start_worker() for _ in range(options.workers)))
         timeout = aiohttp.ClientTimeout(total=None)
-        async with aiohttp.ClientSession(timeout=timeout) as http:
+        async with aiohttp.ClientSession(timeout=timeout) as http, Receiver() as receiver:
+            history.endpoints = await register_all(http, system.base, receiver, system.merchants)
+            await asyncio.gather(*(system.start_worker() for _ in range(options.workers)))
             client = Client(http, system.base, history.answers)
             began = time.monotonic()
             work = intents(seed, options.payments, options.load_seconds, system.merchants)
             probes = asyncio.create_task(_probe(http, system))
+            windows = down_windows(seed, options.load_seconds)
             await asyncio.gather(
                 *(client.run(intent, began) for intent in work),
                 _process_faults(system, seed, options, began),
+                run_windows(receiver, windows, began, system.events),
             )
             probes.cancel()
             plan.active = False
@@ -135,6 +157,11 @@ async def run_seed(seed: int, options: Options, emulator: str, log_dir: Path) ->
             )
             history.outcomes = await drain(subscriber)
             history.payments = payments_of(items)
+            owed = expected_deliveries(history.endpoints, history.payments)
+            history.delivered_in_time = await wait_delivered(
+                receiver, owed, options.deliver_seconds
+            )
+            history.deliveries = list(receiver.deliveries)
             await counts_rolled_up(system)
             history.stats = await _stats(client, system, history)
         system.events += await system.stop_all()
@@ -155,6 +182,7 @@ def _keep(history: History, where: Path) -> None:
             ("outcome", history.outcomes),
             ("counter", history.counters),
             ("injected", history.injected),
+            ("delivery", history.deliveries),
         ):
             for row in rows:
                 fields = {f: getattr(row, f) for f in type(row).__slots__}

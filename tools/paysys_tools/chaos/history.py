@@ -1,6 +1,7 @@
 """What one seed's run leaves for the checker: every answer each client saw, and the truth
 read after quiescence (the payments table, the velocity counters, the outcome events a
-subscriber queue received, ``GET /stats`` per merchant).
+subscriber queue received, ``GET /stats`` per merchant, and the webhook deliveries the
+campaign's receiver got for the endpoints it registered).
 
 Every create carries a ``description`` that names its *intent* (one logical request of one
 client: ``s<seed> i<n>``) and, when it has no Idempotency-Key, its attempt (``a<k>``): a retry
@@ -20,6 +21,11 @@ from paysys.core.velocity import Velocity
 
 Op = Literal["create", "cancel", "get", "stats"]
 FINAL = ("Approved", "Declined", "Canceled")
+OUTCOME_TYPES = {  # a final status → its outcome event's type
+    "Approved": "PaymentApproved",
+    "Declined": "PaymentDeclined",
+    "Canceled": "PaymentCanceled",
+}
 NO_ANSWER = 0  # an Answer's status when the connection failed or timed out
 
 
@@ -106,6 +112,30 @@ class VelocityCounter:
 
 
 @dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A webhook endpoint the campaign registered and kept: the receiver's path for it, and
+    the secret its registration answered."""
+
+    merchant: str
+    endpoint_id: str
+    path: str
+    secret: str
+    event_types: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One POST the campaign's webhook receiver got, and what it answered."""
+
+    path: str
+    signature: str  # the Paysys-Signature header ("" when absent)
+    event_id: str  # the Paysys-Event-Id header ("" when absent)
+    body: bytes
+    answered: int  # the receiver's status: 2xx accepted it, else it was down (5xx)
+    at: float  # when it came, Unix seconds (the signature's age is judged against it)
+
+
+@dataclass(frozen=True, slots=True)
 class Injected:
     """A fault the proxy injected, and the ids its request named (payment ids, keys)."""
 
@@ -127,6 +157,9 @@ class History:
     quiescent: bool = True  # False: the guard ran out before everything settled
     killed: int = 0  # processes SIGKILLed during the run
     injected: list[Injected] = field(default_factory=list)
+    endpoints: list[Endpoint] = field(default_factory=list)  # webhooks: the kept endpoints
+    deliveries: list[Delivery] = field(default_factory=list)  # every POST the receiver got
+    delivered_in_time: bool = True  # False: the wait for every expected delivery ran out
 
 
 @dataclass(frozen=True, slots=True)

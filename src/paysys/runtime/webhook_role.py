@@ -42,7 +42,9 @@ def build_deliverer(
         settings.webhook_breaker_seconds,
     )
     options = DeliveryOptions.from_settings(settings, settings.webhook_key)
-    return WebhookDeliverer(queue, resources.webhooks, sender, guard, options)
+    return WebhookDeliverer(
+        queue, resources.webhooks, sender, guard, options, history=resources.webhook_history
+    )
 
 
 async def run_webhooks(settings: Settings, resources: Resources, stop: asyncio.Event) -> None:

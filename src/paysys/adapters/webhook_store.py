@@ -60,7 +60,7 @@ def endpoint_item(endpoint: WebhookEndpoint, slot: int, token: str) -> dict[str,
         "salt": endpoint.salt,
         "created_at": format_time(endpoint.created_at),
         CREATED_BY: token,
-    }
+    } | ({PREVIOUS: previous_value(endpoint.previous)} if endpoint.previous else {})
 
 
 def previous_value(previous: tuple[tuple[str, int], ...]) -> builtins.list[str]:

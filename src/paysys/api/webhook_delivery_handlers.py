@@ -26,7 +26,7 @@ from paysys.core.deliveries import parse_delivery_id
 from paysys.core.domain import format_time
 from paysys.core.outcomes import PaymentOutcome
 from paysys.core.service import new_token
-from paysys.core.webhooks import derive_secret, parse_rotation
+from paysys.core.webhooks import ROTATION_OVERLAP_DEFAULT_SECONDS, derive_secret, parse_rotation
 from paysys.errors import (
     UnsupportedMediaType,
     WebhookDeliveryNotFound,
@@ -85,8 +85,10 @@ async def rotate_secret(request: web.Request) -> web.Response:
         raise UnsupportedMediaType(
             f"Content-Type must be application/json, got {request.content_type!r}"
         )
-    overlap = parse_rotation(
-        decode_json(raw, max_depth=settings.max_json_depth) if raw.strip() else None
+    overlap = (
+        parse_rotation(decode_json(raw, max_depth=settings.max_json_depth))
+        if raw.strip()
+        else ROTATION_OVERLAP_DEFAULT_SECONDS
     )
     now = datetime.now(UTC)
     until = int(now.timestamp()) + overlap

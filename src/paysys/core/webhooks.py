@@ -13,11 +13,13 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import math
 import random
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -140,27 +142,31 @@ def parse_new_endpoint(data: Any, mode: WebhookMode) -> NewEndpoint:
 
 
 def parse_rotation(data: Any) -> int:
-    """A rotation's body (optional): ``previous_secret_expires_in`` seconds, how long the
-    replaced secret still signs (default a day, 0 ends it now, at most a week)."""
-    if data is None:
-        return ROTATION_OVERLAP_DEFAULT_SECONDS
+    """A rotation's body (the body is optional: absent, the default applies):
+    ``previous_secret_expires_in`` seconds, how long the replaced secret still signs (default
+    a day, 0 ends it now, at most a week)."""
     if not isinstance(data, Mapping):
         raise ValidationError([FieldError("body", "must be a JSON object")])
     errors = [FieldError(n, "is not a known field") for n in sorted(set(data) - {ROTATION_FIELD})]
-    seconds = data.get(ROTATION_FIELD, ROTATION_OVERLAP_DEFAULT_SECONDS)
-    if (
-        not isinstance(seconds, int)
-        or isinstance(seconds, bool)
-        or not 0 <= seconds <= ROTATION_OVERLAP_MAX_SECONDS
-    ):
+    seconds = _whole(data.get(ROTATION_FIELD, ROTATION_OVERLAP_DEFAULT_SECONDS))
+    if seconds is None or not 0 <= seconds <= ROTATION_OVERLAP_MAX_SECONDS:
         errors.append(
             FieldError(
                 ROTATION_FIELD, f"must be an integer from 0 to {ROTATION_OVERLAP_MAX_SECONDS}"
             )
         )
-    if errors:
+    if errors or seconds is None:
         raise ValidationError(errors)
-    return int(seconds)
+    return seconds
+
+
+def _whole(value: Any) -> int | None:
+    """``value`` as an int if it is a whole JSON number (5.0 is one; true is not)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return None
+    if not math.isfinite(value) or value != int(value):
+        return None
+    return int(value)
 
 
 def url_problem(url: str, mode: WebhookMode) -> str | None:  # noqa: PLR0911 - one per rule

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from paysys.adapters.webhook_history import history_id
 from paysys.api.auth import new_key
 from paysys.core.deliveries import DeliveryAttempt
 from paysys.core.webhook_signing import EVENT_ID_HEADER, SIGNATURE_HEADER
@@ -160,6 +161,11 @@ async def test_an_attempt_written_twice_is_stored_once(backend: Backend) -> None
         assert await history.record(payment_id, endpoint, "PaymentApproved", attempt)
         [stored] = await history.for_payment("alice", payment_id)
         assert stored.attempts == (attempt,)
+        # The item `paysys capacity` prices is the item stored.
+        raw = await resources.clients.dynamodb.get_item(
+            settings.table_name, {"id": history_id(payment_id, endpoint.slot)}
+        )
+        assert raw == history.first_item(payment_id, endpoint, "PaymentApproved", attempt)
         other = replace(endpoint, endpoint_id="we_other")
         assert not await history.record(payment_id, other, "PaymentApproved", attempt)
         assert [d.endpoint_id for d in await history.for_payment("alice", payment_id)] == [

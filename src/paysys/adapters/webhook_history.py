@@ -23,7 +23,7 @@ from typing import Any
 import structlog
 from aiodynamo.client import Client
 from aiodynamo.errors import ConditionalCheckFailed, ItemNotFound
-from aiodynamo.expressions import F, UpdateExpression
+from aiodynamo.expressions import F
 
 from paysys.adapters.dynamodb_items import batch_get, dynamo_translated
 from paysys.core.deliveries import HISTORY_ATTEMPTS, Delivery, DeliveryAttempt, short_error
@@ -98,20 +98,29 @@ class DynamoWebhookHistory:
         self.table = table
         self.ttl_seconds = ttl_seconds
 
-    def record_update(
-        self, merchant_id: str, endpoint_id: str, event_type: str, attempt: DeliveryAttempt
-    ) -> UpdateExpression:
-        """The attempt's write (also priced by ``paysys capacity``)."""
-        expires = int(attempt.at.timestamp()) + self.ttl_seconds
-        sets: dict[str, Any] = {
+    def attempt_sets(
+        self, endpoint: WebhookEndpoint, event_type: str, attempt: DeliveryAttempt
+    ) -> dict[str, Any]:
+        """What an attempt's write sets on the delivery's item."""
+        return {
             "kind": KIND,
-            "merchant_id": merchant_id,
-            "endpoint_id": endpoint_id,
+            "merchant_id": endpoint.merchant_id,
+            "endpoint_id": endpoint.endpoint_id,
             "event_type": event_type,
-            TTL_ATTRIBUTE: expires,
+            TTL_ATTRIBUTE: int(attempt.at.timestamp()) + self.ttl_seconds,
             f"a{attempt.attempt % HISTORY_ATTEMPTS}": attempt_value(attempt),
         }
-        return functools.reduce(operator.and_, (F(name).set(v) for name, v in sets.items()))
+
+    def first_item(
+        self, payment_id: str, endpoint: WebhookEndpoint, event_type: str, attempt: DeliveryAttempt
+    ) -> dict[str, Any]:
+        """The item a delivery's first recorded attempt leaves (``paysys capacity`` prices it;
+        ``tests/integration/test_webhook_history.py`` compares it with the stored one)."""
+        return {
+            "id": history_id(payment_id, endpoint.slot),
+            "payment_id": payment_id,
+            **self.attempt_sets(endpoint, event_type, attempt),
+        }
 
     async def record(
         self,
@@ -122,9 +131,8 @@ class DynamoWebhookHistory:
     ) -> bool:
         """Store ``attempt``; False when the slot's item belongs to another endpoint."""
         slot, endpoint_id = endpoint.slot, endpoint.endpoint_id
-        update = self.record_update(endpoint.merchant_id, endpoint_id, event_type, attempt) & F(
-            "payment_id"
-        ).set(payment_id)
+        sets = {"payment_id": payment_id, **self.attempt_sets(endpoint, event_type, attempt)}
+        update = functools.reduce(operator.and_, (F(name).set(v) for name, v in sets.items()))
         try:
             async with dynamo_translated("UpdateItem"):
                 await self.client.update_item(

@@ -214,6 +214,9 @@ class Settings:
     webhook_endpoint_cache_seconds: float = _setting(
         10.0, "How long the worker reuses a merchant's endpoint list (registration lag)."
     )
+    webhook_history_ttl_seconds: int = _setting(
+        2_592_000, "How long a delivery's attempts are kept (the table's TTL; 30 d)."
+    )
     # --- embedded mode -------------------------------------------------------------------
     local_emulator_port: int = _setting(
         0, "`paysys local`: emulator port on 127.0.0.1 (0 = any free)."

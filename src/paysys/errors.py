@@ -180,6 +180,13 @@ class WebhookEndpointNotFound(NotFound):
         super().__init__(f"webhook endpoint {endpoint_id} does not exist")
 
 
+class WebhookDeliveryNotFound(NotFound):
+    code = "webhook_delivery_not_found"
+
+    def __init__(self, delivery_id: str) -> None:
+        super().__init__(f"webhook delivery {delivery_id} does not exist")
+
+
 class WebhookEndpointLimit(RequestError):
     """The merchant has as many endpoints as it may (delete one first)."""
 

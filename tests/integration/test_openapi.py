@@ -15,6 +15,7 @@ import os
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from referencing.jsonschema import DRAFT202012
 from paysys import errors
 from paysys.config import Settings
 from paysys.core.currencies import ISO_4217, MINOR_UNITS
+from paysys.core.deliveries import DeliveryAttempt, delivery_id
 from paysys.core.domain import (
     PaymentCreated,
     fingerprint,
@@ -66,6 +68,9 @@ SECURED = {
     ("/webhook-endpoints", "post"),
     ("/webhook-endpoints", "get"),
     ("/webhook-endpoints/{endpoint_id}", "delete"),
+    ("/webhook-endpoints/{endpoint_id}/rotate-secret", "post"),
+    ("/payments/{payment_id}/webhook-deliveries", "get"),
+    ("/webhook-deliveries/{delivery_id}/retry", "post"),
 }
 
 
@@ -579,6 +584,7 @@ async def test_every_documented_response_can_be_provoked(
         (keyed, "get", "/stats/series", "/stats/series", wrong_key),
         (down_api, "get", "/stats/series", "/stats/series", {}),
         (down_api, "get", "/readyz", "/readyz", {}),
+        *await delivery_calls(keyed, down_api, resources, approved),
         *await webhook_calls(keyed, api, down_api),
         *[(keyed, "get", page, page, {}) for page in SPEC["paths"] if "{" not in page],
     ]  # fmt: skip
@@ -622,6 +628,54 @@ async def webhook_calls(
         (keyed, "delete", one, "/webhook-endpoints/we_1", wrong_key),
         (down_api, "delete", one, "/webhook-endpoints/we_000000000000000000000000", {}),
     ]
+
+
+async def delivery_calls(
+    keyed: TestClient[Any, Any],
+    down_api: TestClient[Any, Any],
+    resources: Resources,
+    approved: str,
+) -> list[tuple[TestClient[Any, Any], str, str, str, dict[str, Any]]]:
+    """Every documented answer of the delivery history, retry and rotation routes (one
+    attempt of the approved payment is recorded as the worker records it)."""
+    created = await (
+        await keyed.post("/webhook-endpoints", json={"url": "https://a.example/"})
+    ).json()
+    assert resources.webhooks is not None
+    assert resources.webhook_history is not None
+    [endpoint] = [
+        e for e in await resources.webhooks.list("alice") if e.endpoint_id == created["id"]
+    ]
+    attempt = DeliveryAttempt(1, datetime.now(UTC), 500, 3.0, "retry", datetime.now(UTC))
+    await resources.webhook_history.record(approved, endpoint, "PaymentApproved", attempt)
+    listed = "/payments/{payment_id}/webhook-deliveries"
+    retry, rotate = (
+        "/webhook-deliveries/{delivery_id}/retry",
+        "/webhook-endpoints/{endpoint_id}/rotate-secret",
+    )
+    delivery, nobody = delivery_id(approved, endpoint.slot), delivery_id(str(uuid.uuid4()), 0)
+    unknown_endpoint = "/webhook-endpoints/we_000000000000000000000000/rotate-secret"
+    wrong_key = {"headers": {"Authorization": "Bearer wrong"}}
+    as_json, as_text = {"Content-Type": "application/json"}, {"Content-Type": "text/plain"}
+    mine = f"/webhook-endpoints/{created['id']}/rotate-secret"
+    return [
+        (keyed, "get", listed, f"/payments/{approved}/webhook-deliveries", {}),
+        (keyed, "get", listed, f"/payments/{approved}/webhook-deliveries", wrong_key),
+        (keyed, "get", listed, f"/payments/{uuid.uuid4()}/webhook-deliveries", {}),
+        (down_api, "get", listed, f"/payments/{uuid.uuid4()}/webhook-deliveries", {}),
+        (keyed, "post", retry, f"/webhook-deliveries/{delivery}/retry", {}),
+        (keyed, "post", retry, f"/webhook-deliveries/{delivery}/retry", wrong_key),
+        (keyed, "post", retry, f"/webhook-deliveries/{nobody}/retry", {}),
+        (down_api, "post", retry, f"/webhook-deliveries/{delivery}/retry", {}),
+        (keyed, "post", rotate, mine, {}),
+        (keyed, "post", rotate, mine, {"json": {"previous_secret_expires_in": 60}}),
+        (keyed, "post", rotate, mine, {"data": "{", "headers": as_json}),
+        (keyed, "post", rotate, mine, wrong_key),
+        (keyed, "post", rotate, unknown_endpoint, {}),
+        (keyed, "post", rotate, mine, {"data": "{}", "headers": as_text}),
+        (keyed, "post", rotate, mine, {"json": {"previous_secret_expires_in": -1}}),
+        (down_api, "post", rotate, mine, {}),
+    ]  # fmt: skip
 
 
 async def test_a_webhook_endpoint_is_deleted_once(keyed: TestClient[Any, Any]) -> None:

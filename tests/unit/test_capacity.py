@@ -51,11 +51,12 @@ def test_dollars_follow_the_units_at_the_dated_list_prices() -> None:
     assert figures.prices["as_of"]
 
 
-def test_webhook_deliveries_write_nothing_and_endpoint_reads_are_cached() -> None:
+def test_a_delivery_writes_one_history_unit_and_endpoint_reads_are_cached() -> None:
     plain = cost(Settings(), 10_000)
     hooked = cost(Settings(), 10_000, webhook_share=0.5)
-    assert hooked.wru_per_payment == plain.wru_per_payment == 5
-    assert hooked.usd_per_million == plain.usd_per_million
+    assert plain.wru_per_payment == 5
+    assert hooked.wru_per_payment == 5 + 0.5  # one attempt's history item, under 1 KB
+    assert hooked.usd_per_million > plain.usd_per_million
     few = cost(Settings(), 10_000, merchants=10, processes=10)  # 10 s cache, few merchants
     rollup_reads = counter_cost(10_000, 10, 10).reads / 10_000
     assert few.rru_per_payment - rollup_reads == pytest.approx(2.5 * 10 * 10 / 100_000, rel=0.05)

@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from paysys.adapters.dynamodb_size import ITEM_LIMIT_BYTES, item_size
-from paysys.adapters.webhook_store import endpoint_item, endpoint_of
+from paysys.adapters.webhook_store import ROTATED_BY, endpoint_item, endpoint_of
 from paysys.cli import main
 from paysys.config import Settings
 from paysys.core.limits import MERCHANT_ID_MAX_BYTES, WEBHOOK_ENDPOINTS_MAX, WEBHOOK_URL_MAX_BYTES
@@ -26,6 +26,7 @@ from paysys.core.webhook_signing import (
 )
 from paysys.core.webhooks import (
     EVENT_TYPES,
+    ROTATION_OVERLAPS,
     WebhookEndpoint,
     address_problem,
     derive_secret,
@@ -175,8 +176,11 @@ def test_the_largest_endpoint_item_fits_one_write_unit() -> None:
         event_types=EVENT_TYPES,
         salt=new_salt(),
         created_at=datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        slot=WEBHOOK_ENDPOINTS_MAX - 1,
+        previous=((new_salt(), 253_402_300_799),) * ROTATION_OVERLAPS,  # rotated: the largest
     )
     item = endpoint_item(endpoint, WEBHOOK_ENDPOINTS_MAX - 1, new_token())
+    item[ROTATED_BY] = new_token()
     assert item_size(item) <= ITEM_LIMIT_BYTES - 64
     assert endpoint_of(item) == endpoint
 

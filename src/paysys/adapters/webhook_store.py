@@ -12,7 +12,7 @@ that it holds the endpoint or nothing (deleting twice is harmless).
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -20,19 +20,29 @@ import structlog
 from aiodynamo.client import Client
 from aiodynamo.errors import ConditionalCheckFailed
 from aiodynamo.expressions import F
+from aiodynamo.models import ReturnValues
 
 from paysys.adapters.dynamodb_items import batch_get, dynamo_translated
 from paysys.core.cache import SingleFlight
 from paysys.core.domain import format_time, parse_time
 from paysys.core.limits import WEBHOOK_ENDPOINTS_MAX
-from paysys.core.webhooks import NewEndpoint, WebhookEndpoint, new_endpoint_id, new_salt
-from paysys.errors import WebhookEndpointLimit, WebhookEndpointNotFound
+from paysys.core.webhooks import (
+    NewEndpoint,
+    WebhookEndpoint,
+    new_endpoint_id,
+    new_salt,
+    rotated_previous,
+)
+from paysys.errors import BackendUnavailable, WebhookEndpointLimit, WebhookEndpointNotFound
 
 log = structlog.get_logger(__name__)
 
 WEBHOOK_PREFIX = "#webhook#"
 KIND = "webhook_endpoint"
 CREATED_BY = "created_by"
+ROTATED_BY = "rotated_by"
+PREVIOUS = "previous"  # rotated-out salts still signing, "salt:until"
+ROTATE_TRIES = 3
 
 
 def slot_id(merchant_id: str, slot: int) -> str:
@@ -50,10 +60,15 @@ def endpoint_item(endpoint: WebhookEndpoint, slot: int, token: str) -> dict[str,
         "salt": endpoint.salt,
         "created_at": format_time(endpoint.created_at),
         CREATED_BY: token,
-    }
+    } | ({PREVIOUS: previous_value(endpoint.previous)} if endpoint.previous else {})
+
+
+def previous_value(previous: tuple[tuple[str, int], ...]) -> builtins.list[str]:
+    return [f"{salt}:{until}" for salt, until in previous]
 
 
 def endpoint_of(item: dict[str, Any]) -> WebhookEndpoint:
+    previous = [entry.partition(":") for entry in item.get(PREVIOUS, [])]
     return WebhookEndpoint(
         endpoint_id=item["endpoint_id"],
         merchant_id=item["merchant_id"],
@@ -61,6 +76,8 @@ def endpoint_of(item: dict[str, Any]) -> WebhookEndpoint:
         event_types=tuple(item["event_types"]),
         salt=item["salt"],
         created_at=parse_time(item["created_at"]),
+        slot=int(item["id"].rpartition("#")[2]),
+        previous=tuple((salt, int(until)) for salt, _, until in previous),
     )
 
 
@@ -79,13 +96,14 @@ class DynamoWebhookEndpoints:
     ) -> WebhookEndpoint:
         """Store a new endpoint in the merchant's first free slot; ``WebhookEndpointLimit``
         when every slot is taken."""
-        endpoint = WebhookEndpoint(
-            new_endpoint_id(), merchant_id, new.url, new.event_types, new_salt(), now
-        )
+        new_id, salt = new_endpoint_id(), new_salt()
         taken = await self._slots(merchant_id)
         for slot in range(WEBHOOK_ENDPOINTS_MAX):
             if slot in taken:
                 continue
+            endpoint = WebhookEndpoint(
+                new_id, merchant_id, new.url, new.event_types, salt, now, slot=slot
+            )
             item = endpoint_item(endpoint, slot, token)
             try:
                 async with dynamo_translated("PutItem"):
@@ -146,6 +164,40 @@ class DynamoWebhookEndpoints:
             log.info("webhook.endpoint_deleted", endpoint_id=endpoint_id, slot=slot)
             return
         raise WebhookEndpointNotFound(endpoint_id)
+
+    async def rotate(
+        self, merchant_id: str, endpoint_id: str, until: int, now: float, token: str
+    ) -> WebhookEndpoint:
+        """Give the endpoint a new salt (so a new secret); the replaced one keeps signing until
+        ``until`` (``core.webhooks.rotated_previous``). The write is conditional on the salt
+        it replaces, or on carrying this request's token: a retry whose first try committed
+        finds its own rotation; a concurrent rotation is read again and built on."""
+        for _ in range(ROTATE_TRIES):
+            endpoint = await self.get(merchant_id, endpoint_id)
+            rotated = replace(
+                endpoint, salt=new_salt(), previous=rotated_previous(endpoint, until, now)
+            )
+            update = (
+                F("salt").set(rotated.salt)
+                & F(PREVIOUS).set(previous_value(rotated.previous))
+                & F(ROTATED_BY).set(token)
+            )
+            try:
+                async with dynamo_translated("UpdateItem"):
+                    item = await self.client.update_item(
+                        self.table,
+                        {"id": slot_id(merchant_id, endpoint.slot)},
+                        update,
+                        condition=F("endpoint_id").equals(endpoint_id)
+                        & (F("salt").equals(endpoint.salt) | F(ROTATED_BY).equals(token)),
+                        return_values=ReturnValues.all_new,
+                    )
+            except ConditionalCheckFailed:
+                continue  # rotated by someone else meanwhile (or deleted): read again
+            self._cache.forget(merchant_id)
+            log.info("webhook.secret_rotated", endpoint_id=endpoint_id, previous_until=until)
+            return endpoint_of(item) if item else rotated
+        raise BackendUnavailable("the endpoint kept changing while its secret was rotated")
 
     async def _slots(
         self, merchant_id: str, *, consistent: bool = True

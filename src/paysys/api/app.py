@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from paysys.adapters.webhook_store import DynamoWebhookEndpoints
 from paysys.api.app_state import (
     API_KEYS,
     CURSORS,
@@ -22,7 +21,10 @@ from paysys.api.app_state import (
     SERVICE,
     SETTINGS,
     STATUS,
+    WEBHOOK_HISTORY,
+    WEBHOOK_REDELIVERY,
     WEBHOOKS,
+    WebhookWiring,
 )
 from paysys.api.auth import enforced_keys
 from paysys.api.cursor import Cursors
@@ -38,6 +40,7 @@ from paysys.api.middleware import (
 from paysys.api.readiness import Check, Readiness
 from paysys.api.series import add_series_routes, sample_middleware
 from paysys.api.ui import add_ui_routes
+from paysys.api.webhook_delivery_handlers import add_delivery_routes
 from paysys.api.webhook_handlers import add_webhook_routes
 from paysys.config import Settings
 from paysys.core.queries import StatusReader
@@ -52,7 +55,7 @@ def create_app(
     status: StatusReader,
     metrics: ApiMetrics | None = None,
     *,
-    webhooks: DynamoWebhookEndpoints | None = None,
+    webhooks: WebhookWiring | None = None,
 ) -> web.Application:
     app = web.Application(
         middlewares=[
@@ -75,8 +78,11 @@ def create_app(
     app[READINESS] = Readiness(readiness, app[REGISTRY], settings.readiness_cache_seconds)
     add_routes(app)
     if webhooks is not None:
-        app[WEBHOOKS] = webhooks
+        app[WEBHOOKS] = webhooks.endpoints
+        app[WEBHOOK_HISTORY] = webhooks.history
+        app[WEBHOOK_REDELIVERY] = webhooks.redelivery
         add_webhook_routes(app)
+        add_delivery_routes(app)
     add_health_routes(app)
     add_ui_routes(app)
     add_series_routes(app)

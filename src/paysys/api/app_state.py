@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from paysys.adapters.webhook_history import DynamoWebhookHistory
+from paysys.adapters.webhook_redelivery import WebhookRedelivery
 from paysys.adapters.webhook_store import DynamoWebhookEndpoints
 from paysys.api.auth import ApiKeys
 from paysys.api.cursor import Cursors
@@ -27,6 +30,18 @@ METRICS = web.AppKey("metrics", ApiMetrics)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 DECISIONS = web.AppKey("decisions", RecentDecisions)  # the status page's charts
 WEBHOOKS = web.AppKey("webhooks", DynamoWebhookEndpoints)  # absent: no webhook routes
+WEBHOOK_HISTORY = web.AppKey("webhook_history", DynamoWebhookHistory)
+WEBHOOK_REDELIVERY = web.AppKey("webhook_redelivery", WebhookRedelivery)
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookWiring:
+    """What the webhook routes use: endpoints, delivery history, queueing a delivery again."""
+
+    endpoints: DynamoWebhookEndpoints
+    history: DynamoWebhookHistory
+    redelivery: WebhookRedelivery
+
 
 REQUEST_ID = web.RequestKey("request_id", str)
 API_KEY_ID = web.RequestKey("api_key_id", str)

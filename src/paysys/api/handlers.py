@@ -89,14 +89,14 @@ def _idempotency_key(request: web.Request) -> str | None:
 
 
 async def get_payment(request: web.Request) -> web.Response:
-    payment = await request.app[SERVICE].get(_payment_id(request), merchant_of(request))
+    payment = await request.app[SERVICE].get(payment_id_of(request), merchant_of(request))
     return web.json_response(payment.to_json())
 
 
 async def cancel_payment(request: web.Request) -> web.Response:
     """202 with the payment canceled (also when it already was: a retried cancel whose first
     try took effect); 409 ``payment_final`` (with its status) if it is Approved or Declined."""
-    payment_id = _payment_id(request)
+    payment_id = payment_id_of(request)
     # The cancel runs to its end, bounded by the AWS retry budget: a deadline that cut it
     # after its write committed would answer 503 for a canceled payment.
     request[DEADLINE].reschedule(None)
@@ -104,7 +104,7 @@ async def cancel_payment(request: web.Request) -> web.Response:
     return web.json_response(payment.to_json(), status=202)
 
 
-def _payment_id(request: web.Request) -> str:
+def payment_id_of(request: web.Request) -> str:
     """The path's payment id in canonical form (anything but a UUID is a 404)."""
     raw = request.match_info["payment_id"]
     try:

@@ -13,11 +13,13 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import math
 import random
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -30,6 +32,10 @@ EVENT_TYPES = tuple(sorted(OUTCOME_TYPES.values()))
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 # local: http and private addresses allowed (``paysys local``); strict: everywhere else.
 WebhookMode = Literal["local", "strict"]
+ROTATION_OVERLAPS = 2  # rotated-out secrets signing at once (three v1 values at most)
+ROTATION_OVERLAP_MAX_SECONDS = 7 * 86_400
+ROTATION_OVERLAP_DEFAULT_SECONDS = 86_400
+ROTATION_FIELD = "previous_secret_expires_in"
 # AWS/GCP/Azure instance metadata, and its IPv6 form on AWS (Nitro).
 METADATA_ADDRESSES = frozenset({"169.254.169.254", "fd00:ec2::254", "100.100.100.200"})
 
@@ -48,6 +54,9 @@ class WebhookEndpoint:
     event_types: tuple[str, ...]
     salt: str  # the secret's derivation input, not a secret without PAYSYS_WEBHOOK_KEY
     created_at: datetime
+    slot: int = 0  # where it is stored (its deliveries' history is found by it)
+    # Rotated-out secrets still signing: (salt, until epoch seconds), oldest first.
+    previous: tuple[tuple[str, int], ...] = ()
 
     def wants(self, event_type: str) -> bool:
         return event_type in self.event_types
@@ -75,6 +84,31 @@ def derive_secret(key: str, endpoint_id: str, salt: str) -> str:
     message = f"paysys-webhook-secret|{endpoint_id}|{salt}".encode()
     digest = hmac.new(key.encode(), message, hashlib.sha256).digest()
     return SECRET_PREFIX + base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def signing_secrets(key: str, endpoint: WebhookEndpoint, now: float) -> list[str]:
+    """The secrets a delivery is signed with at ``now``: the current one, then each
+    rotated-out one whose overlap has not ended (one ``v1`` each)."""
+    current = derive_secret(key, endpoint.endpoint_id, endpoint.salt)
+    return [
+        current,
+        *(
+            derive_secret(key, endpoint.endpoint_id, s)
+            for s, until in endpoint.previous
+            if until > now
+        ),
+    ]
+
+
+def rotated_previous(
+    endpoint: WebhookEndpoint, until: int, now: float
+) -> tuple[tuple[str, int], ...]:
+    """The ``previous`` of ``endpoint`` after a rotation whose overlap ends at ``until``: the
+    secret being replaced joins the ones still within their overlap, at most
+    ``ROTATION_OVERLAPS`` kept (the oldest dropped). So a rotation whose answer was lost, done
+    again, does not cut off the secret the merchant still holds."""
+    kept = [(s, t) for s, t in endpoint.previous if t > now]
+    return tuple([*kept, (endpoint.salt, until)][-ROTATION_OVERLAPS:])
 
 
 def event_id(outcome_type: str, payment_id: str) -> str:
@@ -105,6 +139,34 @@ def parse_new_endpoint(data: Any, mode: WebhookMode) -> NewEndpoint:
     if errors:
         raise ValidationError(errors)
     return NewEndpoint(str(url), tuple(dict.fromkeys(types)))
+
+
+def parse_rotation(data: Any) -> int:
+    """A rotation's body (the body is optional: absent, the default applies):
+    ``previous_secret_expires_in`` seconds, how long the replaced secret still signs (default
+    a day, 0 ends it now, at most a week)."""
+    if not isinstance(data, Mapping):
+        raise ValidationError([FieldError("body", "must be a JSON object")])
+    errors = [FieldError(n, "is not a known field") for n in sorted(set(data) - {ROTATION_FIELD})]
+    seconds = _whole(data.get(ROTATION_FIELD, ROTATION_OVERLAP_DEFAULT_SECONDS))
+    if seconds is None or not 0 <= seconds <= ROTATION_OVERLAP_MAX_SECONDS:
+        errors.append(
+            FieldError(
+                ROTATION_FIELD, f"must be an integer from 0 to {ROTATION_OVERLAP_MAX_SECONDS}"
+            )
+        )
+    if errors or seconds is None:
+        raise ValidationError(errors)
+    return seconds
+
+
+def _whole(value: Any) -> int | None:
+    """``value`` as an int if it is a whole JSON number (5.0 is one; true is not)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return None
+    if not math.isfinite(value) or value != int(value):
+        return None
+    return int(value)
 
 
 def url_problem(url: str, mode: WebhookMode) -> str | None:  # noqa: PLR0911 - one per rule

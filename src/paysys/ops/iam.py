@@ -88,6 +88,8 @@ GRANTS: dict[Role, tuple[Grant, ...]] = {
         Grant(("sqs:GetQueueAttributes",), (T.QUEUE, T.DLQ)),
         # DELETE /webhook-endpoints/{id} (conditional delete of its slot item)
         Grant(("dynamodb:DeleteItem",), (T.TABLE,)),
+        # POST /webhook-deliveries/{id}/retry: the delivery queued again
+        Grant(("sqs:GetQueueUrl", "sqs:SendMessage"), (T.WEBHOOK_QUEUE,)),
     ),
     "worker": (
         *_LOOKUPS,

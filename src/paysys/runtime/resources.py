@@ -36,6 +36,8 @@ from paysys.adapters.idempotency import DynamoIdempotency
 from paysys.adapters.sns import SnsPublisher
 from paysys.adapters.sqs import SqsQueue
 from paysys.adapters.velocity import DynamoVelocity
+from paysys.adapters.webhook_history import DynamoWebhookHistory
+from paysys.adapters.webhook_redelivery import WebhookRedelivery
 from paysys.adapters.webhook_store import DynamoWebhookEndpoints
 from paysys.config import Settings
 from paysys.core.queries import StatusReader
@@ -84,6 +86,8 @@ class Resources:
     leases: DynamoLeases
     rollup: CounterRollup  # folds the counts journal (the worker runs it)
     webhooks: DynamoWebhookEndpoints | None = None  # merchants' webhook endpoints
+    webhook_history: DynamoWebhookHistory | None = None  # their deliveries' attempts
+    webhook_redelivery: WebhookRedelivery | None = None  # a delivery queued again
 
 
 @asynccontextmanager
@@ -191,6 +195,10 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
                 webhooks=DynamoWebhookEndpoints(
                     clients.dynamodb, settings.table_name, settings.webhook_endpoint_cache_seconds
                 ),
+                webhook_history=DynamoWebhookHistory(
+                    clients.dynamodb, settings.table_name, settings.webhook_history_ttl_seconds
+                ),
+                webhook_redelivery=WebhookRedelivery(clients.sqs, settings.webhook_queue_name),
             )
         finally:  # a stopping role sends the events and writes the counts it holds
             await asyncio.gather(service.settle(), events.close(), outcomes.close())

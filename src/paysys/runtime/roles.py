@@ -17,7 +17,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from paysys.api.app import create_app
-from paysys.api.app_state import READINESS, REGISTRY
+from paysys.api.app_state import READINESS, REGISTRY, WebhookWiring
 from paysys.api.auth import decide_auth
 from paysys.api.health import add_health_routes
 from paysys.api.metrics import ApiMetrics
@@ -56,7 +56,19 @@ def api_app(settings: Settings, resources: Resources) -> web.Application:
         readiness_checks(resources),
         resources.status,
         metrics,
-        webhooks=resources.webhooks,
+        webhooks=webhook_wiring(resources),
+    )
+
+
+def webhook_wiring(resources: Resources) -> WebhookWiring | None:
+    if (
+        resources.webhooks is None
+        or resources.webhook_history is None
+        or resources.webhook_redelivery is None
+    ):
+        return None
+    return WebhookWiring(
+        resources.webhooks, resources.webhook_history, resources.webhook_redelivery
     )
 
 

@@ -56,11 +56,17 @@ def build_deliverer(
         settings.webhook_breaker_seconds,
     )
     options = DeliveryOptions.from_settings(settings, settings.webhook_key)
+    history = resources.webhook_history
     if metrics is None:
-        return WebhookDeliverer(queue, resources.webhooks, sender, guard, options)
+        return WebhookDeliverer(queue, resources.webhooks, sender, guard, options, history=history)
     backlog = Backlog(time.time)
     deliverer = WebhookDeliverer(
-        BacklogQueue(queue, backlog), resources.webhooks, metrics.timed(sender), guard, options
+        BacklogQueue(queue, backlog),
+        resources.webhooks,
+        metrics.timed(sender),
+        guard,
+        options,
+        history=history,
     )
     metrics.watch(deliverer, backlog)
     return deliverer

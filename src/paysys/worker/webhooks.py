@@ -13,9 +13,10 @@ it, bounded by ``max_in_flight`` messages at once, each handled by its own task:
   past the retry window after the message was queued, the delivery is marked failed
   (``webhook.failed``) and the message deleted.
 
-A message stays on the queue until its delivery ends: a worker that dies mid-delivery loses
-nothing (the message comes back), at the price of a second delivery, which the merchant
-de-duplicates by ``Paysys-Event-Id``.
+Each attempt is recorded in the delivery's history before its message is deleted or hidden
+(``worker.webhook_record``, best effort). A message stays on the queue until its delivery
+ends: a worker that dies mid-delivery loses nothing (the message comes back), at the price of
+a second delivery, which the merchant de-duplicates by ``Paysys-Event-Id``.
 """
 
 from __future__ import annotations
@@ -33,14 +34,20 @@ import structlog
 from paysys.adapters.webhook_http import Attempt
 from paysys.config import Settings
 from paysys.core import webhook_signing
+from paysys.core.deliveries import TARGET_ATTRIBUTE
 from paysys.core.ports import MessageQueue, QueueMessage
-from paysys.core.webhooks import EVENT_TYPES, WebhookEndpoint, derive_secret, event_id, retry_delay
+from paysys.core.webhooks import (
+    EVENT_TYPES,
+    WebhookEndpoint,
+    event_id,
+    retry_delay,
+    signing_secrets,
+)
 from paysys.errors import BackendUnavailable
 from paysys.worker.webhook_guard import EndpointGuard
+from paysys.worker.webhook_record import AttemptRecorder, History, Target
 
 log = structlog.get_logger(__name__)
-
-TARGET_ATTRIBUTE = "webhook_endpoint"
 
 
 class Endpoints(Protocol):
@@ -85,6 +92,7 @@ class WebhookDeliverer:
         guard: EndpointGuard,
         options: DeliveryOptions,
         *,
+        history: History | None = None,
         clock: Callable[[], float] = time.time,  # wall clock: ages from SQS's SentTimestamp
     ) -> None:
         self._clock = clock
@@ -99,6 +107,7 @@ class WebhookDeliverer:
         self._stopping = asyncio.Event()
         self.results: Counter[str] = Counter()  # delivered, retry, failed, deferred, ...
         self.attempt_seconds: list[float] = []  # recent attempts' latency (metrics read it)
+        self._recorder = AttemptRecorder(history, self.results)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -177,7 +186,7 @@ class WebhookDeliverer:
             return "no_endpoint"
         if len(endpoints) > 1:
             return await self._fan_out(message, endpoints)
-        return await self._attempt(message, endpoints[0], event_id(kind, payment_id))
+        return await self._attempt(message, endpoints[0], kind, payment_id)
 
     async def _fan_out(self, message: QueueMessage, endpoints: list[WebhookEndpoint]) -> str:
         copies = [
@@ -196,12 +205,15 @@ class WebhookDeliverer:
             await self._queue.delete([message])
         return "fanned_out"
 
-    async def _attempt(self, message: QueueMessage, endpoint: WebhookEndpoint, eid: str) -> str:
+    async def _attempt(
+        self, message: QueueMessage, endpoint: WebhookEndpoint, kind: str, payment_id: str
+    ) -> str:
         structlog.contextvars.bind_contextvars(endpoint_id=endpoint.endpoint_id)
+        target = (message, endpoint, kind, payment_id)
         age = self._clock() - message.sent_at_ms / 1000 if message.sent_at_ms else 0.0
         key = self._options.key
         if key is None:  # cannot sign: on the schedule until a key is set
-            return await self._failed_attempt(message, age, Attempt(None, 0.0, "no key"))
+            return await self._failed_attempt(target, age, Attempt(None, 0.0, "no key"))
         wait = self._guard.enter(endpoint.endpoint_id)
         if wait is not None:  # at its limit or breaker open: not an attempt, no slot held
             await self._queue.change_visibility([message], max(1, min(int(wait) + 1, 43_200)))
@@ -209,10 +221,10 @@ class WebhookDeliverer:
         delivered = False
         try:
             body = message.body.encode()
-            secret = derive_secret(key, endpoint.endpoint_id, endpoint.salt)
+            secrets = signing_secrets(key, endpoint, self._clock())
             headers = {
-                webhook_signing.SIGNATURE_HEADER: webhook_signing.sign(secret, body),
-                webhook_signing.EVENT_ID_HEADER: eid,
+                webhook_signing.SIGNATURE_HEADER: webhook_signing.sign(secrets, body),
+                webhook_signing.EVENT_ID_HEADER: event_id(kind, payment_id),
             }
             attempt = await self._sender.post(endpoint.url, body, headers)
             delivered = attempt.delivered
@@ -225,14 +237,16 @@ class WebhookDeliverer:
             "duration_ms": round(attempt.seconds * 1000, 1),
         }
         if attempt.delivered:
+            await self._recorder.record(target, attempt, "delivered", now=self._clock())
             await self._queue.delete([message])
             log.info("webhook.delivered", **fields)
             return "delivered"
-        return await self._failed_attempt(message, age, attempt)
+        return await self._failed_attempt(target, age, attempt)
 
-    async def _failed_attempt(self, message: QueueMessage, age: float, attempt: Attempt) -> str:
+    async def _failed_attempt(self, target: Target, age: float, attempt: Attempt) -> str:
         """Hide the message until its next attempt, or end the delivery as failed when that
-        attempt would fall past the retry window."""
+        attempt would fall past the retry window (either recorded in its history first)."""
+        message = target[0]
         fields = {
             "attempt": message.receive_count,
             "status_code": attempt.status,
@@ -244,9 +258,11 @@ class WebhookDeliverer:
             self._options.retry_max_seconds,
         )
         if age + delay > self._options.window_seconds:
+            await self._recorder.record(target, attempt, "failed", now=self._clock())
             await self._queue.delete([message])
             log.warning("webhook.failed", error=attempt.error, age_seconds=round(age), **fields)
             return "failed"
+        await self._recorder.record(target, attempt, "retry", now=self._clock(), delay=delay)
         await self._queue.change_visibility([message], delay)
         log.info("webhook.retry_scheduled", error=attempt.error, next_in_seconds=delay, **fields)
         return "retry"

@@ -20,8 +20,11 @@ from typing import Any
 from paysys.adapters.dynamodb import CREATED_BY, DECIDED_BY
 from paysys.adapters.dynamodb_items import INDEXES, Layout, to_item
 from paysys.adapters.dynamodb_size import item_size, write_units
+from paysys.adapters.webhook_history import DynamoWebhookHistory
+from paysys.core.deliveries import DeliveryAttempt
 from paysys.core.domain import NewPayment, Payment, PaymentStatus
 from paysys.core.limits import WEBHOOK_ENDPOINTS_MAX
+from paysys.core.webhooks import EVENT_TYPES, WebhookEndpoint
 from paysys.local.billing import IndexShape
 from paysys.local.billing import write_cost as billed_write
 
@@ -59,6 +62,17 @@ def decided_item(payment: Payment, layout: Layout) -> dict[str, Any]:
     """The item a worker's decision leaves: final, out of the pending index, no outbox mark."""
     moved = payment.moved_to(PaymentStatus.APPROVED, payment.created_at)
     return to_item(moved, layout) | {CREATED_BY: TOKEN, DECIDED_BY: TOKEN}
+
+
+def history_item() -> dict[str, Any]:
+    """The delivery history item of a first attempt that succeeded (the common case)."""
+    at = datetime(2026, 12, 1, 12, 0, 1, tzinfo=UTC)
+    endpoint = WebhookEndpoint(
+        "we_" + "0" * 24, SAMPLE_MERCHANT, "https://shop.example/paysys", EVENT_TYPES, "0" * 32, at
+    )
+    attempt = DeliveryAttempt(1, at, 200, 120.0, "delivered")
+    history = DynamoWebhookHistory(client=None, table="", ttl_seconds=2_592_000)  # type: ignore[arg-type]
+    return history.first_item(SAMPLE_ID, endpoint, "PaymentApproved", attempt)
 
 
 def python_size(item: Mapping[str, Any] | None) -> int:
@@ -125,6 +139,13 @@ def steps(
                 share=endpoint_reads,
             )
         )
-    if webhook_share:  # the retry schedule lives in the SQS message
-        made.append(Step("webhooks: deliver (no write)", NO_REQUEST, 0, share=webhook_share))
+    if webhook_share:  # the retry schedule lives in the SQS message; the history in a row
+        made.append(
+            Step(
+                "webhooks: record the attempt (history)",
+                "UpdateItem",
+                write_units(python_size(history_item())),
+                share=webhook_share,
+            )
+        )
     return made

@@ -1,0 +1,115 @@
+"""Webhook delivery history: the attempts of one payment's outcome at one endpoint.
+
+A delivery is one outcome event of one payment to one of the merchant's endpoints (a payment
+has one outcome, a merchant at most ``WEBHOOK_ENDPOINTS_MAX`` endpoints, so a payment has at
+most that many deliveries). Its id names the payment and the endpoint's slot, so it is found
+by key: ``wd_<payment id>_<slot>``. The last ``HISTORY_ATTEMPTS`` attempts are kept; attempt
+``n`` is stored in place ``n % HISTORY_ATTEMPTS``, so writing the same attempt twice (a retry
+whose first write committed) changes nothing. Values and rules only, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from paysys.core.domain import format_time
+from paysys.core.limits import WEBHOOK_ENDPOINTS_MAX
+from paysys.errors import WebhookDeliveryNotFound
+
+HISTORY_ATTEMPTS = 6
+ERROR_MAX_CHARS = 48  # an attempt's error, cut: what failed, not a traceback
+DELIVERY_PREFIX = "wd_"
+AttemptResult = Literal["delivered", "retry", "failed"]
+# Message attributes on the delivery queue: the one endpoint a copy is for (a fan-out copy,
+# a retry asked for), and the attempts made before this message (a retry asked for).
+TARGET_ATTRIBUTE = "webhook_endpoint"
+ATTEMPTS_ATTRIBUTE = "webhook_attempts"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryAttempt:
+    attempt: int  # the message's receive count (plus earlier rounds' attempts after a retry)
+    at: datetime
+    status_code: int | None  # None: no answer (refused, timed out, not signed)
+    latency_ms: float
+    result: AttemptResult
+    next_retry_at: datetime | None = None  # set when ``result`` is "retry"
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "attempt": self.attempt,
+            "at": format_time(self.at),
+            "status_code": self.status_code,
+            "latency_ms": self.latency_ms,
+            "result": self.result,
+            "next_retry_at": format_time(self.next_retry_at) if self.next_retry_at else None,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    payment_id: str
+    slot: int
+    endpoint_id: str
+    event_type: str
+    attempts: tuple[DeliveryAttempt, ...]  # oldest first, at most HISTORY_ATTEMPTS
+
+    @property
+    def delivery_id(self) -> str:
+        return delivery_id(self.payment_id, self.slot)
+
+    @property
+    def attempt_count(self) -> int:
+        return self.attempts[-1].attempt if self.attempts else 0
+
+    @property
+    def state(self) -> str:
+        """``delivered``, ``failed`` (the retry window passed) or ``retrying``, by the last
+        attempt."""
+        if not self.attempts:
+            return "pending"
+        last = self.attempts[-1].result
+        return "retrying" if last == "retry" else last
+
+    def to_json(self) -> dict[str, Any]:
+        last = self.attempts[-1] if self.attempts else None
+        return {
+            "id": self.delivery_id,
+            "payment_id": self.payment_id,
+            "endpoint_id": self.endpoint_id,
+            "event_type": self.event_type,
+            "event_id": f"{self.payment_id}.{self.event_type}",
+            "state": self.state,
+            "attempt_count": self.attempt_count,
+            "next_retry_at": (
+                format_time(last.next_retry_at) if last and last.next_retry_at else None
+            ),
+            "attempts": [a.to_json() for a in self.attempts],
+        }
+
+
+def delivery_id(payment_id: str, slot: int) -> str:
+    return f"{DELIVERY_PREFIX}{payment_id}_{slot}"
+
+
+def parse_delivery_id(text: str) -> tuple[str, int]:
+    """The payment id and slot a delivery id names; ``WebhookDeliveryNotFound`` for anything
+    that is not one (answered as a 404, like an unknown id)."""
+    payment_id, _, slot = text.removeprefix(DELIVERY_PREFIX).rpartition("_")
+    if (
+        not text.startswith(DELIVERY_PREFIX)
+        or len(text) > 64
+        or not payment_id
+        or not slot.isdigit()
+        or int(slot) >= WEBHOOK_ENDPOINTS_MAX
+    ):
+        raise WebhookDeliveryNotFound(text[:64])
+    return payment_id, int(slot)
+
+
+def short_error(error: str | None) -> str | None:
+    return None if error is None else error[:ERROR_MAX_CHARS]

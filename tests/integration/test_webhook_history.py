@@ -14,8 +14,16 @@ from paysys.core.webhook_signing import EVENT_ID_HEADER, SIGNATURE_HEADER
 
 from ..backends import Backend
 from ..conftest import fresh_resources, make_app, serving, until
-from .test_webhooks import WEBHOOKS, Receiver, delivering, documented_verify, pay, receiving
-from .test_worker import make_worker
+from .test_webhooks import (
+    WEBHOOKS,
+    Receiver,
+    decide_and_deliver,
+    delivering,
+    documented_verify,
+    pay,
+    receiving,
+    register,
+)
 
 
 def auth(key: str) -> dict[str, str]:
@@ -27,13 +35,6 @@ async def deliveries(api: Any, key: str, payment_id: str) -> list[dict[str, Any]
         assert got.status == 200, await got.text()
         listed: list[dict[str, Any]] = (await got.json())["webhook_deliveries"]
     return listed
-
-
-async def register(api: Any, url: str, key: str) -> dict[str, Any]:
-    async with api.post("/webhook-endpoints", json={"url": url}, headers=auth(key)) as response:
-        assert response.status == 201, await response.text()
-        body: dict[str, Any] = await response.json()
-    return body
 
 
 async def test_the_history_shows_each_attempt_and_a_retry_queues_one_more(
@@ -52,9 +53,7 @@ async def test_the_history_shows_each_attempt_and_a_retry_queues_one_more(
             endpoint = await register(api, url, key)
             payment_id = await pay(api, key)
             assert await deliveries(api, key, payment_id) == []  # not decided yet
-            await make_worker(resources, settings).run(burst=True)
-            async with delivering(resources) as deliverer:
-                await until(lambda: deliverer.results["delivered"] == 1, guard_seconds=30)
+            await decide_and_deliver(resources, guard_seconds=30)
             [delivery] = await deliveries(api, key, payment_id)
             assert delivery["endpoint_id"] == endpoint["id"]
             assert delivery["event_id"] == f"{payment_id}.PaymentApproved"
@@ -108,9 +107,7 @@ async def test_rotation_signs_with_both_secrets_until_the_overlap_ends(backend: 
             assert new["id"] == old["id"]
             assert new["secret"] != old["secret"]
             await pay(api, key)
-            await make_worker(resources, settings).run(burst=True)
-            async with delivering(resources) as deliverer:
-                await until(lambda: deliverer.results["delivered"] == 1, guard_seconds=20)
+            await decide_and_deliver(resources)
             [(_, headers, body)] = receiver.got
             verify = documented_verify()
             assert verify(old["secret"], headers[SIGNATURE_HEADER], body)  # still in overlap
@@ -121,9 +118,7 @@ async def test_rotation_signs_with_both_secrets_until_the_overlap_ends(backend: 
                 assert rotated.status == 200
                 newest = await rotated.json()
             await pay(api, key)
-            await make_worker(resources, settings).run(burst=True)
-            async with delivering(resources) as deliverer:
-                await until(lambda: deliverer.results["delivered"] == 1, guard_seconds=20)
+            await decide_and_deliver(resources)
             (_, headers, body) = receiver.got[1]
             assert verify(newest["secret"], headers[SIGNATURE_HEADER], body)
             assert not verify(new["secret"], headers[SIGNATURE_HEADER], body)

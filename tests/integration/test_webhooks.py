@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import re
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +93,14 @@ async def delivering(resources: Resources) -> AsyncIterator[WebhookDeliverer]:
             await task
 
 
+async def decide_and_deliver(resources: Resources, guard_seconds: float = 20) -> Counter[str]:
+    """Decide the queued payments, then deliver until one delivery went through."""
+    await make_worker(resources, resources.clients.settings).run(burst=True)
+    async with delivering(resources) as deliverer:
+        await until(lambda: deliverer.results["delivered"] == 1, guard_seconds=guard_seconds)
+    return deliverer.results
+
+
 async def register(api: Any, url: str, key: str) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {key}"}
     async with api.post("/webhook-endpoints", json={"url": url}, headers=headers) as response:
@@ -128,9 +137,7 @@ async def test_a_merchant_receives_one_signed_delivery_it_can_verify(backend: Ba
                 ]
                 assert "secret" not in (await listed.json())["webhook_endpoints"][0]
             payment_id = await pay(api, key)
-        await make_worker(resources, settings).run(burst=True)
-        async with delivering(resources) as deliverer:
-            await until(lambda: deliverer.results["delivered"] == 1, guard_seconds=20)
+        await decide_and_deliver(resources)
         [(_, headers, body)] = receiver.got
         assert documented_verify()(endpoint["secret"], headers[SIGNATURE_HEADER], body)
         assert not documented_verify()("whsec_other", headers[SIGNATURE_HEADER], body)
@@ -149,10 +156,8 @@ async def test_a_failing_endpoint_is_retried_with_growing_delays(backend: Backen
         async with serving(make_app(settings, resources, api_keys=digest)) as api:
             await register(api, url, key)
             await pay(api, key)
-        await make_worker(resources, settings).run(burst=True)
-        async with delivering(resources) as deliverer:
-            await until(lambda: deliverer.results["delivered"] == 1, guard_seconds=30)
-        assert deliverer.results["retry"] == 2
+        results = await decide_and_deliver(resources, guard_seconds=30)
+        assert results["retry"] == 2
         times = [at for at, _, _ in receiver.got]
         first, second = times[1] - times[0], times[2] - times[1]
         assert 1.0 <= first < second, (first, second)  # about 1-2 s, then 3-4 s

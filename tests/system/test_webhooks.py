@@ -124,6 +124,17 @@ async def test_a_merchant_receives_one_signed_delivery_and_verifies_it_as_docume
         assert await system.stop_worker(worker) == 0
         webhook_queue = await find_queue_url(system.clients.sqs, settings.webhook_queue_name)
         assert await SqsQueue(system.clients.sqs, webhook_queue).depth() == (0, 0)
+        # The worker recorded the attempt; the API shows it in the payment's history.
+        history = f"{system.base}/payments/{payment_id}/webhook-deliveries"
+        async with http.get(history) as answer:
+            [delivery] = (await answer.json())["webhook_deliveries"]
+        assert (delivery["endpoint_id"], delivery["state"]) == (endpoint["id"], "delivered")
+        [attempt] = delivery["attempts"]
+        assert (attempt["attempt"], attempt["status_code"], attempt["result"]) == (
+            1,
+            200,
+            "delivered",
+        )
 
     [(received, raw)] = got  # exactly one delivery
     event = json.loads(raw)

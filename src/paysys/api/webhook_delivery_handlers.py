@@ -22,16 +22,15 @@ from paysys.api.app_state import (
 )
 from paysys.api.handlers import merchant_of, payment_id_of, read_body
 from paysys.api.json_body import decode_json
+from paysys.api.webhook_handlers import require_json, webhook_key
 from paysys.core.deliveries import parse_delivery_id
 from paysys.core.domain import format_time
 from paysys.core.outcomes import PaymentOutcome
 from paysys.core.service import new_token
 from paysys.core.webhooks import ROTATION_OVERLAP_DEFAULT_SECONDS, derive_secret, parse_rotation
 from paysys.errors import (
-    UnsupportedMediaType,
     WebhookDeliveryNotFound,
     WebhookEndpointNotFound,
-    WebhooksDisabled,
 )
 
 
@@ -75,16 +74,13 @@ async def rotate_secret(request: web.Request) -> web.Response:
     """A new signing secret, answered once; the replaced one keeps signing deliveries (a
     second ``v1``) for ``previous_secret_expires_in`` seconds (default a day)."""
     settings = request.app[SETTINGS]
-    if settings.webhook_key is None:
-        raise WebhooksDisabled("webhooks are not configured here (PAYSYS_WEBHOOK_KEY is unset)")
+    key = webhook_key(request)
     endpoint_id = request.match_info["endpoint_id"]
     if not endpoint_id.startswith("we_") or len(endpoint_id) > 64:
         raise WebhookEndpointNotFound(endpoint_id[:64])
     raw = await read_body(request)
-    if raw and request.content_type != "application/json":
-        raise UnsupportedMediaType(
-            f"Content-Type must be application/json, got {request.content_type!r}"
-        )
+    if raw:
+        require_json(request)
     overlap = (
         parse_rotation(decode_json(raw, max_depth=settings.max_json_depth))
         if raw.strip()
@@ -97,6 +93,6 @@ async def rotate_secret(request: web.Request) -> web.Response:
         merchant_of(request), endpoint_id, until, now.timestamp(), new_token()
     )
     body = endpoint.to_json()
-    body["secret"] = derive_secret(settings.webhook_key, endpoint.endpoint_id, endpoint.salt)
+    body["secret"] = derive_secret(key, endpoint.endpoint_id, endpoint.salt)
     body["previous_secret_expires_at"] = format_time(datetime.fromtimestamp(until, UTC))
     return web.json_response(body)

@@ -32,14 +32,25 @@ def add_webhook_routes(app: web.Application) -> None:
     app.router.add_delete("/webhook-endpoints/{endpoint_id}", delete_endpoint)
 
 
-async def create_endpoint(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS]
-    if settings.webhook_key is None:
+def webhook_key(request: web.Request) -> str:
+    """The key secrets are derived from; ``WebhooksDisabled`` (503) when none is set."""
+    key = request.app[SETTINGS].webhook_key
+    if key is None:
         raise WebhooksDisabled("webhooks are not configured here (PAYSYS_WEBHOOK_KEY is unset)")
+    return key
+
+
+def require_json(request: web.Request) -> None:
     if request.content_type != "application/json":
         raise UnsupportedMediaType(
             f"Content-Type must be application/json, got {request.content_type!r}"
         )
+
+
+async def create_endpoint(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    key = webhook_key(request)
+    require_json(request)
     data = decode_json(await read_body(request), max_depth=settings.max_json_depth)
     mode = settings.webhook_mode or "strict"
     new = parse_new_endpoint(data, mode)
@@ -50,7 +61,7 @@ async def create_endpoint(request: web.Request) -> web.Response:
         merchant_of(request), new, datetime.now(UTC), new_token()
     )
     body = endpoint.to_json()
-    body["secret"] = derive_secret(settings.webhook_key, endpoint.endpoint_id, endpoint.salt)
+    body["secret"] = derive_secret(key, endpoint.endpoint_id, endpoint.salt)
     return web.json_response(
         body, status=201, headers={"Location": f"/webhook-endpoints/{endpoint.endpoint_id}"}
     )

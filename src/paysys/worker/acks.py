@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 
 from paysys.core.ports import MessageQueue, QueueMessage
+from paysys.worker.forwarding import ForwardingQueue
 from paysys.worker.options import WorkerStats
 
 log = structlog.get_logger(__name__)
@@ -147,32 +148,15 @@ class AckBuffer:
         task.add_done_callback(self._tasks.discard)
 
 
-class AckedQueue:
+class AckedQueue(ForwardingQueue):
     """A ``MessageQueue`` whose deletes go through ``acks`` (coalesced with other messages'),
     for a consumer that deletes one message at a time (webhook delivery). A message still
     stays on the queue until its work ends: the delete only waits a little to share a call.
     The owner closes ``acks`` when the consumer stops."""
 
     def __init__(self, queue: MessageQueue, acks: AckBuffer) -> None:
-        self._queue = queue
+        super().__init__(queue)
         self._acks = acks
-
-    async def receive(
-        self, max_messages: int, wait_seconds: int, visibility_seconds: int | None = None
-    ) -> list[QueueMessage]:
-        return await self._queue.receive(max_messages, wait_seconds, visibility_seconds)
-
-    async def send(self, messages: Sequence[QueueMessage]) -> list[QueueMessage]:
-        return await self._queue.send(messages)
 
     async def delete(self, messages: Sequence[QueueMessage]) -> None:
         await self._acks.ack(messages)
-
-    async def change_visibility(self, messages: Sequence[QueueMessage], seconds: int) -> None:
-        await self._queue.change_visibility(messages, seconds)
-
-    async def depth(self) -> tuple[int, int]:
-        return await self._queue.depth()
-
-    async def ping(self) -> None:
-        await self._queue.ping()

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from paysys.core.ports import MessageQueue, QueueMessage
+from paysys.worker.forwarding import ForwardingQueue
 
 GRACE_SECONDS = 300.0
 CAPACITY = 100_000
@@ -65,20 +66,12 @@ class Backlog:
         return len(self._waiting)
 
 
-class BacklogQueue:
+class BacklogQueue(ForwardingQueue):
     """A ``MessageQueue`` that tells ``backlog`` what happens to the messages it holds."""
 
     def __init__(self, queue: MessageQueue, backlog: Backlog) -> None:
-        self._queue = queue
+        super().__init__(queue)
         self._backlog = backlog
-
-    async def receive(
-        self, max_messages: int, wait_seconds: int, visibility_seconds: int | None = None
-    ) -> list[QueueMessage]:
-        return await self._queue.receive(max_messages, wait_seconds, visibility_seconds)
-
-    async def send(self, messages: Sequence[QueueMessage]) -> list[QueueMessage]:
-        return await self._queue.send(messages)
 
     async def delete(self, messages: Sequence[QueueMessage]) -> None:
         self._backlog.done(messages)
@@ -88,9 +81,3 @@ class BacklogQueue:
         await self._queue.change_visibility(messages, seconds)
         if seconds > 0:
             self._backlog.put_off(messages, seconds)
-
-    async def depth(self) -> tuple[int, int]:
-        return await self._queue.depth()
-
-    async def ping(self) -> None:
-        await self._queue.ping()

@@ -1,6 +1,6 @@
 """moto's server with DynamoDB's atomic conditional writes.
 
-moto serves each request in a thread of its own, and its DynamoDB backend evaluates a
+moto serves each connection in a thread of its own, and its DynamoDB backend evaluates a
 ``ConditionExpression`` and then writes, without a lock: two requests in flight at once can
 both pass one condition (one payment approved twice, a velocity budget overspent) where
 DynamoDB would reject the second. ``atomic_dynamodb`` lets one DynamoDB request at a time
@@ -34,13 +34,10 @@ from collections.abc import Iterable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from paysys.local.keepalive import KeepAliveHandler
 from paysys.local.metering import BILLING_PATH, Meter
 from paysys.local.procs import LOOPBACK
 
@@ -146,7 +143,8 @@ def moto_app(*, metered: bool = True) -> WSGIApplication:
 
 def _server(host: str, port: int, *, metered: bool = True) -> BaseWSGIServer:
     app = moto_app(metered=metered)
-    return make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    # A thread per connection, as werkzeug serves; connections kept open (see keepalive).
+    return make_server(host, port, app, threaded=True, request_handler=KeepAliveHandler)
 
 
 class MotoThread:

@@ -134,11 +134,35 @@ def _mismatch() -> Reply:
     return "400 Bad Request", headers, body
 
 
+class _Dispatcher(DomainDispatcherApplication):
+    """moto's dispatcher with its host -> service answers remembered: moto finds a request's
+    service by listing its own package directory (one ``stat`` per moto service, a few
+    hundred) on every request, under a lock every request takes. The answer depends only
+    on the host name, and a client uses a handful of them."""
+
+    MOST_HOSTS = 256  # beyond that, ask moto again (a bound, not a tuning knob)
+
+    def __init__(self) -> None:
+        super().__init__(create_backend_app)
+        self._hosts: dict[str, Any] = {}
+
+    def get_backend_for_host(self, host: str | None) -> Any:
+        if host is None:
+            return None
+        try:
+            return self._hosts[host]
+        except KeyError:
+            backend = super().get_backend_for_host(host)
+            if len(self._hosts) < self.MOST_HOSTS:
+                self._hosts[host] = backend
+            return backend
+
+
 def moto_app(*, metered: bool = True) -> WSGIApplication:
     """moto's server application (all services, dispatched by host and headers), atomic,
     with a billing meter unless ``metered`` is False."""
     meter = Meter() if metered else None
-    return atomic_dynamodb(DomainDispatcherApplication(create_backend_app), meter)
+    return atomic_dynamodb(_Dispatcher(), meter)
 
 
 def _server(host: str, port: int, *, metered: bool = True) -> BaseWSGIServer:

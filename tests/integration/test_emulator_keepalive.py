@@ -101,3 +101,14 @@ def test_head_gets_the_length_and_no_body(emulator: tuple[str, int]) -> None:
     assert response.status == 200
     assert isinstance(json.loads(data), dict)
     conn.close()
+
+
+def test_stopping_does_not_wait_for_a_client_that_keeps_its_connection() -> None:
+    server = MotoThread()
+    server.start()
+    host, _, port = server.url.removeprefix("http://").partition(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    response, _ = ask(conn, "POST", *dynamodb("ListTables", {}))
+    assert response.status == 200
+    server.stop()  # the connection is open and idle; its thread is a daemon: no wait
+    conn.close()

@@ -1,6 +1,6 @@
 """moto's server with DynamoDB's atomic conditional writes.
 
-moto serves each request in a thread of its own, and its DynamoDB backend evaluates a
+moto serves each connection in a thread of its own, and its DynamoDB backend evaluates a
 ``ConditionExpression`` and then writes, without a lock: two requests in flight at once can
 both pass one condition (one payment approved twice, a velocity budget overspent) where
 DynamoDB would reject the second. ``atomic_dynamodb`` lets one DynamoDB request at a time
@@ -34,13 +34,10 @@ from collections.abc import Iterable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from paysys.local.keepalive import KeepAliveHandler
 from paysys.local.metering import BILLING_PATH, Meter
 from paysys.local.procs import LOOPBACK
 
@@ -137,16 +134,41 @@ def _mismatch() -> Reply:
     return "400 Bad Request", headers, body
 
 
+class _Dispatcher(DomainDispatcherApplication):
+    """moto's dispatcher with its host -> service answers remembered: moto finds a request's
+    service by listing its own package directory (one ``stat`` per moto service, a few
+    hundred) on every request, under a lock every request takes. The answer depends only
+    on the host name, and a client uses a handful of them."""
+
+    MOST_HOSTS = 256  # beyond that, ask moto again (a bound, not a tuning knob)
+
+    def __init__(self) -> None:
+        super().__init__(create_backend_app)
+        self._hosts: dict[str, Any] = {}
+
+    def get_backend_for_host(self, host: str | None) -> Any:
+        if host is None:
+            return None
+        try:
+            return self._hosts[host]
+        except KeyError:
+            backend = super().get_backend_for_host(host)
+            if len(self._hosts) < self.MOST_HOSTS:
+                self._hosts[host] = backend
+            return backend
+
+
 def moto_app(*, metered: bool = True) -> WSGIApplication:
     """moto's server application (all services, dispatched by host and headers), atomic,
     with a billing meter unless ``metered`` is False."""
     meter = Meter() if metered else None
-    return atomic_dynamodb(DomainDispatcherApplication(create_backend_app), meter)
+    return atomic_dynamodb(_Dispatcher(), meter)
 
 
 def _server(host: str, port: int, *, metered: bool = True) -> BaseWSGIServer:
     app = moto_app(metered=metered)
-    return make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    # A thread per connection, as werkzeug serves; connections kept open (see keepalive).
+    return make_server(host, port, app, threaded=True, request_handler=KeepAliveHandler)
 
 
 class MotoThread:

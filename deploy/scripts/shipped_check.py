@@ -33,6 +33,7 @@ LOCAL_MODULES = {
     "procs.py",
     "metering.py",
     "billing.py",
+    "keepalive.py",
 }
 
 

@@ -109,3 +109,17 @@ async def test_provision_indexes_the_endpoints_registered_before_the_index(
     assert not [c for c in (await provision(clients)).created if c.startswith("webhook")]
     await store(clients).add("carol", NEW, NOW, new_token())
     assert await build_webhook_index(clients.dynamodb, table) == 0  # registered: indexed
+
+
+async def test_a_delete_whose_reply_is_lost_unlists_its_slot_once(
+    settings: Settings, resources: Resources, backend: Backend
+) -> None:
+    endpoint = await store(resources.clients).add("erin", NEW, NOW, new_token())
+    faulted = settings.replace(aws_timeout_seconds=1.0, dynamodb_retry_seconds=3.0)
+    rule = first_take(Fault.DROP_REPLY)
+    async with HttpFaults(backend.dynamodb, rule) as proxy:  # type: ignore[arg-type]
+        async with open_clients(faulted.replace(dynamodb_endpoint_url=proxy.url)) as opened:
+            await store(opened).delete("erin", endpoint.endpoint_id)
+        assert proxy.seen[Fault.DROP_REPLY] == 1
+    assert await store(resources.clients).list("erin") == []
+    assert await indexed(resources.clients, "erin") == set()

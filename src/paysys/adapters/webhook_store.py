@@ -6,15 +6,15 @@ test_item_sizes.py``; a merchant's slots are distinct partition keys, read toget
 ``BatchGetItem``). The merchant's index item (``webhook_index``) lists the occupied slots,
 so the worker's lookup reads one small item, and only the listed slots after it.
 
-A registration puts the endpoint in the first free slot, on the condition that the slot is
-free or holds this very request's token (``created_by``), and adds the slot to the index, in
-one ``TransactWriteItems`` whose ``ClientRequestToken`` is derived from the request's token
-and the slot (``dynamodb_transact``): a send whose reply was lost, sent again, is applied
-once; a registration called again with its token finds its own endpoint. A delete removes the
-slot on the condition that it holds the endpoint or nothing (deleting twice is harmless) and
-the slot from the index, in one transaction too. The API's reads (``list``, ``get``, and the
-free slot a registration takes) read every slot, consistently: they are rare, and they stay
-right for a merchant whose index ``paysys provision`` has not built yet.
+A registration puts the endpoint in the first free slot, on the condition that the slot is free
+or holds this very request's token (``created_by``), and adds the slot to the index, in one
+``TransactWriteItems`` whose ``ClientRequestToken`` is derived from the request's token, the
+slot and the new endpoint's id (``dynamodb_transact``): a send whose reply was lost, sent
+again, is applied once; a registration called again with its token finds its own endpoint. A
+delete removes the slot on the condition that it holds the endpoint or nothing (deleting twice
+is harmless) and the slot from the index, in one transaction too. The API's reads (``list``,
+``get``, and the free slot a registration takes) read every slot, consistently: they are rare,
+and they stay right for a merchant whose index ``paysys provision`` has not built yet.
 """
 
 from __future__ import annotations
@@ -125,9 +125,9 @@ class DynamoWebhookEndpoints:
                 F("id").does_not_exist() | F(CREATED_BY).equals(token),
             )
             added = index_add(self.table, merchant_id, [slot])
-            if not await transact(
-                self.client, [put, added], request_token("add", merchant_id, str(slot), token)
-            ):
+            # One token per transaction sent: a resend carries the same items, never others.
+            sent = request_token("add", merchant_id, str(slot), new_id, token)
+            if not await transact(self.client, [put, added], sent):
                 continue  # taken meanwhile by another registration
             self._cache.forget(merchant_id)
             log.info("webhook.endpoint_added", endpoint_id=endpoint.endpoint_id, slot=slot)
@@ -182,7 +182,7 @@ class DynamoWebhookEndpoints:
             )
             removed = index_remove(self.table, merchant_id, slot)
             token = request_token("delete", merchant_id, str(slot), endpoint_id)
-            # Refused: the slot holds another endpoint now (ours is gone, the index lists it).
+            # Refused: the slot holds another endpoint now (ours is gone; the index lists that one).
             await transact(self.client, [delete, removed], token)
             self._cache.forget(merchant_id)
             log.info("webhook.endpoint_deleted", endpoint_id=endpoint_id, slot=slot)

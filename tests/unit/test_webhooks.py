@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from paysys.adapters.dynamodb_size import ITEM_LIMIT_BYTES, item_size
+from paysys.adapters.dynamodb_size import ITEM_LIMIT_BYTES, item_size, write_units
+from paysys.adapters.webhook_index import index_item, slots_of
 from paysys.adapters.webhook_store import ROTATED_BY, endpoint_item, endpoint_of
 from paysys.cli import main
 from paysys.config import Settings
@@ -183,6 +184,14 @@ def test_the_largest_endpoint_item_fits_one_write_unit() -> None:
     item[ROTATED_BY] = new_token()
     assert item_size(item) <= ITEM_LIMIT_BYTES - 64
     assert endpoint_of(item) == endpoint
+
+
+def test_the_largest_index_item_fits_one_write_unit() -> None:
+    item = index_item("m" * MERCHANT_ID_MAX_BYTES, range(WEBHOOK_ENDPOINTS_MAX))
+    assert item_size(item) <= 128  # a small fraction of ITEM_LIMIT_BYTES
+    assert write_units(item_size(item)) == 1
+    assert slots_of(item) == set(range(WEBHOOK_ENDPOINTS_MAX))
+    assert slots_of(index_item("m", [])) == set()
 
 
 def test_the_verify_command_says_valid_or_invalid(

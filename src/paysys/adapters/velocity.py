@@ -14,7 +14,7 @@ so aiodynamo's own retry after a reset, the worker's in-place retry and a redeli
 the same token and get success without the counters being added to twice. A refused try (a
 condition false: ``TransactionCanceledException`` with a ``ConditionalCheckFailed`` reason) is
 a decline, not an error; a try cancelled by a conflicting transaction or by throttling is
-tried again a few times, then raises ``BackendUnavailable``.
+tried again a few times, then raises ``BackendUnavailable`` (``dynamodb_transact``).
 
 Cost: a transactional write costs 2 write units per item (a plain update 1), so a take costs 2
 per item of its try: 2 for a payment that fits its own shard (1 before transactions), 2 x k
@@ -24,27 +24,17 @@ when its amount spans k shards, and each refused try as much again (at most
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import operator
-import random
 from dataclasses import dataclass
 from decimal import Decimal
 
 from aiodynamo.client import Client
-from aiodynamo.errors import TransactionCanceled, TransactionConflict, TransactionInProgress
 from aiodynamo.expressions import Condition, F, UpdateExpression
 from aiodynamo.operations import Update
 
-from paysys.adapters.dynamodb_items import dynamo_translated
+from paysys.adapters.dynamodb_transact import transact
 from paysys.core.velocity import VelocityPart, VelocityTry, VelocityWindow
-from paysys.errors import BackendUnavailable
-
-REFUSED = "ConditionalCheckFailed"
-# Cancellation reasons that say "not now" (another transaction on the item, throttling).
-TRANSIENT = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
-TRY_AGAIN = 3  # more sends of one try cancelled for a transient reason
-TRY_AGAIN_SECONDS = 0.02  # the first wait before one (doubled each time, jittered)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,24 +50,7 @@ class DynamoVelocity:
 
     async def _try(self, window: VelocityWindow, attempt: VelocityTry) -> bool:
         items = [self._update(window, part) for part in attempt.parts]
-        for again in range(TRY_AGAIN + 1):
-            if again:
-                jitter = random.uniform(0.5, 1)  # noqa: S311 - a backoff, not a secret
-                await asyncio.sleep(TRY_AGAIN_SECONDS * 2 ** (again - 1) * jitter)
-            async with dynamo_translated("TransactWriteItems"):
-                try:
-                    await self.client.transact_write_items(items, request_token=attempt.token)
-                except TransactionCanceled as exc:
-                    codes = {r.code for r in exc.cancellation_reasons if r is not None}
-                    if REFUSED in codes:
-                        return False
-                    if not codes <= TRANSIENT:
-                        raise
-                    continue
-                except (TransactionConflict, TransactionInProgress):
-                    continue  # the same token still in flight (a reset's first send)
-                return True
-        raise BackendUnavailable("DynamoDB TransactWriteItems: cancelled by conflicts")
+        return await transact(self.client, items, attempt.token)
 
     def _update(self, window: VelocityWindow, part: VelocityPart) -> Update:
         amount_field = f"a_{window.currency}"

@@ -3,26 +3,38 @@
 A merchant's endpoints live in ``WEBHOOK_ENDPOINTS_MAX`` slots, one item each:
 ``#webhook#<merchant>#<slot>`` (every item small and bounded: ``tests/unit/
 test_item_sizes.py``; a merchant's slots are distinct partition keys, read together by one
-``BatchGetItem``). A registration puts the endpoint in the first free slot, on the condition
-that the slot is free or holds this very request's token (``created_by``: a put whose reply
-was lost, retried, recognises its own success). A delete removes the slot on the condition
-that it holds the endpoint or nothing (deleting twice is harmless).
+``BatchGetItem``). The merchant's index item (``webhook_index``) lists the occupied slots,
+so the worker's lookup reads one small item, and only the listed slots after it.
+
+A registration puts the endpoint in the first free slot, on the condition that the slot is free
+or holds this very request's token (``created_by``), and adds the slot to the index, in one
+``TransactWriteItems`` whose ``ClientRequestToken`` is derived from the request's token, the
+slot and the new endpoint's id (``dynamodb_transact``): a send whose reply was lost, sent
+again, is applied once; a registration called again with its token finds its own endpoint. A
+delete removes the slot on the condition that it holds the endpoint or nothing (deleting twice
+is harmless) and the slot from the index, in one transaction too. The API's reads (``list``,
+``get``, and the free slot a registration takes) read every slot, consistently: they are rare,
+and they stay right for a merchant whose index ``paysys provision`` has not built yet.
 """
 
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import structlog
 from aiodynamo.client import Client
-from aiodynamo.errors import ConditionalCheckFailed
+from aiodynamo.errors import ConditionalCheckFailed, ItemNotFound
 from aiodynamo.expressions import F
 from aiodynamo.models import ReturnValues
+from aiodynamo.operations import Delete, Put
 
 from paysys.adapters.dynamodb_items import batch_get, dynamo_translated
+from paysys.adapters.dynamodb_transact import request_token, transact
+from paysys.adapters.webhook_index import index_add, index_id, index_remove, slots_of
 from paysys.core.cache import SingleFlight
 from paysys.core.domain import format_time, parse_time
 from paysys.core.limits import WEBHOOK_ENDPOINTS_MAX
@@ -96,23 +108,26 @@ class DynamoWebhookEndpoints:
     ) -> WebhookEndpoint:
         """Store a new endpoint in the merchant's first free slot; ``WebhookEndpointLimit``
         when every slot is taken."""
+        items = await self._items(merchant_id)
+        for item in items.values():
+            if item.get(CREATED_BY) == token:  # called again: the first call's endpoint
+                return endpoint_of(item)
         new_id, salt = new_endpoint_id(), new_salt()
-        taken = await self._slots(merchant_id)
         for slot in range(WEBHOOK_ENDPOINTS_MAX):
-            if slot in taken:
+            if slot in items:
                 continue
             endpoint = WebhookEndpoint(
                 new_id, merchant_id, new.url, new.event_types, salt, now, slot=slot
             )
-            item = endpoint_item(endpoint, slot, token)
-            try:
-                async with dynamo_translated("PutItem"):
-                    await self.client.put_item(
-                        self.table,
-                        item,
-                        condition=F("id").does_not_exist() | F(CREATED_BY).equals(token),
-                    )
-            except ConditionalCheckFailed:
+            put = Put(
+                self.table,
+                endpoint_item(endpoint, slot, token),
+                F("id").does_not_exist() | F(CREATED_BY).equals(token),
+            )
+            added = index_add(self.table, merchant_id, [slot])
+            # One token per transaction sent: a resend carries the same items, never others.
+            sent = request_token("add", merchant_id, str(slot), new_id, token)
+            if not await transact(self.client, [put, added], sent):
                 continue  # taken meanwhile by another registration
             self._cache.forget(merchant_id)
             log.info("webhook.endpoint_added", endpoint_id=endpoint.endpoint_id, slot=slot)
@@ -135,7 +150,16 @@ class DynamoWebhookEndpoints:
     async def _fresh(self, merchant_id: str) -> builtins.list[WebhookEndpoint]:
         # Eventually consistent (half the read units): a new endpoint may miss an event sent
         # within a second of its registration, as it may within the cache period anyway.
-        slots = await self._slots(merchant_id, consistent=False)
+        # The index first (0.5 read units), then only the slots it lists (0.5 each).
+        try:
+            async with dynamo_translated("GetItem"):
+                index = await self.client.get_item(self.table, {"id": index_id(merchant_id)})
+        except ItemNotFound:
+            return []
+        occupied = slots_of(index)
+        if not occupied:
+            return []
+        slots = await self._slots(merchant_id, sorted(occupied), consistent=False)
         return sorted(slots.values(), key=lambda e: (e.created_at, e.endpoint_id))
 
     async def get(self, merchant_id: str, endpoint_id: str) -> WebhookEndpoint:
@@ -151,15 +175,15 @@ class DynamoWebhookEndpoints:
         for slot, endpoint in (await self._slots(merchant_id)).items():
             if endpoint.endpoint_id != endpoint_id:
                 continue
-            try:
-                async with dynamo_translated("DeleteItem"):
-                    await self.client.delete_item(
-                        self.table,
-                        {"id": slot_id(merchant_id, slot)},
-                        condition=F("id").does_not_exist() | F("endpoint_id").equals(endpoint_id),
-                    )
-            except ConditionalCheckFailed:  # the slot holds another endpoint now: ours is gone
-                pass
+            delete = Delete(
+                self.table,
+                {"id": slot_id(merchant_id, slot)},
+                F("id").does_not_exist() | F("endpoint_id").equals(endpoint_id),
+            )
+            removed = index_remove(self.table, merchant_id, slot)
+            token = request_token("delete", merchant_id, str(slot), endpoint_id)
+            # Refused: the slot holds another endpoint now (ours is gone; the index lists that one).
+            await transact(self.client, [delete, removed], token)
             self._cache.forget(merchant_id)
             log.info("webhook.endpoint_deleted", endpoint_id=endpoint_id, slot=slot)
             return
@@ -200,12 +224,20 @@ class DynamoWebhookEndpoints:
         raise BackendUnavailable("the endpoint kept changing while its secret was rotated")
 
     async def _slots(
-        self, merchant_id: str, *, consistent: bool = True
+        self, merchant_id: str, slots: Iterable[int] | None = None, *, consistent: bool = True
     ) -> dict[int, WebhookEndpoint]:
-        ids = [slot_id(merchant_id, slot) for slot in range(WEBHOOK_ENDPOINTS_MAX)]
-        items = await batch_get(self.client, self.table, ids, consistent=consistent)
+        items = await self._items(merchant_id, slots, consistent=consistent)
+        return {slot: endpoint_of(item) for slot, item in items.items()}
+
+    async def _items(
+        self, merchant_id: str, slots: Iterable[int] | None = None, *, consistent: bool = True
+    ) -> dict[int, dict[str, Any]]:
+        """The stored endpoint items by slot, of ``slots`` (default: every slot)."""
+        wanted = range(WEBHOOK_ENDPOINTS_MAX) if slots is None else slots
+        ids = {slot: slot_id(merchant_id, slot) for slot in wanted}
+        items = await batch_get(self.client, self.table, list(ids.values()), consistent=consistent)
         return {
-            slot: endpoint_of(items[key])
-            for slot, key in enumerate(ids)
+            slot: items[key]
+            for slot, key in ids.items()
             if key in items and items[key].get("kind") == KIND
         }

@@ -86,7 +86,7 @@ GRANTS: dict[Role, tuple[Grant, ...]] = {
         Grant(("sns:Publish",), (T.OUTCOMES_TOPIC,)),  # PaymentCanceled
         # /stats queue depths; /readyz
         Grant(("sqs:GetQueueAttributes",), (T.QUEUE, T.DLQ)),
-        # DELETE /webhook-endpoints/{id} (conditional delete of its slot item)
+        # webhook endpoints: slot and index in one transaction (Put or Delete, Update)
         Grant(("dynamodb:DeleteItem",), (T.TABLE,)),
         # POST /webhook-deliveries/{id}/retry: the delivery queued again
         Grant(("sqs:GetQueueUrl", "sqs:SendMessage"), (T.WEBHOOK_QUEUE,)),
@@ -179,8 +179,8 @@ _BATCH_ACTIONS = {
     "sqs:SendMessageBatch": "sqs:SendMessage",
     "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
-    # IAM has no action of its own for a transaction: each of its items is authorized as
-    # its own action (paysys's only transactions are the velocity takes' Update items).
+    # No IAM action of its own: each item of a transaction is authorized as its own action
+    # (every paysys transaction has an Update; webhook endpoints' Put/Delete, granted too).
     "dynamodb:TransactWriteItems": "dynamodb:UpdateItem",
 }
 

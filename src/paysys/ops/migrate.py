@@ -10,6 +10,9 @@
 3. Fold the counter items of earlier versions into today's counts layout, once
    (``paysys.ops.migrate_counts``).
 4. Remove the first layout's ``status-created_at`` index (two hot key values).
+5. Build the webhook index of merchants whose endpoints were registered before it
+   (``paysys.ops.migrate_webhooks``; every run writes each such merchant's index again,
+   idempotently: endpoints are few).
 Running it again changes nothing, so an operator runs it before and after rolling out.
 """
 
@@ -34,6 +37,7 @@ from paysys.adapters.dynamodb_items import (
 )
 from paysys.core.domain import PaymentStatus
 from paysys.ops.migrate_counts import fold_legacy_counters
+from paysys.ops.migrate_webhooks import build_webhook_index
 
 log = structlog.get_logger(__name__)
 INDEX_WAIT_SECONDS = 900.0
@@ -58,6 +62,8 @@ async def migrate_table(payments: DynamoPayments) -> list[str]:
     if LEGACY_STATUS_INDEX in indexes:
         await _update_table(payments, {"IndexName": LEGACY_STATUS_INDEX}, "Delete", [])
         done.append(f"removed:{LEGACY_STATUS_INDEX}")
+    if indexed := await build_webhook_index(payments.client, payments.table):
+        done.append(f"webhook_index:{indexed}")
     if done:
         log.info("provision.migrated", table=payments.table, changes=done)
     return done

@@ -23,7 +23,6 @@ from paysys.adapters.dynamodb_size import item_size, write_units
 from paysys.adapters.webhook_history import DynamoWebhookHistory
 from paysys.core.deliveries import DeliveryAttempt
 from paysys.core.domain import NewPayment, Payment, PaymentStatus
-from paysys.core.limits import WEBHOOK_ENDPOINTS_MAX
 from paysys.core.webhooks import EVENT_TYPES, WebhookEndpoint
 from paysys.local.billing import IndexShape
 from paysys.local.billing import write_cost as billed_write
@@ -95,8 +94,11 @@ def write_cost(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
     return billed_write(before, after, SHAPES, applied=True, size=python_size).total
 
 
-# The worker's read of a merchant's webhook endpoints: 5 slot keys, eventually consistent.
-ENDPOINT_READ_RRU = WEBHOOK_ENDPOINTS_MAX * 0.5
+# The worker's lookup of a merchant's webhook endpoints, eventually consistent: its index
+# item (``adapters.webhook_index``, under 100 B), then only the slots it lists, 0.5 each.
+# Modelled simply: a merchant with endpoints has one (it may have ``WEBHOOK_ENDPOINTS_MAX``).
+ENDPOINT_INDEX_RRU = 0.5
+ENDPOINT_SLOT_RRU = 0.5
 NO_REQUEST = "none"  # a step that makes no DynamoDB request (shown for what it does not cost)
 
 
@@ -111,8 +113,9 @@ def steps(
     """The DynamoDB requests of one payment in the common case (created, decided by a
     worker, its outcome published at once), with ``key_share`` of creates carrying an
     Idempotency-Key, with ``velocity`` a velocity rule on every merchant, ``endpoint_reads``
-    webhook endpoint reads per payment (cache misses) and ``webhook_share`` of payments whose
-    merchant has an endpoint."""
+    webhook endpoint lookups per payment (cache misses) and ``webhook_share`` of payments whose
+    merchant has an endpoint (one: its lookup reads the index and that slot; the others' the
+    index alone)."""
     payment = sample_payment()
     created, decided = created_item(payment, layout), decided_item(payment, layout)
     made = [
@@ -132,11 +135,21 @@ def steps(
     if endpoint_reads:
         made.append(
             Step(
-                "webhooks: read the endpoints (cached)",
+                "webhooks: read the endpoint index (cached)",
+                "GetItem",
+                0,
+                rru=ENDPOINT_INDEX_RRU,
+                share=endpoint_reads,
+            )
+        )
+    if endpoint_reads and webhook_share:  # a merchant with endpoints: one, modelled
+        made.append(
+            Step(
+                "webhooks: read its listed endpoint (cached)",
                 "BatchGetItem",
                 0,
-                rru=ENDPOINT_READ_RRU,
-                share=endpoint_reads,
+                rru=ENDPOINT_SLOT_RRU,
+                share=endpoint_reads * webhook_share,
             )
         )
     if webhook_share:  # the retry schedule lives in the SQS message; the history in a row

@@ -187,6 +187,14 @@ class WebhookDeliveryNotFound(NotFound):
         super().__init__(f"webhook delivery {delivery_id} does not exist")
 
 
+class WebhookDeliveryScheduled(RequestError):
+    """The delivery's next attempt is already on the queue (409): asking again would only
+    race it."""
+
+    status = 409
+    code = "webhook_delivery_scheduled"
+
+
 class WebhookEndpointLimit(RequestError):
     """The merchant has as many endpoints as it may (delete one first)."""
 

@@ -15,7 +15,7 @@ import os
 import sys
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -584,7 +584,7 @@ async def test_every_documented_response_can_be_provoked(
         (keyed, "get", "/stats/series", "/stats/series", wrong_key),
         (down_api, "get", "/stats/series", "/stats/series", {}),
         (down_api, "get", "/readyz", "/readyz", {}),
-        *await delivery_calls(keyed, down_api, resources, approved),
+        *await delivery_calls(keyed, down_api, resources, approved, payment),
         *await webhook_calls(keyed, api, down_api),
         *[(keyed, "get", page, page, {}) for page in SPEC["paths"] if "{" not in page],
     ]  # fmt: skip
@@ -635,6 +635,7 @@ async def delivery_calls(
     down_api: TestClient[Any, Any],
     resources: Resources,
     approved: str,
+    pending: str,
 ) -> list[tuple[TestClient[Any, Any], str, str, str, dict[str, Any]]]:
     """Every documented answer of the delivery history, retry and rotation routes (one
     attempt of the approved payment is recorded as the worker records it)."""
@@ -646,14 +647,18 @@ async def delivery_calls(
     [endpoint] = [
         e for e in await resources.webhooks.list("alice") if e.endpoint_id == created["id"]
     ]
-    attempt = DeliveryAttempt(1, datetime.now(UTC), 500, 3.0, "retry", datetime.now(UTC))
-    await resources.webhook_history.record(approved, endpoint, "PaymentApproved", attempt)
+    now = datetime.now(UTC)
+    failed = DeliveryAttempt(9, now, 500, 3.0, "failed")
+    await resources.webhook_history.record(approved, endpoint, "PaymentApproved", failed)
+    scheduled = DeliveryAttempt(1, now, 500, 3.0, "retry", now + timedelta(minutes=1))
+    await resources.webhook_history.record(pending, endpoint, "PaymentApproved", scheduled)
     listed = "/payments/{payment_id}/webhook-deliveries"
     retry, rotate = (
         "/webhook-deliveries/{delivery_id}/retry",
         "/webhook-endpoints/{endpoint_id}/rotate-secret",
     )
     delivery, nobody = delivery_id(approved, endpoint.slot), delivery_id(str(uuid.uuid4()), 0)
+    busy = delivery_id(pending, endpoint.slot)
     unknown_endpoint = "/webhook-endpoints/we_000000000000000000000000/rotate-secret"
     wrong_key = {"headers": {"Authorization": "Bearer wrong"}}
     as_json, as_text = {"Content-Type": "application/json"}, {"Content-Type": "text/plain"}
@@ -665,6 +670,7 @@ async def delivery_calls(
         (down_api, "get", listed, f"/payments/{uuid.uuid4()}/webhook-deliveries", {}),
         (keyed, "post", retry, f"/webhook-deliveries/{delivery}/retry", {}),
         (keyed, "post", retry, f"/webhook-deliveries/{delivery}/retry", wrong_key),
+        (keyed, "post", retry, f"/webhook-deliveries/{busy}/retry", {}),
         (keyed, "post", retry, f"/webhook-deliveries/{nobody}/retry", {}),
         (down_api, "post", retry, f"/webhook-deliveries/{delivery}/retry", {}),
         (keyed, "post", rotate, mine, {}),

@@ -4,7 +4,7 @@ overlaps, and the largest history item within one write unit."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -46,7 +46,20 @@ def test_a_delivery_id_names_its_payment_and_slot() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "wd_", f"wd_{PAYMENT}", f"wd_{PAYMENT}_x", f"wd_{PAYMENT}_9", f"xx_{PAYMENT}_1"]
+    "text",
+    [
+        "",
+        "wd_",
+        f"wd_{PAYMENT}",
+        f"wd_{PAYMENT}_x",
+        f"wd_{PAYMENT}_9",
+        f"xx_{PAYMENT}_1",
+        f"wd_{PAYMENT}_\u00b2",  # a digit to str.isdigit, not to int()
+        f"wd_{PAYMENT}_\u0661",  # Arabic-Indic one: int() takes it, but it is not an id
+        f"wd_{PAYMENT}_01",
+        f"wd_{PAYMENT.upper()}_1",  # one spelling per delivery
+        "wd_x_1",
+    ],
 )
 def test_anything_else_is_an_unknown_delivery(text: str) -> None:
     with pytest.raises(WebhookDeliveryNotFound):
@@ -67,6 +80,15 @@ def test_the_state_is_the_last_attempts() -> None:
     assert state(attempt(1), attempt(2, "failed")) == "failed"
 
 
+def test_a_retry_is_scheduled_until_it_is_long_overdue() -> None:
+    retrying = Delivery(PAYMENT, 0, "we_1", "PaymentApproved", (attempt(1),))  # next: AT
+    assert retrying.scheduled(AT - timedelta(hours=1)) == AT
+    assert retrying.scheduled(AT + timedelta(minutes=14)) == AT
+    assert retrying.scheduled(AT + timedelta(minutes=16)) is None  # lost: a retry may go
+    done = Delivery(PAYMENT, 0, "we_1", "PaymentApproved", (attempt(1), attempt(2, "failed")))
+    assert done.scheduled(AT) is None
+
+
 def test_an_attempt_is_stored_and_read_back_unchanged() -> None:
     full = attempt(7, error="ClientConnectorError: refused")
     bare = DeliveryAttempt(8, AT, None, 0.0, "delivered")
@@ -74,6 +96,8 @@ def test_an_attempt_is_stored_and_read_back_unchanged() -> None:
     assert attempt_of(attempt_value(bare)) == bare
     long = attempt(9, error="x" * 500)
     assert attempt_value(long)["err"] == "x" * ERROR_MAX_CHARS
+    wide = attempt(10, error="é" * 100)  # 2 bytes each: cut by bytes, never mid-character
+    assert attempt_value(wide)["err"] == "é" * (ERROR_MAX_CHARS // 2)
 
 
 def test_the_largest_history_item_fits_one_write_unit() -> None:
@@ -125,6 +149,8 @@ def test_a_rotation_body_is_optional_and_checked() -> None:
     assert parse_rotation({}) == ROTATION_OVERLAP_DEFAULT_SECONDS
     assert parse_rotation({"previous_secret_expires_in": 0}) == 0
     assert parse_rotation({"previous_secret_expires_in": Decimal("60.0")}) == 60
+    with pytest.raises(ValidationError):  # a huge integer is out of range, not a crash
+        parse_rotation({"previous_secret_expires_in": 10**400})
     for bad in (
         {"previous_secret_expires_in": -1},
         {"previous_secret_expires_in": True},

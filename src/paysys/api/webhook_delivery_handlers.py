@@ -30,6 +30,7 @@ from paysys.core.service import new_token
 from paysys.core.webhooks import ROTATION_OVERLAP_DEFAULT_SECONDS, derive_secret, parse_rotation
 from paysys.errors import (
     WebhookDeliveryNotFound,
+    WebhookDeliveryScheduled,
     WebhookEndpointNotFound,
 )
 
@@ -51,13 +52,19 @@ async def list_deliveries(request: web.Request) -> web.Response:
 
 async def retry_delivery(request: web.Request) -> web.Response:
     """Queue the delivery again now (202); the worker makes the attempt, recorded in its
-    history. The endpoint must still exist; the event is the payment's outcome as stored."""
+    history. The endpoint must still exist; the event is the payment's outcome as stored. A
+    delivery whose next attempt is already scheduled is a 409 (two messages of one delivery
+    would race each other's attempts in its history)."""
     delivery_id = request.match_info["delivery_id"]
     payment_id, slot = parse_delivery_id(delivery_id)
     merchant = merchant_of(request)
     delivery = await request.app[WEBHOOK_HISTORY].get(merchant, payment_id, slot)
     if delivery is None:
         raise WebhookDeliveryNotFound(delivery_id[:64])
+    if (due := delivery.scheduled(datetime.now(UTC))) is not None:
+        raise WebhookDeliveryScheduled(
+            f"the delivery's next attempt is already scheduled, at {format_time(due)}"
+        )
     endpoint = await request.app[WEBHOOKS].get(merchant, delivery.endpoint_id)
     payment = await request.app[SERVICE].get(payment_id, merchant)
     body = PaymentOutcome.of(payment).to_message()

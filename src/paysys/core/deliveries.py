@@ -10,8 +10,9 @@ whose first write committed) changes nothing. Values and rules only, no I/O.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from paysys.core.domain import format_time
@@ -19,8 +20,9 @@ from paysys.core.limits import WEBHOOK_ENDPOINTS_MAX
 from paysys.errors import WebhookDeliveryNotFound
 
 HISTORY_ATTEMPTS = 6
-ERROR_MAX_CHARS = 48  # an attempt's error, cut: what failed, not a traceback
+ERROR_MAX_CHARS = 48  # an attempt's error, cut (bytes): what failed, not a traceback
 DELIVERY_PREFIX = "wd_"
+OVERDUE = timedelta(minutes=15)  # a next attempt this late is taken for lost: retry allowed
 AttemptResult = Literal["delivered", "retry", "failed"]
 # Message attributes on the delivery queue: the one endpoint a copy is for (a fan-out copy,
 # a retry asked for), and the attempts made before this message (a retry asked for).
@@ -75,6 +77,15 @@ class Delivery:
         last = self.attempts[-1].result
         return "retrying" if last == "retry" else last
 
+    def scheduled(self, now: datetime) -> datetime | None:
+        """When the next attempt is due, if one is on the queue: the last attempt asked for
+        a retry and it is not long overdue (a message gone to the dead-letter queue, or
+        otherwise lost, would leave it "retrying" for ever)."""
+        last = self.attempts[-1] if self.attempts else None
+        if last is None or last.result != "retry" or last.next_retry_at is None:
+            return None
+        return last.next_retry_at if now - last.next_retry_at < OVERDUE else None
+
     def to_json(self) -> dict[str, Any]:
         last = self.attempts[-1] if self.attempts else None
         return {
@@ -103,13 +114,24 @@ def parse_delivery_id(text: str) -> tuple[str, int]:
     if (
         not text.startswith(DELIVERY_PREFIX)
         or len(text) > 64
-        or not payment_id
-        or not slot.isdigit()
+        or len(slot) != 1
+        or slot not in "0123456789"  # ASCII only: "²".isdigit() is true, int("²") fails
         or int(slot) >= WEBHOOK_ENDPOINTS_MAX
+        or not _canonical_uuid(payment_id)  # one spelling per delivery
     ):
         raise WebhookDeliveryNotFound(text[:64])
     return payment_id, int(slot)
 
 
+def _canonical_uuid(text: str) -> bool:
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False
+
+
 def short_error(error: str | None) -> str | None:
-    return None if error is None else error[:ERROR_MAX_CHARS]
+    """At most ``ERROR_MAX_CHARS`` bytes of UTF-8 (the item's size is counted in bytes)."""
+    if error is None:
+        return None
+    return error.encode()[:ERROR_MAX_CHARS].decode(errors="ignore")

@@ -164,6 +164,8 @@ def _whole(value: Any) -> int | None:
     """``value`` as an int if it is a whole JSON number (5.0 is one; true is not)."""
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         return None
+    if isinstance(value, int):  # any size: isfinite() of a huge int overflows
+        return value
     if not math.isfinite(value) or value != int(value):
         return None
     return int(value)

@@ -153,3 +153,14 @@ async def batch_get(
         found.update({item["id"]: item for item in response.items.get(table, [])})
         wanted += response.unprocessed_keys.get(table, [])
     return found
+
+
+async def translated_scan(items: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+    """A scan, page by page (never the whole table in memory), its errors translated."""
+    while True:
+        async with dynamo_translated("Scan"):
+            try:
+                item = await anext(items)
+            except StopAsyncIteration:
+                return
+        yield item

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import structlog
@@ -34,6 +33,7 @@ from paysys.adapters.dynamodb_items import (
     dynamo_translated,
     from_item,
     to_item,
+    translated_scan,
 )
 from paysys.core.domain import PaymentStatus
 from paysys.ops.migrate_counts import fold_legacy_counters
@@ -79,7 +79,7 @@ async def backfill(payments: DynamoPayments) -> int:
     )
     count = 0
     scan = payments.client.scan(payments.table, filter_expression=unmigrated)
-    async for item in _translated(scan):
+    async for item in translated_scan(scan):
         payment = from_item(item)
         if "list_pk" in item:  # final, with stale pending keys: drop them
             await _update(payments, item["id"], F("pending_shard").remove() & F("due_at").remove())
@@ -99,18 +99,7 @@ async def fold_counters(payments: DynamoPayments) -> int:
     """Fold the old ``#count#<merchant>#<shard>`` items (one scan, filtered to counters)."""
     legacy = F("kind").equals("counter") & F("id").begins_with("#count#")
     scan = payments.client.scan(payments.table, filter_expression=legacy)
-    return await fold_legacy_counters(payments, [item async for item in _translated(scan)])
-
-
-async def _translated(items: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
-    """A scan, page by page (never the whole table in memory), its errors translated."""
-    while True:
-        async with dynamo_translated("Scan"):
-            try:
-                item = await anext(items)
-            except StopAsyncIteration:
-                return
-        yield item
+    return await fold_legacy_counters(payments, [item async for item in translated_scan(scan)])
 
 
 async def _update(

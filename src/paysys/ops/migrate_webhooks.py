@@ -22,7 +22,7 @@ from typing import Any
 from aiodynamo.client import Client
 from aiodynamo.expressions import F
 
-from paysys.adapters.dynamodb_items import dynamo_translated
+from paysys.adapters.dynamodb_items import dynamo_translated, translated_scan
 from paysys.adapters.webhook_index import INDEX_KIND, INDEX_PREFIX, index_add, slots_of
 from paysys.adapters.webhook_store import KIND
 
@@ -43,19 +43,9 @@ async def unindexed_slots(items: AsyncIterator[dict[str, Any]]) -> dict[str, set
 async def build_webhook_index(client: Client, table: str) -> int:
     """Index the endpoints no index lists yet; the number of merchants written."""
     kinds = F("kind").equals(KIND) | F("kind").equals(INDEX_KIND)
-    missing = await unindexed_slots(_translated(client.scan(table, filter_expression=kinds)))
+    missing = await unindexed_slots(translated_scan(client.scan(table, filter_expression=kinds)))
     for merchant, slots in sorted(missing.items()):
         update = index_add(table, merchant, slots)
         async with dynamo_translated("UpdateItem"):
             await client.update_item(table, update.key, update.expression)
     return len(missing)
-
-
-async def _translated(items: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
-    while True:
-        async with dynamo_translated("Scan"):
-            try:
-                item = await anext(items)
-            except StopAsyncIteration:
-                return
-        yield item

@@ -24,6 +24,7 @@ class FakeTopic:
             "event_type": event.event_type,
             "merchant_id": event.merchant_id,
             "correlation_id": correlation_id,
+            **event.routing_attributes(),
         }
         attributes.update(tracing.carrier())  # the current trace context, as SnsPublisher
         if not all(attributes.values()):  # SNS refuses an empty attribute value

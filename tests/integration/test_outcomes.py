@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from paysys.adapters.sqs import SqsQueue
 from paysys.core.domain import NewPayment, PaymentCreated
+from paysys.core.webhooks import NewEndpoint
 from paysys.ops.tail import TAIL_PREFIX, render, tail
-from paysys.runtime.resources import Resources, find_topic_arn
+from paysys.runtime.resources import Resources, find_queue_url, find_topic_arn
 
 from ..conftest import until
 from ..system.test_outcomes import subscriber
+from .test_provision import received
 
 NEW = NewPayment(Decimal("2.00"), "BRL", "")
 
@@ -77,3 +80,25 @@ async def test_events_tail_filters_prints_and_cleans_up(resources: Resources) ->
     queues = await clients.sqs.list_queues(QueueNamePrefix=TAIL_PREFIX)
     assert queues.get("QueueUrls", []) == []  # queue removed
     assert render("not json").startswith("(unreadable event)")
+
+
+async def test_only_outcomes_an_endpoint_wants_reach_the_webhook_queue(
+    resources: Resources,
+) -> None:
+    """The decision and the cancel mark their outcome from the merchant's endpoints: only an
+    approval of the merchant whose endpoint wants approvals reaches the delivery queue."""
+    settings = resources.clients.settings
+    assert resources.webhooks is not None
+    wants = NewEndpoint("http://127.0.0.1:9/hook", ("PaymentApproved",))
+    await resources.webhooks.add("m-hook", wants, datetime.now(UTC), "t-1")
+    service = resources.service
+    hooked = await service.create(NEW, "c-1", merchant_id="m-hook")
+    canceled = await service.create(NEW, "c-2", merchant_id="m-hook")
+    plain = await service.create(NEW, "c-3")
+    await service.cancel(canceled.payment_id)
+    for accepted in (plain, hooked):
+        await service.decide(PaymentCreated.of(await service.get(accepted.payment_id)))
+    await service.settle()
+    url = await find_queue_url(resources.clients.sqs, settings.webhook_queue_name)
+    queue = SqsQueue(resources.clients.sqs, url)
+    assert set(await received(queue, {hooked.payment_id})) == {hooked.payment_id}

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
+from datetime import UTC, datetime
+from decimal import Decimal
 
 from aiodynamo.models import PayPerRequest
 
+from paysys.adapters.sns import SnsPublisher
+from paysys.adapters.sqs import SqsQueue
+from paysys.core.domain import PaymentStatus
+from paysys.core.outcomes import PaymentOutcome
+from paysys.core.ports import QueueMessage
 from paysys.ops.provision import Provisioned, provision
 from paysys.runtime.resources import Clients
+from paysys_tools.chaos.collect import subscribe_outcomes
+
+AT = datetime(2026, 1, 1, tzinfo=UTC)
+OUTCOME = PaymentOutcome("p", "m", Decimal("1.00"), "BRL", PaymentStatus.APPROVED, None, AT, AT)
 
 
 async def test_provision_creates_everything(clients: Clients, provisioned: Provisioned) -> None:
@@ -78,3 +90,45 @@ async def test_the_webhook_queue_keeps_messages_through_the_retry_window(
     [sub] = [s for s in subs if s["Endpoint"] == attrs["QueueArn"]]
     raw = await clients.sns.get_subscription_attributes(SubscriptionArn=sub["SubscriptionArn"])
     assert raw["Attributes"]["RawMessageDelivery"] == "true"
+    # Set on a subscription that exists too: `provision` after an upgrade adds it.
+    await provision(clients)
+    again = await clients.sns.get_subscription_attributes(SubscriptionArn=sub["SubscriptionArn"])
+    policy = {"no_webhook_endpoint": [{"exists": False}]}
+    assert json.loads(again["Attributes"]["FilterPolicy"]) == policy
+
+
+async def test_the_webhook_queue_takes_no_outcome_marked_without_endpoint(
+    clients: Clients, provisioned: Provisioned
+) -> None:
+    """The webhook subscription's filter drops outcomes marked ``no_webhook_endpoint`` and
+    keeps the rest, unmarked ones (a publisher older than the filter) included, while any
+    other subscriber of the topic still gets them all."""
+    settings = clients.settings
+    outcomes_arn = provisioned.topic_arn.rpartition(":")[0] + ":" + settings.outcomes_topic_name
+    other = await subscribe_outcomes(clients, outcomes_arn, f"{settings.queue_name}-other")
+    url = (await clients.sqs.get_queue_url(QueueName=settings.webhook_queue_name))["QueueUrl"]
+    webhook_queue = SqsQueue(clients.sqs, url)
+    publisher = SnsPublisher(clients.sns, outcomes_arn)
+    marks = {"p-none": False, "p-wanted": True, "p-unknown": None}
+    for payment_id, mark in marks.items():
+        outcome = dataclasses.replace(OUTCOME, payment_id=payment_id, webhook_endpoint=mark)
+        await publisher.publish(outcome, payment_id)
+    seen_by_other = await received(other, set(marks))
+    assert seen_by_other["p-none"].attributes["no_webhook_endpoint"] == "true"
+    assert "no_webhook_endpoint" not in seen_by_other["p-wanted"].attributes
+    assert set(await received(webhook_queue, {"p-wanted", "p-unknown"})) == {
+        "p-wanted",
+        "p-unknown",
+    }
+
+
+async def received(queue: SqsQueue, ids: set[str]) -> dict[str, QueueMessage]:
+    """Messages by payment id: until ``ids`` are all in, then what else is already there."""
+    got: dict[str, QueueMessage] = {}
+    async with asyncio.timeout(20):
+        while not ids <= set(got):
+            for m in await queue.receive(10, 1):
+                got[json.loads(m.body)["payment_id"]] = m
+    while batch := await queue.receive(10, 0):
+        got |= {json.loads(m.body)["payment_id"]: m for m in batch}
+    return got

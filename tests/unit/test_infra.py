@@ -114,6 +114,10 @@ def test_queues_subscription_and_policy(stack: dict[str, Any]) -> None:
     assert statement["Principal"] == {"Service": "sns.amazonaws.com"}
     assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": "Topic"}}}
     assert resources["Subscription"]["Properties"]["RawMessageDelivery"] is True
+    assert "FilterPolicy" not in resources["Subscription"]["Properties"]  # every event
+    webhook = resources["WebhookSubscription"]["Properties"]
+    assert webhook["FilterPolicyScope"] == "MessageAttributes"
+    assert webhook["FilterPolicy"] == {"no_webhook_endpoint": [{"exists": False}]}
 
 
 def test_each_role_has_its_grants_and_its_service_account(stack: dict[str, Any]) -> None:

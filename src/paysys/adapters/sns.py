@@ -31,12 +31,14 @@ log = structlog.get_logger(__name__)
 def message_attributes(
     event: Event, correlation_id: str, carrier: Mapping[str, str]
 ) -> dict[str, MessageAttributeValueTypeDef]:
-    """The SNS message attributes of ``event``: its type, merchant, correlation id and the
-    trace context ``carrier`` (subscribers filter and trace on them)."""
+    """The SNS message attributes of ``event``: its type, merchant, correlation id, its
+    routing attributes and the trace context ``carrier`` (subscribers filter and trace on
+    them)."""
     fields = {
         "event_type": event.event_type,
         "merchant_id": event.merchant_id,
         "correlation_id": correlation_id,
+        **event.routing_attributes(),
         **carrier,
     }
     return {name: {"DataType": "String", "StringValue": value} for name, value in fields.items()}

@@ -146,6 +146,9 @@ class PaymentCreated:
     def event_type(self) -> str:
         return EVENT_TYPE
 
+    def routing_attributes(self) -> dict[str, str]:
+        return {}  # every subscriber of the events topic takes every PaymentCreated
+
     @classmethod
     def of(cls, payment: Payment) -> PaymentCreated:
         return cls(

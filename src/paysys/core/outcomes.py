@@ -2,7 +2,8 @@
 
 Published to the outcomes topic after each transition (``PaymentApproved``,
 ``PaymentDeclined``, ``PaymentCanceled``), with message attributes ``event_type``,
-``merchant_id`` and ``correlation_id`` (and ``traceparent``) for subscription filter policies.
+``merchant_id`` and ``correlation_id`` (and ``traceparent``, and ``no_webhook_endpoint`` when
+no endpoint of the merchant wants it) for subscription filter policies.
 The payload is versioned; ``schemas/payment_outcome.v1.json`` is its JSON Schema. A transition
 and its event never diverge: the transition marks the payment in the sparse outbox index, and
 the mark is cleared only after a successful publish (the reconciler publishes the rest), so
@@ -25,6 +26,11 @@ OUTCOME_TYPES = {
     PaymentStatus.DECLINED: "PaymentDeclined",
     PaymentStatus.CANCELED: "PaymentCanceled",
 }
+# The attribute of an outcome whose merchant has no webhook endpoint that wants it. The webhook
+# queue's subscription drops such outcomes (``{"no_webhook_endpoint": [{"exists": false}]}``),
+# so the delivery loops never receive what they would only delete; an outcome without it
+# (unknown, or from a publisher older than the filter) still reaches the queue.
+NO_WEBHOOK_ENDPOINT = "no_webhook_endpoint"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +43,8 @@ class PaymentOutcome:
     decline_reason: str | None
     created_at: datetime
     occurred_at: datetime
+    # Whether a webhook endpoint of the merchant wants it; None: not known (routed to the queue).
+    webhook_endpoint: bool | None = None
 
     @classmethod
     def of(cls, payment: Payment) -> PaymentOutcome:
@@ -57,6 +65,9 @@ class PaymentOutcome:
     @property
     def event_type(self) -> str:
         return OUTCOME_TYPES[self.status]
+
+    def routing_attributes(self) -> dict[str, str]:
+        return {NO_WEBHOOK_ENDPOINT: "true"} if self.webhook_endpoint is False else {}
 
     def to_message(self) -> str:
         return json.dumps(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -142,6 +142,9 @@ class Event(Protocol):
 
     @property
     def merchant_id(self) -> str: ...
+
+    def routing_attributes(self) -> Mapping[str, str]:
+        """Attributes beyond type, merchant and correlation id that subscriptions filter on."""
 
     def to_message(self) -> str: ...
 

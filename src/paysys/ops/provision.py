@@ -7,6 +7,7 @@ compose file and the Kubernetes Job all run this. Running it twice changes nothi
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import structlog
@@ -25,7 +26,7 @@ from aiodynamo.models import (
 from paysys.adapters.aws import translated
 from paysys.adapters.dynamodb import DynamoPayments
 from paysys.adapters.dynamodb_items import IndexSpec, dynamo_translated
-from paysys.ops.infra.model import Queue, Table, describe, queue_attributes
+from paysys.ops.infra.model import Queue, Subscription, Table, describe, queue_attributes
 from paysys.ops.migrate import migrate_table
 from paysys.runtime.resources import Clients, layout
 
@@ -75,7 +76,7 @@ async def provision(clients: Clients) -> Provisioned:
             Attributes=queue_attributes(infra.queue, dlq_arn, topic_arn, queue_arn),
         )
     subscription_arn = await _ensure_subscription(
-        clients, topic_arn, queue_arn, infra.subscription.raw_message_delivery, created
+        clients, topic_arn, queue_arn, infra.subscription, created
     )
     await _ensure_webhook_queue(clients, response["TopicArn"], created)
     result = Provisioned(
@@ -103,10 +104,9 @@ async def _ensure_webhook_queue(clients: Clients, outcomes_arn: str, created: li
             QueueUrl=url,
             Attributes=queue_attributes(infra.webhook_queue, dlq_arn, outcomes_arn, arn),
         )
-    raw = infra.webhook_subscription.raw_message_delivery
-    await _ensure_subscription(
-        clients, outcomes_arn, arn, raw, created, label="webhook_subscription"
-    )
+    spec = infra.webhook_subscription
+    label = "webhook_subscription"
+    await _ensure_subscription(clients, outcomes_arn, arn, spec, created, label=label)
 
 
 async def _ensure_table(clients: Clients, table: Table) -> bool:
@@ -164,29 +164,32 @@ async def _ensure_subscription(
     clients: Clients,
     topic_arn: str,
     queue_arn: str,
-    raw: bool,
+    spec: Subscription,
     created: list[str],
     *,
     label: str = "subscription",
 ) -> str:
-    raw_delivery = "true" if raw else "false"
+    """Subscribe the queue to the topic with ``spec``'s attributes, or set them on the
+    subscription that exists (a filter added by an upgrade reaches it there)."""
+    attributes = {"RawMessageDelivery": "true" if spec.raw_message_delivery else "false"}
+    if spec.filter_policy is not None:
+        attributes["FilterPolicy"] = json.dumps(spec.filter_policy)
     async with translated("SNS", "Subscribe"):
         paginator = clients.sns.get_paginator("list_subscriptions_by_topic")
         async for page in paginator.paginate(TopicArn=topic_arn):
             for sub in page.get("Subscriptions", []):
                 if sub.get("Endpoint") == queue_arn and sub.get("Protocol") == "sqs":
                     arn = sub["SubscriptionArn"]
-                    await clients.sns.set_subscription_attributes(
-                        SubscriptionArn=arn,
-                        AttributeName="RawMessageDelivery",
-                        AttributeValue=raw_delivery,
-                    )
+                    for name, value in attributes.items():
+                        await clients.sns.set_subscription_attributes(
+                            SubscriptionArn=arn, AttributeName=name, AttributeValue=value
+                        )
                     return arn
         response = await clients.sns.subscribe(
             TopicArn=topic_arn,
             Protocol="sqs",
             Endpoint=queue_arn,
-            Attributes={"RawMessageDelivery": raw_delivery},
+            Attributes=attributes,
             ReturnSubscriptionArn=True,
         )
     created.append(label)

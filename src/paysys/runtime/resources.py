@@ -40,9 +40,11 @@ from paysys.adapters.webhook_history import DynamoWebhookHistory
 from paysys.adapters.webhook_redelivery import WebhookRedelivery
 from paysys.adapters.webhook_store import DynamoWebhookEndpoints
 from paysys.config import Settings
+from paysys.core.ports import EventPublisher
 from paysys.core.queries import StatusReader
 from paysys.core.rules import load_rules
 from paysys.core.service import PaymentService
+from paysys.core.webhook_routing import WebhookRouting
 from paysys.errors import BackendUnavailable
 from paysys.observability.call_count import CallCounter
 from paysys.observability.call_log import CallLog
@@ -78,7 +80,7 @@ class Resources:
     clients: Clients
     payments: DynamoPayments
     events: SnsPublisher
-    outcomes: SnsPublisher  # the outcomes topic
+    outcomes: EventPublisher  # the outcomes topic, routed past the webhook queue when unwanted
     queue: SqsQueue
     dlq: SqsQueue
     service: PaymentService
@@ -170,20 +172,24 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         )
         queue = SqsQueue(clients.sqs, queue_url)
         dlq = SqsQueue(clients.sqs, dlq_url)
+        webhooks = DynamoWebhookEndpoints(
+            clients.dynamodb, settings.table_name, settings.webhook_endpoint_cache_seconds
+        )
+        routed = WebhookRouting(outcomes, webhooks)
         service = PaymentService(
             payments,
             events,
             idempotency,
             rules=load_rules(settings.rules),
             velocity=DynamoVelocity(clients.dynamodb, settings.table_name),
-            outcomes=outcomes,
+            outcomes=routed,
         )
         try:
             yield Resources(
                 clients=clients,
                 payments=payments,
                 events=events,
-                outcomes=outcomes,
+                outcomes=routed,
                 queue=queue,
                 dlq=dlq,
                 service=service,
@@ -192,9 +198,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
                 rollup=CounterRollup(
                     clients.dynamodb, settings.table_name, settings.counter_shards
                 ),
-                webhooks=DynamoWebhookEndpoints(
-                    clients.dynamodb, settings.table_name, settings.webhook_endpoint_cache_seconds
-                ),
+                webhooks=webhooks,
                 webhook_history=DynamoWebhookHistory(
                     clients.dynamodb, settings.table_name, settings.webhook_history_ttl_seconds
                 ),

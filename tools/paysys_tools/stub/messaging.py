@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from paysys_tools.stub.filters import matches
+
 Json = dict[str, Any]
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
@@ -237,7 +239,7 @@ class Messaging:
             n += 1
         now_ms = int(time.time() * 1000)
         for sub in self.subscriptions.values():
-            if sub["TopicArn"] != topic:
+            if sub["TopicArn"] != topic or not matches(sub.get("Filter", {}), attributes):
                 continue
             queue = self.queues.get(sub["Endpoint"].rsplit(":", 1)[-1])
             if queue is None:

@@ -3,8 +3,10 @@ and subscriptions of :class:`~paysys_tools.stub.messaging.Messaging`."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping
+from typing import Any
 from xml.sax.saxutils import escape
 
 from paysys_tools.stub.messaging import ACCOUNT, REGION, Messaging, StubError
@@ -27,6 +29,8 @@ def sns_action(  # noqa: PLR0911, PLR0912 - one branch per operation
         sub = self.subscriptions[form["SubscriptionArn"]]
         if form["AttributeName"] == "RawMessageDelivery":
             sub["Raw"] = form["AttributeValue"] == "true"
+        elif form["AttributeName"] == "FilterPolicy":
+            sub["Filter"] = filter_policy(form["AttributeValue"])
         return ""
     topic = form["TopicArn"]
     if topic not in self.topics:
@@ -41,8 +45,13 @@ def sns_action(  # noqa: PLR0911, PLR0912 - one branch per operation
         return ""
     if operation == "Subscribe":
         arn = f"{topic}:{uuid.uuid4()}"
-        raw = _form_map(form, "Attributes").get("RawMessageDelivery") == "true"
-        self.subscriptions[arn] = {"TopicArn": topic, "Endpoint": form["Endpoint"], "Raw": raw}
+        attributes = _form_map(form, "Attributes")
+        self.subscriptions[arn] = {
+            "TopicArn": topic,
+            "Endpoint": form["Endpoint"],
+            "Raw": attributes.get("RawMessageDelivery") == "true",
+            "Filter": filter_policy(attributes.get("FilterPolicy", "{}")),
+        }
         return _tag("SubscriptionArn", arn)
     if operation == "ListSubscriptionsByTopic":
         members = "".join(
@@ -71,6 +80,17 @@ def sns_action(  # noqa: PLR0911, PLR0912 - one branch per operation
             n += 1
         return _tag("Successful", "".join(done)) + "<Failed/>"
     raise StubError("InvalidAction", f"{operation} is not served by the stub")
+
+
+def filter_policy(text: str) -> dict[str, list[Any]]:
+    """A filter policy on message attributes, of the forms the stub evaluates: a list of exact
+    strings and ``{"exists": bool}`` per attribute (anything else is refused, not ignored)."""
+    policy = json.loads(text)
+    for conditions in policy.values():
+        for c in conditions:
+            if not isinstance(c, str) and not (isinstance(c, dict) and set(c) == {"exists"}):
+                raise StubError("InvalidParameter", f"the stub cannot filter on {c!r}")
+    return dict(policy)
 
 
 def _form_map(form: Mapping[str, str], name: str) -> dict[str, str]:

@@ -86,14 +86,14 @@ def cost(
         "sns_publish_batch": 2 / SNS_BATCH,  # PaymentCreated and its outcome
         "sqs_receive": 1 / batch,
         "sqs_delete_batch": 1 / batch,
-        # every outcome reaches the webhook queue: received in tens, and deleted in tens
-        # (the common case, no endpoint, is a delete; deletes share DeleteMessageBatch calls)
-        "sqs_webhook_receive": 1 / SQS_BATCH,
-        "sqs_webhook_delete": 1 / SQS_BATCH,
+        # only outcomes an endpoint wants reach the webhook queue (the subscription filters
+        # the rest out): received in tens and deleted in tens, at best
+        "sqs_webhook_receive": webhook_share / SQS_BATCH,
+        "sqs_webhook_delete": webhook_share / SQS_BATCH,
     }
     sqs_billed = (
         requests["sqs_receive"] + requests["sqs_delete_batch"] + 1  # + SNS's delivery
-    ) + (requests["sqs_webhook_receive"] + requests["sqs_webhook_delete"] + 1)
+    ) + (requests["sqs_webhook_receive"] + requests["sqs_webhook_delete"] + webhook_share)
     usd = (
         (wru + counters) * prices.USD_PER_MILLION_WRU
         + rru * prices.USD_PER_MILLION_RRU

@@ -94,7 +94,7 @@ def write_cost(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
     return billed_write(before, after, SHAPES, applied=True, size=python_size).total
 
 
-# The worker's lookup of a merchant's webhook endpoints, eventually consistent: its index
+# A lookup of a merchant's webhook endpoints, eventually consistent: its index
 # item (``adapters.webhook_index``, under 100 B), then only the slots it lists, 0.5 each.
 # Modelled simply: a merchant with endpoints has one (it may have ``WEBHOOK_ENDPOINTS_MAX``).
 ENDPOINT_INDEX_RRU = 0.5
@@ -132,26 +132,35 @@ def steps(
             Step("velocity: read the payment (consistent)", "GetItem", 0, rru=1),
             Step("velocity: take the budget (transaction, 1 item)", "TransactWriteItems", 2),
         ]
-    if endpoint_reads:
-        made.append(
-            Step(
-                "webhooks: read the endpoint index (cached)",
-                "GetItem",
-                0,
-                rru=ENDPOINT_INDEX_RRU,
-                share=endpoint_reads,
-            )
+    if endpoint_reads:  # the outcome's routing: does an endpoint of the merchant want it?
+        index = Step(
+            "webhooks: route: read the endpoint index (cached)",
+            "GetItem",
+            0,
+            rru=ENDPOINT_INDEX_RRU,
+            share=endpoint_reads,
         )
-    if endpoint_reads and webhook_share:  # a merchant with endpoints: one, modelled
-        made.append(
+        made.append(index)
+    if endpoint_reads and webhook_share:
+        # A merchant with endpoints (one, modelled): routing reads its slot too, and the
+        # delivery loop, in another process at worst, reads index and slot again.
+        hooked = endpoint_reads * webhook_share
+        made += [
             Step(
-                "webhooks: read its listed endpoint (cached)",
+                "webhooks: route: read its listed endpoint (cached)",
                 "BatchGetItem",
                 0,
                 rru=ENDPOINT_SLOT_RRU,
-                share=endpoint_reads * webhook_share,
-            )
-        )
+                share=hooked,
+            ),
+            Step(
+                "webhooks: deliver: index and endpoint again (cached)",
+                "BatchGetItem",
+                0,
+                rru=ENDPOINT_INDEX_RRU + ENDPOINT_SLOT_RRU,
+                share=hooked,
+            ),
+        ]
     if webhook_share:  # the retry schedule lives in the SQS message; the history in a row
         made.append(
             Step(

@@ -70,6 +70,7 @@ def template(settings: Settings) -> dict[str, Any]:
                 "Protocol": "sqs",
                 "Endpoint": arn_of(subscription.queue.logical_id),
                 "RawMessageDelivery": subscription.raw_message_delivery,
+                **subscription.filter_properties(),
             },
         }
     for role in infra.roles:

@@ -1,7 +1,8 @@
 """One typed description of every AWS resource paysys uses, for the configured names.
 
 ``paysys provision`` creates what it describes in any emulator or account (key schemas,
-indexes, TTL, queue attributes, the topic-only queue policy, the raw-delivery subscription,
+indexes, TTL, queue attributes, the topic-only queue policy, the raw-delivery subscriptions
+(the webhook queue's with its filter),
 encryption at rest); the CloudFormation template (``cloudformation.py``) renders all of it,
 plus what only a stack manages: point-in-time recovery, deletion protection and the IAM roles
 with their IRSA trust. Logical ids equal ``runtime.iam.Target`` values, so a grant's target
@@ -11,12 +12,14 @@ names the resource it is on.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from paysys.adapters.dynamodb_items import INDEXES, IndexSpec
 from paysys.adapters.idempotency import TTL_ATTRIBUTE
 from paysys.config import Settings
+from paysys.core.outcomes import NO_WEBHOOK_ENDPOINT
 from paysys.ops.iam import ROLES, Role, Target
 
 if TYPE_CHECKING:
@@ -86,6 +89,13 @@ class Subscription:
     topic: Topic
     queue: Queue
     raw_message_delivery: bool = True
+    filter_policy: Mapping[str, Any] | None = None  # on message attributes; None: every message
+
+    def filter_properties(self) -> dict[str, Any]:
+        """The filter as CloudFormation's subscription properties (none without one)."""
+        if self.filter_policy is None:
+            return {}
+        return {"FilterPolicyScope": "MessageAttributes", "FilterPolicy": dict(self.filter_policy)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +187,12 @@ def describe(settings: Settings) -> Infra:
         ),
         webhook_queue=webhook_queue,
         webhook_dlq=webhook_dlq,
-        webhook_subscription=Subscription("WebhookSubscription", outcomes, webhook_queue),
+        webhook_subscription=Subscription(
+            "WebhookSubscription",
+            outcomes,
+            webhook_queue,
+            filter_policy={NO_WEBHOOK_ENDPOINT: [{"exists": False}]},
+        ),
     )
 
 

@@ -10,11 +10,11 @@ before the roles start (:mod:`paysys_tools.bench.pricing` prices a payment's cal
 Each is measured both one call at a time and ``INFLIGHT`` calls in flight on the same client,
 as the roles make them (the worker's receive loops, webhook loops, coalesced deletes and
 concurrent decisions overlap their calls, so one event loop wake-up and one syscall round
-serve several sockets: about 10-25 % less CPU per call than one at a time), in ``ROUNDS``
-interleaved rounds of short samples. An operation's floor is the lowest sample of either:
-other load on the machine and a collection pause only ever add CPU to a sample, and the
-cheaper way of calling is the one a role can reach, so the lower is the floor.
-``floors_serial_ms`` keeps the lowest one-at-a-time samples, for comparison.
+serve several sockets: up to a quarter less CPU per call than one at a time, DynamoDB's the
+most), in ``ROUNDS`` interleaved rounds of short samples. An operation's floor is the lowest
+sample of either: other load on the machine, a collection pause and the first calls' warm-up
+only ever add CPU to a sample, and the cheaper way of calling is one a role can reach, so
+the lower is the floor. ``floors_serial_ms`` keeps the lowest one-at-a-time samples.
 """
 
 from __future__ import annotations

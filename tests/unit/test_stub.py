@@ -1,5 +1,5 @@
 """The stub backend's DynamoDB: the expressions aiodynamo encodes behave as DynamoDB's do,
-conditional writes included; and how the bench prices a payment's calls at their floors."""
+conditional writes included."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from typing import Any
 import pytest
 from aiodynamo.expressions import F, HashKey, Parameters, RangeKey
 
-from paysys_tools.bench.floors import SERVER, call_floor_ms, floor_keys
-from paysys_tools.bench.scrape import CALLS, ENTRIES, RECEIVED, Scrape
 from paysys_tools.stub.dynamodb import DynamoError, DynamoStub
 from paysys_tools.stub.expressions import apply_update, condition
 
@@ -93,36 +91,3 @@ def test_conditional_writes_behave() -> None:
     }
     assert db.handle("UpdateItem", update)["Attributes"]["status"] == {"S": "Approved"}
     assert db.handle("GetItem", {"TableName": "t", "Key": {"id": {"S": "a"}}})["Item"]["status"]
-
-
-def test_floors_price_calls_by_their_entries() -> None:
-    floors = {
-        SERVER: 0.5,
-        "dynamodb:PutItem": 1.0,
-        "dynamodb:GetItem": 0.5,
-        "sns:PublishBatch@1": 2.0,
-        "sns:PublishBatch@10": 11.0,
-        "sqs:ReceiveMessage@1": 2.0,
-        "sqs:ReceiveMessage@10": 2.0,
-        "sqs:DeleteMessageBatch@1": 1.0,
-        "sqs:DeleteMessageBatch@10": 1.0,
-        "sqs:SendMessage": 1.5,
-    }
-    assert call_floor_ms(floors, "sns:PublishBatch", 4) == pytest.approx(5.0)
-    assert call_floor_ms(floors, "dynamodb:Query", 1) == 0.5  # priced as the cheapest read
-    api = Scrape(
-        {
-            (CALLS, "dynamodb:PutItem"): 10.0,
-            (CALLS, "sns:PublishBatch"): 2.0,
-            (ENTRIES, "sns:PublishBatch"): 8.0,
-        }
-    )
-    worker = Scrape({(CALLS, "sqs:ReceiveMessage"): 5.0, (RECEIVED, ""): 10.0})
-    keys = floor_keys(floors, (api, worker), 10, (3.0, 2.0))
-    # API: 0.5 + (10 x 1.0 + 2 x 5.0) / 10 = 2.5; worker: 5 x 2.0 / 10 = 1.0
-    assert keys == {
-        "floor_api_ms": 2.5,
-        "floor_worker_ms": 1.0,
-        "api_vs_floor": 1.2,
-        "worker_vs_floor": 2.0,
-    }

@@ -1,5 +1,7 @@
 """What the roles count about themselves, read from their Prometheus ``/metrics`` at the two
-ends of a measured window: AWS calls by operation, batch entries, messages received."""
+ends of a measured window: AWS calls by operation, batch entries, and the receives of each
+queue (the payment queue's from the worker's own counters; the webhook delivery queue's
+messages from the deliveries it handled)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,13 @@ from paysys_tools.bench.procs import Role, cpu_seconds, emulator_pids
 
 CALLS = "paysys_aws_calls_total"
 ENTRIES = "paysys_aws_call_entries_total"
-RECEIVED = "paysys_worker_messages_received_total"
+RECEIVED = "paysys_worker_messages_received_total"  # the payment queue's only
+# The payment queue's receives (the latency histogram observes each one) and the non-empty
+# ones among them (the batch size histogram observes only those).
+RECEIVES = "paysys_worker_receive_duration_seconds_count"
+NON_EMPTY = "paysys_worker_batch_size_count"
+# Webhook delivery queue messages handled, by result: one per message received.
+WEBHOOK_HANDLED = "paysys_webhook_deliveries_total"
 
 
 @dataclass(frozen=True, slots=True)

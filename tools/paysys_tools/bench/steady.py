@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from datetime import datetime
 from typing import Any
 
@@ -25,8 +26,9 @@ import structlog
 
 from paysys_tools.bench.context import Bench
 from paysys_tools.bench.data import FINAL, until_final, wait_drained
-from paysys_tools.bench.floors import SERVER, client_floors, floor_keys, server_floor_ms
+from paysys_tools.bench.floors import client_floors, server_floor_ms
 from paysys_tools.bench.openloop import OpenLoop, drive_open_loop, schedule
+from paysys_tools.bench.pricing import SERVER, floor_keys
 from paysys_tools.bench.procs import Role, start_role, stop_roles
 from paysys_tools.bench.report import percentile
 from paysys_tools.bench.scrape import CALLS, ENTRIES, RECEIVED, Snapshot
@@ -51,10 +53,14 @@ async def run_steady(bench: Bench, rate: float) -> dict[str, Any]:
         "loadavg_1m_start": round(os.getloadavg()[0], 2),
     }
     floors: dict[str, float] = {}
-    if opts.backend == "stub":  # the floors: each call and the bare server, one at a time
-        floors = await client_floors(bench.raw_harness, bench.raw)
-        floors[SERVER] = round(await server_floor_ms(bench.log_dir / "floor-server.log"), 4)
+    if opts.backend == "stub":  # the floors: each call and the bare server
+        began = time.monotonic()
+        floors, serial = await client_floors(bench.raw_harness, bench.raw)
+        log.info("bench.client_floors", seconds=round(time.monotonic() - began, 1))
+        floors[SERVER], serial[SERVER] = await server_floor_ms(bench.log_dir / "floor-server.log")
+        log.info("bench.floors", seconds=round(time.monotonic() - began, 1))
         result["floors_ms"] = floors
+        result["floors_serial_ms"] = serial
     api = await start_role("api", "api", bench.role_env(opts.loops), bench.log_dir)
     points: list[dict[str, Any]] = []
     try:

@@ -18,11 +18,12 @@ from typing import Any
 import structlog
 from aiodynamo.client import Client
 from aiodynamo.errors import ConditionalCheckFailed, ItemNotFound
-from aiodynamo.expressions import F, HashKey, RangeKey, UpdateExpression
-from aiodynamo.models import ReturnValues, Select
+from aiodynamo.expressions import F, UpdateExpression
+from aiodynamo.models import ReturnValues
 
 from paysys.adapters import counter_journal
 from paysys.adapters.dynamodb_counts import CountedOnce, CounterWriter
+from paysys.adapters.dynamodb_due import claim_outbox, claim_pending, due_in
 from paysys.adapters.dynamodb_items import (
     OUTBOX_INDEX,
     PENDING_INDEX,
@@ -40,7 +41,6 @@ from paysys.core.domain import (
     PaymentStatus,
     check_transition,
     format_time,
-    parse_time,
 )
 from paysys.core.ports import Counts, Due, ListPage, ListPosition
 from paysys.errors import BackendUnavailable, PaymentNotFound
@@ -153,62 +153,19 @@ class DynamoPayments:
 
     async def due(self, shard: int, now: datetime, limit: int) -> list[Due]:
         key = f"{partition_keys.PENDING_PREFIX}{shard}"
-        return await self._due_in(PENDING_INDEX, ("pending_shard", key, "due_at"), now, limit)
-
-    async def _due_in(
-        self, index: str, keys: tuple[str, str, str], now: datetime, limit: int
-    ) -> list[Due]:
-        """One shard of a sparse index, due before ``now``: (hash name, value, range name)."""
-        hash_name, value, range_name = keys
-        condition = HashKey(hash_name, value) & RangeKey(range_name).lt(format_time(now))
-        async with dynamo_translated("Query"):
-            page = await self.client.query_single_page(
-                self.table, condition, index=index, limit=limit,
-                select=Select.all_projected_attributes,
-            )  # fmt: skip
-        return [
-            Due(i["id"], parse_time(i[range_name]), parse_time(i["created_at"])) for i in page.items
-        ]
+        keys = ("pending_shard", key, "due_at")
+        return await due_in(self.client, self.table, PENDING_INDEX, keys, now=now, limit=limit)
 
     async def claim(self, due: Due, next_due: datetime) -> Payment | None:
-        update = F("due_at").set(format_time(next_due)) & F("republished").add(1)
-        try:
-            async with dynamo_translated("UpdateItem"):
-                item = await self.client.update_item(
-                    self.table,
-                    {"id": due.payment_id},
-                    update,
-                    # Also passes where ``due_at`` is already ours: a retry of this very
-                    # claim whose reply was lost recognises its own success.
-                    condition=(
-                        F("due_at").equals(format_time(due.due_at))
-                        | F("due_at").equals(format_time(next_due))
-                    )
-                    & F("status").equals(PaymentStatus.PENDING.value),
-                    return_values=ReturnValues.all_new,
-                )
-        except ConditionalCheckFailed:
-            return None  # final meanwhile, or another worker claimed it first
-        return from_item(item) if item else None
+        return await claim_pending(self.client, self.table, due, next_due)
 
     async def outbox(self, shard: int, now: datetime, limit: int) -> list[Due]:
         key = f"{partition_keys.OUTBOX_PREFIX}{shard}"
-        return await self._due_in(OUTBOX_INDEX, ("outbox_shard", key, "outbox_at"), now, limit)
+        keys = ("outbox_shard", key, "outbox_at")
+        return await due_in(self.client, self.table, OUTBOX_INDEX, keys, now=now, limit=limit)
 
     async def claim_outbox(self, due: Due, next_due: datetime) -> Payment | None:
-        try:
-            async with dynamo_translated("UpdateItem"):
-                item = await self.client.update_item(
-                    self.table,
-                    {"id": due.payment_id},
-                    F("outbox_at").set(format_time(next_due)),
-                    condition=F("outbox_at").equals(format_time(due.due_at))
-                    | F("outbox_at").equals(format_time(next_due)),  # or our own retry
-                    return_values=ReturnValues.all_new,
-                )
-        except ConditionalCheckFailed:
-            return None  # published and cleared meanwhile, or claimed by another worker
-        return from_item(item) if item else None
+        return await claim_outbox(self.client, self.table, due, next_due)
 
     def _outbox_mark(self, payment_id: str, now: datetime) -> UpdateExpression:
         shard = partition_keys.outbox_shard(payment_id, self.layout.pending_shards)

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pytest
+from aiodynamo.expressions import F
 
+from paysys.adapters.dynamodb import DECIDED_BY
+from paysys.adapters.dynamodb_prepared import decision_update
 from paysys.config import Settings
+from paysys.core.domain import PaymentCreated, PaymentStatus, format_time
 from paysys.core.ports import (
     EventPublisher,
     IdempotencyStore,
@@ -27,7 +32,7 @@ from paysys.runtime.resources import Resources
 
 from ..backends import Backend
 from ..conftest import fresh_settings, settle_counts
-from ..fakes import FakeClock, FakeSystem
+from ..fakes import FakeClock, FakePayments, FakeSystem
 
 # The queue keeps the default 30 s visibility (a received message stays hidden for the whole
 # test); a test that wants it back asks for ``visibility_seconds=1``.
@@ -57,6 +62,30 @@ class Ports:
     def poll_seconds(self) -> int:
         """A receive's wait: the fakes need none (time moves on request), SQS a long poll."""
         return 0 if self.clock else 1
+
+    async def decide_unanswered(
+        self,
+        created: PaymentCreated,
+        to: PaymentStatus,
+        now: datetime,
+        reason: str | None,
+        token: str,
+    ) -> None:
+        """A worker's decision whose write commits and whose reply is lost: the payment moved
+        by ``token``, counted by nobody (on the real side: the adapter's very write, sent
+        past the adapter)."""
+        if isinstance(self.payments, FakePayments):
+            self.payments.decide_only(created.payment_id, to, now, reason, token)
+            return
+        assert self.resources is not None  # the real side
+        real = self.resources.payments
+        update = decision_update(to, format_time(now), reason, token, token_attribute=DECIDED_BY)
+        await real.client.update_item(
+            real.table,
+            {"id": created.payment_id},
+            update,
+            condition=F("status").equals(PaymentStatus.PENDING.value),
+        )
 
     def pass_time(self, seconds: float) -> None:
         if self.clock:

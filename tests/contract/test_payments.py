@@ -10,13 +10,15 @@ from decimal import Decimal
 import pytest
 
 from paysys.core import partition_keys
-from paysys.core.domain import NewPayment, Payment, PaymentStatus
+from paysys.core.domain import NewPayment, Payment, PaymentCreated, PaymentStatus
+from paysys.core.outcomes import PaymentOutcome
 from paysys.core.ports import Due, ListPosition
 from paysys.errors import PaymentNotFound
 
 from .conftest import Ports
 
 APPROVED = PaymentStatus.APPROVED
+DECLINED = PaymentStatus.DECLINED
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
 
@@ -288,12 +290,12 @@ async def test_a_transition_enters_the_outbox_until_cleared(ports: Ports) -> Non
 
 
 async def test_a_decision_enters_the_outbox_only_when_marked(ports: Ports) -> None:
-    """A worker's transition (``outbox=False``) writes no outbox mark: its message is the
-    reminder; ``mark_outbox`` puts it there when the outcome could not be published."""
+    """A worker's decision writes no outbox mark: its message is the reminder;
+    ``mark_outbox`` puts it there when the outcome could not be published."""
     made = [payment(minutes=m) for m in (0, 1)]
     for p in made:
         await ports.payments.add(p)
-        await ports.payments.transition(p.id, APPROVED, T0, token=f"t-{p.id}", outbox=False)
+        await ports.payments.decide(PaymentCreated.of(p), APPROVED, T0, token=f"t-{p.id}")
     later = T0 + timedelta(seconds=ports.settings.reconcile_after_seconds + 1)
     assert await all_outbox(ports, later) == []
     await ports.payments.mark_outbox(made[1].id, T0)
@@ -301,3 +303,56 @@ async def test_a_decision_enters_the_outbox_only_when_marked(ports: Ports) -> No
     assert [d.payment_id for d in await all_outbox(ports, later)] == [made[1].id]
     with pytest.raises(PaymentNotFound):
         await ports.payments.mark_outbox(str(uuid.uuid4()), T0)
+
+
+@pytest.mark.parametrize(("to", "reason"), [(APPROVED, None), (DECLINED, "velocity_limit")])
+async def test_a_decision_answers_the_outcome_of_what_it_wrote_and_counts_once(
+    ports: Ports, to: PaymentStatus, reason: str | None
+) -> None:
+    """The outcome of a worker's decision is what reading the moved payment would give
+    (built from its event and the written values); a duplicate moves and counts nothing."""
+    merchant = f"m-{uuid.uuid4().hex[:8]}"
+    stored = of(merchant, 0)
+    await ports.payments.add(stored)
+    when, mine, other = T0 + timedelta(seconds=2), f"t-{stored.id}", f"u-{stored.id}"
+    created = PaymentCreated.from_message(PaymentCreated.of(stored).to_message())  # as received
+    outcome = await ports.payments.decide(created, to, when, reason, token=mine)
+    moved = stored.moved_to(to, when, reason)
+    assert outcome == PaymentOutcome.of(moved)
+    assert outcome.to_message() == PaymentOutcome.of(moved).to_message()
+    assert await ports.payments.get(stored.id) == moved
+    assert await ports.payments.decide(created, APPROVED, when, token=other) is None
+    assert await ports.payments.decide(created, DECLINED, when, "x") is None
+    assert await ports.payments.get(stored.id) == moved
+    await ports.settle_counts()
+    counts = (await ports.payments.counts(merchant)).by_status
+    assert counts == {s: int(s is to) for s in PaymentStatus}
+
+
+async def test_a_decision_whose_reply_was_lost_is_recognised_by_its_token(ports: Ports) -> None:
+    """The write committed, its reply was lost (nobody counted it): the retry with the same
+    token answers the stored outcome (even where it would now decide otherwise) and counts
+    it, once; another token, or none, finds it final and moves nothing."""
+    merchant = f"m-{uuid.uuid4().hex[:8]}"
+    stored = of(merchant, 0)
+    await ports.payments.add(stored)
+    created, when = PaymentCreated.of(stored), T0 + timedelta(seconds=2)
+    mine, other = f"t-{stored.id}", f"u-{stored.id}"
+    await ports.decide_unanswered(created, DECLINED, when, "velocity_limit", mine)
+    retry = await ports.payments.decide(created, APPROVED, when + timedelta(seconds=1), token=mine)
+    assert retry == PaymentOutcome.of(stored.moved_to(DECLINED, when, "velocity_limit"))
+    again = await ports.payments.decide(created, APPROVED, when, token=mine)  # and once more
+    assert again == retry
+    assert await ports.payments.decide(created, APPROVED, when, token=other) is None
+    assert await ports.payments.decide(created, APPROVED, when) is None
+    await ports.settle_counts()
+    counts = (await ports.payments.counts(merchant)).by_status
+    assert counts == {s: int(s is DECLINED) for s in PaymentStatus}
+
+
+async def test_a_decision_of_an_unknown_id_is_payment_not_found(ports: Ports) -> None:
+    created = PaymentCreated.of(payment())  # never stored
+    with pytest.raises(PaymentNotFound):
+        await ports.payments.decide(created, APPROVED, T0, token=f"t-{created.payment_id}")
+    with pytest.raises(PaymentNotFound):
+        await ports.payments.get(created.payment_id)  # and the decision created no item

@@ -10,7 +10,14 @@ from decimal import Decimal
 from paysys.adapters.dynamodb_items import Layout
 from paysys.adapters.dynamodb_list import FILTER_BUDGET, MAX_MONTHS_PER_PAGE
 from paysys.core import partition_keys
-from paysys.core.domain import Payment, PaymentStatus, check_transition, format_time
+from paysys.core.domain import (
+    Payment,
+    PaymentCreated,
+    PaymentStatus,
+    check_transition,
+    format_time,
+)
+from paysys.core.outcomes import PaymentOutcome
 from paysys.core.ports import Claim, ClaimState, Counts, Due, ListPage, ListPosition
 from paysys.core.velocity import VelocityTry, VelocityWindow
 from paysys.errors import IdempotencyConflict, IdempotencyKeyReused, PaymentNotFound
@@ -27,7 +34,7 @@ class FakePayments:
         self._outbox: dict[str, datetime] = {}  # final, outcome not known to be published
         self._decided_by: dict[str, str] = {}  # the token of the transition that made it final
         self._created_by: dict[str, str] = {}  # the token of the put that stored it
-        self._counted: set[str] = set()  # tokens whose put was counted
+        self._counted: set[str] = set()  # tokens whose put or move was counted
         self._counts: Counter[tuple[str, PaymentStatus]] = Counter()
         self._first_month: dict[str, str] = {}
 
@@ -70,25 +77,69 @@ class FakePayments:
         now: datetime,
         reason: str | None = None,
         token: str = "",
-        *,
-        outbox: bool = True,
     ) -> Payment | None:
+        moved, _ = await self._move(payment_id, to, now, reason, token, outbox=True)
+        return moved
+
+    async def decide(
+        self,
+        created: PaymentCreated,
+        to: PaymentStatus,
+        now: datetime,
+        reason: str | None = None,
+        token: str = "",
+    ) -> PaymentOutcome | None:
+        """As the adapter: the outcome of a move made now is built from ``created`` and the
+        values written; a token's own earlier move is read back whole."""
+        outcome = PaymentOutcome.decided(created, to, now, reason)
+        moved, now_moved = await self._move(
+            created.payment_id, to, now, reason, token, outbox=False
+        )
+        if moved is None:
+            return None
+        return outcome if now_moved else PaymentOutcome.of(moved)
+
+    def decide_only(
+        self, payment_id: str, to: PaymentStatus, now: datetime, reason: str | None, token: str
+    ) -> None:
+        """What a decision whose reply was lost leaves: the payment moved by ``token``, not
+        counted (the adapter counts only once the write answered, or its retry recognised
+        it)."""
+        check_transition(PaymentStatus.PENDING, to, reason)
+        current = self._items[payment_id]
+        if current.status.final:
+            raise ValueError(f"payment {payment_id} is already {current.status}")
+        self._items[payment_id] = current.moved_to(to, now, reason)
+        self._decided_by[payment_id] = token
+        self._due.pop(payment_id, None)
+
+    async def _move(
+        self, payment_id: str, to: PaymentStatus, now: datetime, reason: str | None, token: str,
+        *, outbox: bool,
+    ) -> tuple[Payment | None, bool]:  # fmt: skip
+        """The payment as moved by ``token`` (None: by another writer), and whether by this
+        call (False: by an earlier call with the token, its reply lost)."""
         check_transition(PaymentStatus.PENDING, to, reason)
         current = await self.get(payment_id)
         if current.status.final:
-            if token and self._decided_by.get(payment_id) == token:
-                return current  # this token's own earlier move (counted when it was made)
-            return None
+            if not token or self._decided_by.get(payment_id) != token:
+                return None, False  # another writer's move
+            if token not in self._counted:  # committed, its reply lost: counted now
+                self._counted.add(token)
+                self._counts[current.merchant_id, PaymentStatus.PENDING] -= 1
+                self._counts[current.merchant_id, current.status] += 1
+            return current, False  # this token's own earlier move
         moved = current.moved_to(to, now, reason)
         self._items[payment_id] = moved
         if token:
             self._decided_by[payment_id] = token
+            self._counted.add(token)
         self._due.pop(payment_id, None)
         if outbox:
             self._outbox[payment_id] = now + self.layout.reconcile_after
         self._counts[current.merchant_id, PaymentStatus.PENDING] -= 1
         self._counts[current.merchant_id, to] += 1
-        return moved
+        return moved, True
 
     async def due(self, shard: int, now: datetime, limit: int) -> list[Due]:
         mine = [

@@ -65,8 +65,8 @@ class CountingQueue:
 
 
 class HeldPayments:
-    """Wraps a repository: ``transition`` waits while ``held`` (and ``delay`` seconds more), and
-    counts how many approvals run at once (``running``, ``peak``)."""
+    """Wraps a repository: ``decide`` waits while ``held`` (and ``delay`` seconds more), and
+    counts how many decisions run at once (``running``, ``peak``)."""
 
     def __init__(self, inner: Any, *, held: bool = False, delay: float = 0.0) -> None:
         self.inner = inner
@@ -77,13 +77,13 @@ class HeldPayments:
         self.running = 0
         self.peak = 0
 
-    async def transition(self, payment_id: str, to: Any, *args: Any, **kwargs: Any) -> Any:
+    async def decide(self, created: Any, to: Any, *args: Any, **kwargs: Any) -> Any:
         self.running += 1
         self.peak = max(self.peak, self.running)
         try:
             await self.released.wait()
             await asyncio.sleep(self.delay)
-            return await self.inner.transition(payment_id, to, *args, **kwargs)
+            return await self.inner.decide(created, to, *args, **kwargs)
         finally:
             self.running -= 1
 

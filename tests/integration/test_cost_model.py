@@ -10,7 +10,7 @@ import pytest
 from paysys.adapters.dynamodb import DynamoPayments
 from paysys.adapters.dynamodb_counts import CounterWriter
 from paysys.adapters.dynamodb_size import item_size, write_units
-from paysys.core.domain import PaymentStatus
+from paysys.core.domain import PaymentCreated, PaymentStatus
 from paysys.ops.capacity.report import cost, layout_of
 from paysys.ops.capacity.units import TOKEN, created_item, decided_item, sample_payment
 from paysys.runtime.resources import Resources
@@ -26,8 +26,8 @@ async def test_the_model_prices_the_items_a_create_and_a_decision_store(
     assert await payments.add(payment, TOKEN)
     stored = await payments._raw(payment.id)
     assert stored == created_item(payment, layout)
-    moved = await payments.transition(
-        payment.id, PaymentStatus.APPROVED, payment.created_at, token=TOKEN, outbox=False
+    moved = await payments.decide(
+        PaymentCreated.of(payment), PaymentStatus.APPROVED, payment.created_at, token=TOKEN
     )
     assert moved is not None
     decided = await payments._raw(payment.id)
@@ -49,8 +49,8 @@ async def test_the_emulators_meter_bills_what_the_model_prices(resources: Resour
     payments = DynamoPayments(resources.payments.client, table, resources.payments.layout, counters)
     payment = sample_payment()
     assert await payments.add(payment, TOKEN)
-    moved = await payments.transition(
-        payment.id, PaymentStatus.APPROVED, payment.created_at, token=TOKEN, outbox=False
+    moved = await payments.decide(
+        PaymentCreated.of(payment), PaymentStatus.APPROVED, payment.created_at, token=TOKEN
     )
     assert moved is not None
     after = await read_meter(endpoint)

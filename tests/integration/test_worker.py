@@ -177,7 +177,7 @@ async def test_a_backend_blip_is_retried_in_the_worker_not_after_the_visibility_
     settings: Settings, resources: Resources
 ) -> None:
     payment = await create(resources, "blip")
-    payments = Outage(resources.payments, "transition", times=1)
+    payments = Outage(resources.payments, "decide", times=1)
     service = dataclasses.replace(resources.service, payments=payments)
     worker = make_worker(resources, settings, service=service)
     assert WorkerOptions.from_settings(settings).retry_base_seconds == 1.0

@@ -14,13 +14,14 @@ from typing import Any
 import jsonschema
 import pytest
 
-from paysys.core.domain import NewPayment, PaymentCreated, PaymentStatus
+from paysys.core.domain import NewPayment, Payment, PaymentCreated, PaymentStatus
+from paysys.core.outcomes import PaymentOutcome
 from paysys.core.rules import load_rules
 from paysys.core.service import Decision
 from paysys.errors import BackendUnavailable
 from paysys.worker.reconciler import Reconciler, ReconcilerOptions
 
-from ..fakes import FakeSystem, Outage
+from ..fakes import START, FakeSystem, Outage
 
 SCHEMA = json.loads(
     (importlib.resources.files("paysys.core") / "schemas/payment_outcome.v1.json").read_text()
@@ -157,3 +158,22 @@ async def test_an_outcomes_outage_defers_the_events_to_the_reconciler(
     counts = Counter(validate(m.body)["payment_id"] for m in messages)
     assert counts == Counter(ids)  # exactly one each, none missing
     assert reconcile.stats.outcomes_published == 3
+
+
+def test_a_decisions_outcome_from_its_event_is_the_moved_payments() -> None:
+    """``PaymentOutcome.decided`` (the event and the values written) says what the moved
+    payment's own outcome says, and refuses a move the state machine does not have."""
+    payment = Payment.create(
+        NewPayment(Decimal("1234.5"), "BRL", "x"), START, correlation_id="c", merchant_id="m-1"
+    )
+    created = PaymentCreated.from_message(PaymentCreated.of(payment).to_message())
+    when = START + timedelta(seconds=3)
+    for to, reason in [(PaymentStatus.APPROVED, None), (PaymentStatus.DECLINED, "max_amount")]:
+        outcome = PaymentOutcome.decided(created, to, when, reason)
+        assert (
+            outcome.to_message()
+            == PaymentOutcome.of(payment.moved_to(to, when, reason)).to_message()
+        )
+    for to, reason in [(PaymentStatus.PENDING, None), (PaymentStatus.DECLINED, None)]:
+        with pytest.raises(ValueError, match=r"transition|decline_reason"):
+            PaymentOutcome.decided(created, to, when, reason)

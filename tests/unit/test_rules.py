@@ -204,7 +204,7 @@ async def test_a_decision_retried_after_a_failed_transition_takes_velocity_once(
     rules = load_rules('{"velocity": {"payments_per_minute": 2}}')
     only = event(merchant="solo")
     await fakes.payments.add(_pending(only))
-    flaky = Outage(fakes.payments, "transition", times=1)
+    flaky = Outage(fakes.payments, "decide", times=1)
     retrying = Retrying(2, 0.0, asyncio.Event(), WorkerStats())
     service = fakes.service(rules=rules, payments=flaky)
     assert await retrying.run(lambda: service.decide(only, "c", "t-1")) is Decision.APPROVED

@@ -241,13 +241,13 @@ class Staggered:
         self.inner = inner
         self.calls = self.running = self.peak = 0
 
-    async def transition(self, *args: Any, **kwargs: Any) -> Any:
+    async def decide(self, *args: Any, **kwargs: Any) -> Any:
         self.calls += 1
         self.running += 1
         self.peak = max(self.peak, self.running)
         try:
             await asyncio.sleep(0.002 * (self.calls % 10))
-            return await self.inner.transition(*args, **kwargs)
+            return await self.inner.decide(*args, **kwargs)
         finally:
             self.running -= 1
 

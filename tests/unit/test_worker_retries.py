@@ -35,7 +35,7 @@ async def test_a_blip_is_retried_in_the_worker_and_the_payment_approved(
     fakes: FakeSystem, logs
 ) -> None:
     [payment] = await create(fakes, 1)
-    payments = Outage(fakes.payments, "transition", times=2)
+    payments = Outage(fakes.payments, "decide", times=2)
     worker = make_worker(fakes, fakes.service(payments=payments), retry_base_seconds=FAST)
     stats = await asyncio.wait_for(worker.run(burst=True), GUARD_SECONDS)
 
@@ -49,7 +49,7 @@ async def test_a_blip_is_retried_in_the_worker_and_the_payment_approved(
 
 async def test_after_its_retries_the_message_is_left_to_sqs(fakes: FakeSystem) -> None:
     await create(fakes, 1)
-    payments = Outage(fakes.payments, "transition")
+    payments = Outage(fakes.payments, "decide")
     worker = make_worker(
         fakes, fakes.service(payments=payments), retry_attempts=2, retry_base_seconds=FAST
     )
@@ -64,7 +64,7 @@ async def test_after_its_retries_the_message_is_left_to_sqs(fakes: FakeSystem) -
 
 async def test_with_no_retries_a_failed_decision_is_left_at_once(fakes: FakeSystem) -> None:
     await create(fakes, 1)
-    service = fakes.service(payments=Outage(fakes.payments, "transition"))
+    service = fakes.service(payments=Outage(fakes.payments, "decide"))
     stats = await make_worker(fakes, service, retry_attempts=0).run(burst=True)
     assert (stats.retried, stats.failed) == (0, 1)
     assert await fakes.queue.depth() == (0, 1)
@@ -72,7 +72,7 @@ async def test_with_no_retries_a_failed_decision_is_left_at_once(fakes: FakeSyst
 
 async def test_a_stop_ends_the_wait_and_hands_the_message_back(fakes: FakeSystem) -> None:
     await create(fakes, 1)
-    payments = Outage(fakes.payments, "transition")
+    payments = Outage(fakes.payments, "decide")
     hour = 3600.0  # a backoff only the stop can end
     worker = make_worker(fakes, fakes.service(payments=payments), retry_base_seconds=hour)
     run = asyncio.create_task(worker.run())

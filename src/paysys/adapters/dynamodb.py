@@ -38,10 +38,12 @@ from paysys.adapters.dynamodb_prepared import decision_update
 from paysys.core import partition_keys
 from paysys.core.domain import (
     Payment,
+    PaymentCreated,
     PaymentStatus,
     check_transition,
     format_time,
 )
+from paysys.core.outcomes import PaymentOutcome
 from paysys.core.ports import Counts, Due, ListPage, ListPosition
 from paysys.errors import BackendUnavailable, PaymentNotFound
 
@@ -108,31 +110,66 @@ class DynamoPayments:
         now: datetime,
         reason: str | None = None,
         token: str = "",
-        *,
-        outbox: bool = True,
     ) -> Payment | None:
-        check_transition(PaymentStatus.PENDING, to, reason)
-        extra = self._outbox_mark(payment_id, now) if outbox else None  # the outbox mark
-        update = decision_update(
-            to, format_time(now), reason, token, token_attribute=DECIDED_BY, extra=extra
-        )
-        try:
-            async with dynamo_translated("UpdateItem"):
-                item = await self.client.update_item(
-                    self.table,
-                    {"id": payment_id},
-                    update,
-                    condition=F("status").equals(PaymentStatus.PENDING.value),
-                    return_values=ReturnValues.all_new,
-                )
+        try:  # rare (a cancel): the whole item back, ALL_NEW
+            item = await self._move(payment_id, to, now, reason, token, outbox=True)
         except ConditionalCheckFailed:
             return await self._moved_by(payment_id, to, token)
         if item is None:
             return None
         moved = from_item(item)
-        if not token or self.counted.first(token):
-            await self._count(moved, {PaymentStatus.PENDING: -1, moved.status: 1})
+        await self._count_move(token, moved.merchant_id, moved.id, moved.created_at, moved.status)
         return moved
+
+    async def decide(
+        self,
+        created: PaymentCreated,
+        to: PaymentStatus,
+        now: datetime,
+        reason: str | None = None,
+        token: str = "",
+    ) -> PaymentOutcome | None:
+        """Nothing asked back (``ReturnValues`` NONE): the outcome and the count need only
+        the event's fields and the values this write set, which a success stored as sent."""
+        outcome = PaymentOutcome.decided(created, to, now, reason)
+        try:
+            await self._move(created.payment_id, to, now, reason, token, outbox=False)
+        except ConditionalCheckFailed:  # maybe our own earlier write: read back whole
+            current = await self._moved_by(created.payment_id, to, token)
+            return None if current is None else PaymentOutcome.of(current)
+        await self._count_move(
+            token, created.merchant_id, outcome.payment_id, created.created_at, to
+        )
+        return outcome
+
+    async def _move(
+        self, payment_id: str, to: PaymentStatus, now: datetime, reason: str | None, token: str,
+        *, outbox: bool,
+    ) -> dict[str, Any] | None:  # fmt: skip
+        """The conditional write ``Pending → to``; with the outbox mark it returns the item as
+        moved (ALL_NEW), without it nothing (NONE). Raises ``ConditionalCheckFailed``."""
+        check_transition(PaymentStatus.PENDING, to, reason)
+        extra = self._outbox_mark(payment_id, now) if outbox else None
+        update = decision_update(
+            to, format_time(now), reason, token, token_attribute=DECIDED_BY, extra=extra
+        )
+        async with dynamo_translated("UpdateItem"):
+            return await self.client.update_item(
+                self.table,
+                {"id": payment_id},
+                update,
+                condition=F("status").equals(PaymentStatus.PENDING.value),
+                return_values=ReturnValues.all_new if outbox else ReturnValues.none,
+            )
+
+    async def _count_move(
+        self, token: str, merchant_id: str, payment_id: str, created_at: datetime, to: PaymentStatus
+    ) -> None:
+        """Count ``Pending → to`` once per token: by the call that made it, or by the retry
+        that recognised it (the attempt that committed never returned to count)."""
+        if not token or self.counted.first(token):
+            deltas = {PaymentStatus.PENDING: -1, to: 1}
+            await self._counters.count(merchant_id, payment_id, created_at, deltas)
 
     async def _moved_by(self, payment_id: str, to: PaymentStatus, token: str) -> Payment | None:
         """After a failed condition: the payment if ``token`` moved it (an earlier attempt of
@@ -147,8 +184,9 @@ class DynamoPayments:
         if not token or item.get(DECIDED_BY) != token:
             return None
         log.info("payment.transition_confirmed", status=current.status.value)
-        if self.counted.first(token):  # the attempt that committed never returned to count
-            await self._count(current, {PaymentStatus.PENDING: -1, current.status: 1})
+        await self._count_move(
+            token, current.merchant_id, current.id, current.created_at, current.status
+        )
         return current
 
     async def due(self, shard: int, now: datetime, limit: int) -> list[Due]:

@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from paysys.core.domain import Payment, PaymentStatus, format_time
+from paysys.core.domain import (
+    Payment,
+    PaymentCreated,
+    PaymentStatus,
+    check_transition,
+    format_time,
+)
 from paysys.core.money import format_amount
 
 OUTCOME_VERSION = 1
@@ -60,6 +66,25 @@ class PaymentOutcome:
             payment.decline_reason,
             payment.created_at,
             payment.updated_at,
+        )
+
+    @classmethod
+    def decided(
+        cls, created: PaymentCreated, to: PaymentStatus, now: datetime, reason: str | None
+    ) -> PaymentOutcome:
+        """The outcome of a decision written ``Pending → to`` at ``now`` (with ``reason``):
+        the payment's own fields from its ``PaymentCreated`` event (none changes after
+        creation), the rest as written, so no read of the stored item is needed."""
+        check_transition(PaymentStatus.PENDING, to, reason)
+        return cls(
+            created.payment_id,
+            created.merchant_id,
+            created.amount,
+            created.currency,
+            to,
+            reason,
+            created.created_at,
+            now,
         )
 
     @property

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from paysys.core.domain import Payment, PaymentStatus
+from paysys.core.domain import Payment, PaymentCreated, PaymentStatus
+from paysys.core.outcomes import PaymentOutcome
 from paysys.core.velocity import VelocityWindow
 
 
@@ -58,20 +59,32 @@ class PaymentRepository(Protocol):
         now: datetime,
         reason: str | None = None,
         token: str = "",
-        *,
-        outbox: bool = True,
     ) -> Payment | None:
         """Move ``Pending → to`` (a final state; ``reason`` only with ``Declined``) in one
-        conditional write (condition: status is Pending) that leaves the pending index and
-        records ``token``, then count it. ``outbox``: the same write enters the outbox index,
-        for a caller that holds no other durable reminder to publish the outcome (a cancel);
-        a worker's decision passes False: its SQS message, deleted only after the outcome is
-        published, is that reminder (``mark_outbox`` when the publish fails). Returns the
+        conditional write (condition: status is Pending) that leaves the pending index,
+        enters the outbox index (for a caller that holds no other durable reminder to
+        publish the outcome: a cancel) and records ``token``, then count it. Returns the
         payment as moved by this ``token``: by this call, or by an earlier call with the same
         token whose reply was lost (its move is counted now, and may be to another state:
-        the stored one is returned); None if
-        another writer made it final (a duplicate delivery, or a race another transition
-        won); ``PaymentNotFound`` if there is no such payment."""
+        the stored one is returned); None if another writer made it final (a race another
+        transition won); ``PaymentNotFound`` if there is no such payment."""
+
+    async def decide(
+        self,
+        created: PaymentCreated,
+        to: PaymentStatus,
+        now: datetime,
+        reason: str | None = None,
+        token: str = "",
+    ) -> PaymentOutcome | None:
+        """A worker's decision of ``created``'s payment: ``transition`` without the outbox
+        mark (the event's SQS message, deleted only after the outcome is published, is the
+        reminder; ``mark_outbox`` when the publish fails), asking nothing back from the
+        store. The outcome (and the count) is built from ``created``, whose fields never
+        change after creation, and the values written. A retry whose earlier write committed
+        with its reply lost is recognised by ``token`` (read back whole: the stored outcome,
+        maybe of another state; counted now); None if another writer made it final (a
+        duplicate delivery, or a race); ``PaymentNotFound`` if there is no such payment."""
 
     async def due(self, shard: int, now: datetime, limit: int) -> list[Due]:
         """Payments of one pending-index shard whose ``due_at`` is before ``now``, earliest

@@ -223,17 +223,16 @@ class PaymentService:
                 reason = DeclineReason.VELOCITY_LIMIT
         to = PaymentStatus.APPROVED if reason is None else PaymentStatus.DECLINED
         # No outbox mark: this event's SQS message is the reminder to publish the outcome (it
-        # is deleted only after ``announce``), which saves the outbox index's two writes.
-        moved = await self.payments.transition(
-            event.payment_id, to, now, reason, token, outbox=False
-        )
+        # is deleted only after ``announce``), which saves the outbox index's two writes. The
+        # outcome comes from the event and what was written: the store sends nothing back.
+        outcome = await self.payments.decide(event, to, now, reason, token)
         correlation_id = correlation_id or event.payment_id
-        if moved is None:
+        if outcome is None:
             await self.announcer.again(event.payment_id, correlation_id)
             return Decision.DUPLICATE
-        await self.announcer.announce(PaymentOutcome.of(moved), correlation_id, in_outbox=False)
-        if moved.status is PaymentStatus.DECLINED:
-            log.info("payment.declined", decline_reason=moved.decline_reason)
+        await self.announcer.announce(outcome, correlation_id, in_outbox=False)
+        if outcome.status is PaymentStatus.DECLINED:
+            log.info("payment.declined", decline_reason=outcome.decline_reason)
             return Decision.DECLINED
         return Decision.APPROVED
 

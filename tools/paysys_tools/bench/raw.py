@@ -4,10 +4,10 @@ The clients are aiodynamo and aiobotocore, opened by ``open_clients`` as paysys 
 The DynamoDB calls are the ones paysys makes per payment (``paysys.adapters.dynamodb``):
 (a) a conditional PutItem of the full item (index keys included) + an SNS Publish; (b)
 receive(10), per message a conditional UpdateItem (Pending -> Approved, REMOVE
-``pending_shard``/``due_at``, ALL_NEW), then one DeleteMessageBatch. Counts are coalesced per
-process (``paysys.adapters.dynamodb_counts``): no counter write per payment. Each ceiling
-is measured on its own resource set ("raw"), in the same run and at the same concurrency as
-paysys.
+``pending_shard``/``due_at``, nothing asked back), then one DeleteMessageBatch. Counts are
+coalesced per process (``paysys.adapters.dynamodb_counts``): no counter write per payment.
+Each ceiling is measured on its own resource set ("raw"), in the same run and at the same
+concurrency as paysys.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from aiodynamo.errors import ConditionalCheckFailed
 from aiodynamo.expressions import F
-from aiodynamo.models import ReturnValues
 
 from paysys.runtime.resources import Clients, open_clients
 from paysys_tools.bench.context import Bench
@@ -200,7 +199,6 @@ async def raw_consume(
                 {"id": payment_id},
                 change,
                 condition=_PENDING,
-                return_values=ReturnValues.all_new,
             )
         except ConditionalCheckFailed:
             return  # a duplicate delivery: already approved

@@ -113,6 +113,12 @@ class Settings:
         "Longest a partial PublishBatch waits for more events (0: sends at once); while events "
         "come more than twice that apart, each goes at once.",
     )
+    publish_max_linger_ms: float = _setting(
+        100.0,
+        "While events come at most two PUBLISH_LINGER_MS apart, a partial PublishBatch waits "
+        "up to this long (0-1000 ms) for 10 events, as long as 10 are expected to take; at "
+        "or below PUBLISH_LINGER_MS: no widening.",
+    )
     publish_max_pending: int = _setting(
         1000,
         "Events waiting to be published per process; past it a payment is stored and its "
@@ -132,6 +138,12 @@ class Settings:
     )
     worker_delete_linger_ms: int = _setting(
         50, "Longest (0-1000 ms) a message (payment, webhook) waits to share its delete; 0: none."
+    )
+    worker_delete_max_linger_ms: int = _setting(
+        200,
+        "While acks come at most two WORKER_DELETE_LINGER_MS apart, a message (payment, "
+        "webhook) waits up to this long (0-1000 ms) for a delete of 10, as long as 10 are "
+        "expected to take; at or below WORKER_DELETE_LINGER_MS: no widening.",
     )
     worker_retry_attempts: int = _setting(3, "In-worker retries of a decision a backend failed.")
     worker_retry_base_seconds: float = _setting(1.0, "First retry's wait (jittered, then doubled).")

@@ -53,9 +53,13 @@ class Checked(Protocol):
     @property
     def reconcile_batch_size(self) -> int: ...
     @property
+    def publish_max_linger_ms(self) -> float: ...
+    @property
     def worker_batch_size(self) -> int: ...
     @property
     def worker_delete_linger_ms(self) -> int: ...
+    @property
+    def worker_delete_max_linger_ms(self) -> int: ...
     @property
     def worker_loops(self) -> int: ...
     @property
@@ -103,8 +107,13 @@ def settings_rules(s: Checked) -> list[tuple[bool, str]]:
         (s.worker_max_in_flight < 1, "WORKER_MAX_IN_FLIGHT must be >= 1"),
         (
             not 0 <= s.worker_receive_linger_ms <= 1000
-            or not 0 <= s.worker_delete_linger_ms <= 1000,
-            "WORKER_RECEIVE_LINGER_MS and WORKER_DELETE_LINGER_MS must be 0-1000",
+            or not 0 <= s.worker_delete_linger_ms <= 1000
+            or not 0 <= s.worker_delete_max_linger_ms <= 1000,
+            "WORKER_RECEIVE_LINGER_MS and WORKER_DELETE_(MAX_)LINGER_MS must be 0-1000",
+        ),
+        (
+            not 0 <= s.publish_max_linger_ms <= 1000,
+            "PUBLISH_MAX_LINGER_MS must be 0-1000",
         ),
         (
             s.max_receive_count < 1

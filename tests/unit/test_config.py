@@ -54,6 +54,8 @@ def test_values_are_typed() -> None:
         ({"PAYSYS_WORKER_WAIT_SECONDS": "21"}, "WORKER_WAIT_SECONDS"),
         ({"PAYSYS_WORKER_RECEIVE_LINGER_MS": "-1"}, "LINGER_MS must be 0-1000"),
         ({"PAYSYS_WORKER_DELETE_LINGER_MS": "5000"}, "LINGER_MS must be 0-1000"),
+        ({"PAYSYS_WORKER_DELETE_MAX_LINGER_MS": "1001"}, "LINGER_MS must be 0-1000"),
+        ({"PAYSYS_PUBLISH_MAX_LINGER_MS": "-1"}, "PUBLISH_MAX_LINGER_MS must be 0-1000"),
         ({"PAYSYS_LOG_FORMAT": "xml"}, "expected one of auto, json, console"),
         ({"PAYSYS_MAX_AMOUNT": "NaN"}, "finite"),
         ({"PAYSYS_AWS_ACCESS_KEY_ID": "AKIA"}, "go together"),

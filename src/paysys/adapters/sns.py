@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from paysys.adapters.aws import translated
+from paysys.core.lingers import GAP_CAP_LINGERS, ArrivalGap
 from paysys.core.ports import Event
 from paysys.errors import BackendUnavailable
 from paysys.observability import tracing
@@ -19,12 +20,6 @@ if TYPE_CHECKING:
     from types_aiobotocore_sns.type_defs import MessageAttributeValueTypeDef
 
 SNS_BATCH_LIMIT = 10
-# The moving average of the gap between events: the newest gap's weight, and the longest gap
-# it counts, in lingers (one idle minute must not make the next burst wait to be believed).
-GAP_WEIGHT = 0.2
-GAP_CAP_LINGERS = 4.0
-# A partial batch lingers while at least half an event is expected within the linger.
-COMPANY_GAP_LINGERS = 2.0
 log = structlog.get_logger(__name__)
 
 
@@ -45,25 +40,6 @@ def message_attributes(
 
 
 @dataclass(slots=True)
-class ArrivalGap:
-    """The recent time between queued events (a moving average, loop seconds). A partial batch
-    lingers only while events come at most two lingers apart (half an event or more expected
-    within the linger): at thinner traffic the linger would hold each event back and seldom
-    gather another. It starts at 0 (busy), so a burst from a fresh process is batched."""
-
-    average: float = 0.0
-    _last: float | None = None
-
-    def observe(self, now: float, cap: float) -> None:
-        if self._last is not None:
-            self.average += GAP_WEIGHT * (min(now - self._last, cap) - self.average)
-        self._last = now
-
-    def expects_company(self, linger: float) -> bool:
-        return self.average <= COMPANY_GAP_LINGERS * linger
-
-
-@dataclass(slots=True)
 class _Pending:
     """An entry waiting for a batch: the request entry, its waiter, the publisher's trace
     context, and when it was queued (loop time)."""
@@ -76,23 +52,26 @@ class _Pending:
 
 @dataclass(slots=True)
 class SnsPublisher:
-    """``publish`` queues the entry and a PublishBatch (up to 10 entries) carries it. A
-    partial batch goes once its oldest entry has waited ``linger_seconds`` (0: at once; at
-    once too while events come more than two lingers apart, see ``ArrivalGap``) and no
-    call is in flight; while one is, entries wait for it and ride the next call together, and
-    only a full batch of 10 opens another concurrent call (at most ``max_calls``). So under
-    moderate load several entries share a call instead of one each (every call costs CPU here
-    and money on AWS), and under heavy load ``max_calls`` full batches go at once. At most
-    ``max_pending`` entries wait: past that ``publish`` fails at once (``shed`` counts it)
-    instead of growing without bound while SNS is slow; the caller has stored the payment,
-    and the reconciler publishes it later. ``submit`` queues without waiting for the answer
-    (a failure is logged and counted); ``close`` sends what is queued, linger or not."""
+    """``publish`` queues the entry and a PublishBatch (up to 10 entries) carries it. A partial
+    batch goes once its oldest entry has waited its linger (``linger_seconds``, 0: at once; at
+    once too while events come more than two lingers apart; widened towards
+    ``max_linger_seconds`` while a full batch is expected to take longer, see
+    ``ArrivalGap.widened``) and no call is in flight; while one is, entries wait for it and ride
+    the next call together, and only a full batch of 10 opens another concurrent call (at most
+    ``max_calls``). So under moderate load several entries share a call instead of one each
+    (every call costs CPU here and money on AWS), and under heavy load ``max_calls`` full
+    batches go at once. At most ``max_pending`` entries wait: past that ``publish`` fails at
+    once (``shed`` counts it) instead of growing without bound while SNS is slow; the caller has
+    stored the payment, and the reconciler publishes it later. ``submit`` queues without waiting
+    for the answer (a failure is logged and counted); ``close`` sends what is queued, linger or
+    not."""
 
     client: SNSClient
     topic_arn: str
     max_calls: int = 4
     max_pending: int = 1000
     linger_seconds: float = 0.0
+    max_linger_seconds: float = 0.0
     shed: int = 0
     failed: int = 0
     _pending: list[_Pending] = field(default_factory=list)
@@ -162,7 +141,7 @@ class SnsPublisher:
             if len(self._pending) < SNS_BATCH_LIMIT and not self._closing:
                 if self._calls:
                     return  # a partial batch waits for the call in flight, and fills meanwhile
-                due = self._pending[0].queued + self.linger_seconds
+                due = self._pending[0].queued + self._linger()
                 if loop.time() < due and self.arrivals.expects_company(self.linger_seconds):
                     if self._timer is None:
                         self._timer = loop.call_at(due, self._linger_over)
@@ -173,6 +152,14 @@ class SnsPublisher:
             task = asyncio.create_task(self._send(batch))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    def _linger(self) -> float:
+        return self.arrivals.widened(self.linger_seconds, self.max_linger_seconds, SNS_BATCH_LIMIT)
+
+    @property
+    def due(self) -> float | None:
+        """When the partial batch lingering now goes (loop time); None: none lingers."""
+        return None if self._timer is None else self._timer.when()
 
     def _linger_over(self) -> None:
         self._timer = None

@@ -153,8 +153,13 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         )
         payments = DynamoPayments(clients.dynamodb, settings.table_name, layout(settings), counters)
         linger = settings.publish_linger_ms / 1000
+        max_linger = settings.publish_max_linger_ms / 1000
         events = SnsPublisher(
-            clients.sns, topic_arn, max_pending=settings.publish_max_pending, linger_seconds=linger
+            clients.sns,
+            topic_arn,
+            max_pending=settings.publish_max_pending,
+            linger_seconds=linger,
+            max_linger_seconds=max_linger,
         )
         # Same account and region as the events topic: no second lookup.
         outcomes_arn = f"{topic_arn.rpartition(':')[0]}:{settings.outcomes_topic_name}"
@@ -163,6 +168,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             outcomes_arn,
             max_pending=settings.publish_max_pending,
             linger_seconds=linger,
+            max_linger_seconds=max_linger,
         )
         idempotency = DynamoIdempotency(
             clients.dynamodb,

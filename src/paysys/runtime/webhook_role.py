@@ -113,7 +113,12 @@ class WebhookLoops:
         sqs = SqsQueue(self._resources.clients.sqs, url)
         # Deletes (most messages: no endpoint) share DeleteMessageBatch calls, as the
         # payment worker's do.
-        acks = AckBuffer(sqs, WorkerStats(), settings.worker_delete_linger_ms / 1000)
+        acks = AckBuffer(
+            sqs,
+            WorkerStats(),
+            settings.worker_delete_linger_ms / 1000,
+            max_linger_seconds=settings.worker_delete_max_linger_ms / 1000,
+        )
         async with session:
             queue = AckedQueue(sqs, acks)
             sender = WebhookSender(session)

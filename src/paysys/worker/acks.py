@@ -1,5 +1,6 @@
 """One buffer of acknowledged messages per worker, deleted in coalesced DeleteMessageBatch
-calls: when 10 are buffered, or when the oldest has waited the linger.
+calls: when 10 are buffered, or when the oldest has waited the linger (widened while acks
+come often enough to fill a batch, see ``ArrivalGap.widened``).
 
 A delete that fails is logged and not retried: its messages become visible again after the
 visibility timeout and are acknowledged as duplicates (approvals are idempotent). ``close``
@@ -17,6 +18,7 @@ from typing import Any
 
 import structlog
 
+from paysys.core.lingers import GAP_CAP_LINGERS, ArrivalGap
 from paysys.core.ports import MessageQueue, QueueMessage
 from paysys.worker.forwarding import ForwardingQueue
 from paysys.worker.options import WorkerStats
@@ -31,7 +33,9 @@ class AckBuffer:
     """Acknowledged messages waiting for their delete.
 
     With ``linger_seconds`` > 0, ``ack`` buffers; a batch of ``FLUSH_SIZE`` goes at once,
-    a smaller one when its oldest message has waited ``linger_seconds``. At most
+    a smaller one when its oldest message has waited ``linger_seconds``, or longer while acks
+    come at most two lingers apart: the time 10 acks are expected to take, up to
+    ``max_linger_seconds`` (``ArrivalGap.widened``; a batch that fills goes at once). At most
     ``max_flushes`` deletes run at a time; past that ``ack`` waits (the caller's slot stays
     taken, so receiving slows down instead of the buffer growing). With 0, ``ack`` deletes
     the messages given (a whole batch) itself, in one call."""
@@ -43,10 +47,13 @@ class AckBuffer:
         linger_seconds: float,
         *,
         max_flushes: int = 4,
+        max_linger_seconds: float = 0.0,
     ) -> None:
         self._queue = queue
         self._stats = stats
         self._linger = linger_seconds
+        self._max_linger = max_linger_seconds
+        self.arrivals = ArrivalGap()
         self._buffer: deque[tuple[float, QueueMessage]] = deque()  # (acked at, message)
         self._flights = asyncio.Semaphore(max_flushes)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -64,11 +71,19 @@ class AckBuffer:
         """Messages acknowledged and not yet deleted (buffered or in a delete under way)."""
         return len(self._buffer) + self._deleting
 
+    @property
+    def due(self) -> float | None:
+        """When the oldest buffered message is deleted (loop time), if not before; None:
+        nothing waits for a timer."""
+        return None if self._timer is None else self._timer.when()
+
     async def ack(self, messages: Sequence[QueueMessage]) -> None:
         if not self.coalescing:
             await self._delete(list(messages))
             return
         now = asyncio.get_running_loop().time()
+        for _ in messages:
+            self.arrivals.observe(now, cap=GAP_CAP_LINGERS * self._linger)
         self._buffer.extend((now, m) for m in messages)
         while len(self._buffer) >= FLUSH_SIZE:
             await self._flush(full_only=True)
@@ -123,10 +138,14 @@ class AckBuffer:
         if self._timer is not None or not self._buffer or self._closed:
             return
         loop = asyncio.get_running_loop()
-        due = self._buffer[0][0] + self._linger
+        due = self._buffer[0][0] + self._waits()
         self._timer = loop.call_later(
             max(due - loop.time(), 0), self._expire, context=contextvars.Context()
         )
+
+    def _waits(self) -> float:
+        """How long the oldest buffered message waits for company now."""
+        return self.arrivals.widened(self._linger, self._max_linger, FLUSH_SIZE)
 
     def _expire(self) -> None:
         self._timer = None
@@ -136,7 +155,7 @@ class AckBuffer:
         loop = asyncio.get_running_loop()
         # A timer may be early by the clock's resolution (asyncio's own tolerance), or set for
         # a message flushed since: only what is due goes now.
-        while self._buffer and self._buffer[0][0] + self._linger <= loop.time() + _RESOLUTION:
+        while self._buffer and self._buffer[0][0] + self._waits() <= loop.time() + _RESOLUTION:
             await self._flush(full_only=False)
         self._arm()
 

@@ -29,6 +29,8 @@ class WorkerOptions:
     # An acknowledged message waits at most this long for a DeleteMessageBatch of 10
     # (0: each batch deletes its own messages when it ends).
     delete_linger_seconds: float = _DEFAULT.worker_delete_linger_ms / 1000
+    # ... or up to this long while acks come often enough to fill one (see AckBuffer).
+    delete_max_linger_seconds: float = _DEFAULT.worker_delete_max_linger_ms / 1000
     # A decision that hits a backend failure is retried this many times in the worker, the
     # n-th after half to all of ``retry_base_seconds * 2**(n-1)`` (0: left to SQS at once).
     retry_attempts: int = _DEFAULT.worker_retry_attempts
@@ -45,6 +47,7 @@ class WorkerOptions:
             visibility_timeout_seconds=settings.visibility_timeout_seconds,
             receive_linger_seconds=settings.worker_receive_linger_ms / 1000,
             delete_linger_seconds=settings.worker_delete_linger_ms / 1000,
+            delete_max_linger_seconds=settings.worker_delete_max_linger_ms / 1000,
             retry_attempts=settings.worker_retry_attempts,
             retry_base_seconds=settings.worker_retry_base_seconds,
         )

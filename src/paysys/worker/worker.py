@@ -63,7 +63,11 @@ class Worker:
         self.running_loops = 0
         self.pacing = ActiveLoops(options, self._stopping)  # which loops receive
         self._acks = AckBuffer(
-            queue, self.stats, options.delete_linger_seconds, max_flushes=options.loops
+            queue,
+            self.stats,
+            options.delete_linger_seconds,
+            max_flushes=options.loops,
+            max_linger_seconds=options.delete_max_linger_seconds,
         )
         self._retrying = Retrying(
             options.retry_attempts, options.retry_base_seconds, self._stopping, self.stats

@@ -4,7 +4,8 @@ The delivery queue is subscribed to the outcomes topic (raw delivery). ``loops``
 it, bounded by ``max_in_flight`` messages at once, each handled by its own task:
 
 - the merchant's endpoints that want the event's type are read (cached a few seconds); none:
-  the message is deleted (the common case: one ReceiveMessage and one DeleteMessage);
+  the message is deleted (rare: the publisher marks such outcomes and the subscription
+  filters them out, ``core.webhook_routing``; one it could not route still comes here);
 - several: one copy per endpoint, naming it (``webhook_endpoint`` attribute), is sent to the
   queue and the original deleted, so each endpoint is retried on its own;
 - one: a signed POST (``paysys.adapters.webhook_http``). A 2xx deletes the message; anything

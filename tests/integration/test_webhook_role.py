@@ -114,8 +114,8 @@ async def test_crashed_delivery_loops_make_the_worker_not_ready_until_they_resta
 
 
 async def test_deletes_share_delete_message_batch_calls(backend: Backend) -> None:
-    """The common case, an outcome whose merchant has no endpoint, is a delete: ten of them
-    received together are deleted in a call or two, not ten."""
+    """An outcome whose merchant has no endpoint (one the publisher could not route past the
+    queue) is a delete: ten of them received together are deleted in a call or two, not ten."""
     # A linger long enough for a loaded machine: the ten share a call at the tenth.
     async with fresh_resources(backend, webhook_key="k", worker_delete_linger_ms=1000) as resources:
         settings = resources.clients.settings

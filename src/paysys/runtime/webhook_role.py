@@ -111,8 +111,8 @@ class WebhookLoops:
             limit_per_host=settings.webhook_endpoint_concurrency,
         )
         sqs = SqsQueue(self._resources.clients.sqs, url)
-        # Deletes (most messages: no endpoint) share DeleteMessageBatch calls, as the
-        # payment worker's do.
+        # Deletes (a delivered event, or one no endpoint wanted that the publisher could not
+        # route) share DeleteMessageBatch calls, as the payment worker's do.
         acks = AckBuffer(
             sqs,
             WorkerStats(),
